@@ -1,0 +1,110 @@
+//! A connection of instrumented services to one Filibuster server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::records::{CreateResponse, Invocation, Update};
+use crate::transport::{HttpTransport, Transport, TransportError};
+
+/// Environment variable naming the server's URL.
+pub const ENV_URL: &str = "FILIBUSTER_URL";
+/// The server's URL when [`ENV_URL`] is not set.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:5005";
+
+/// How the instrumented handlers and calls of a service reach a Filibuster
+/// server. Cheap to clone.
+///
+/// Handlers use the connection found in the request's extensions (add it to
+/// a router with [`Connection::layer`]) or else the process default
+/// ([`Connection::process_default`]): HTTP to `FILIBUSTER_URL`, by default
+/// `http://127.0.0.1:5005`. A server that cannot be reached or answers
+/// nonsense never breaks a service: the call goes ahead un-faulted and the
+/// problem is logged once with `tracing` (again only after it recovered).
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Arc<dyn Transport>,
+    failing: AtomicBool,
+}
+
+static DEFAULT: OnceLock<RwLock<Connection>> = OnceLock::new();
+
+impl Connection {
+    /// A connection through `transport`.
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        Self { inner: Arc::new(Inner { transport, failing: AtomicBool::new(false) }) }
+    }
+
+    /// A connection over HTTP to the server at `base_url`.
+    pub fn http(base_url: impl Into<String>) -> Self {
+        Self::new(Arc::new(HttpTransport::new(base_url)))
+    }
+
+    /// A connection over HTTP to `FILIBUSTER_URL`, or `http://127.0.0.1:5005`.
+    pub fn from_env() -> Self {
+        Self::http(std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned()))
+    }
+
+    /// The connection used by handlers whose request carries none: the one
+    /// set with [`Connection::set_process_default`], else [`Connection::from_env`].
+    pub fn process_default() -> Connection {
+        let lock = DEFAULT.get_or_init(|| RwLock::new(Connection::from_env()));
+        lock.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes `self` the connection of handlers whose request carries none.
+    pub fn set_process_default(&self) {
+        let lock = DEFAULT.get_or_init(|| RwLock::new(self.clone()));
+        *lock.write().unwrap_or_else(|e| e.into_inner()) = self.clone();
+    }
+
+    /// A layer that hands this connection to the instrumented handlers of a
+    /// router: `Router::new().route(..).layer(connection.layer())`.
+    pub fn layer(&self) -> axum::Extension<Connection> {
+        axum::Extension(self.clone())
+    }
+
+    /// Asks whether `service` is the first to ask in this test execution.
+    pub async fn new_test_execution(&self, service: &str) -> Option<bool> {
+        self.outcome(self.inner.transport.new_test_execution(service).await)
+    }
+
+    /// Reports an invocation; `None` when the server could not be asked.
+    pub async fn create(&self, invocation: &Invocation) -> Option<CreateResponse> {
+        self.outcome(self.inner.transport.create(invocation).await)
+    }
+
+    /// Reports a `request_received` or `invocation_complete` record.
+    pub async fn update(&self, update: &Update) {
+        self.outcome(self.inner.transport.update(update).await);
+    }
+
+    fn outcome<T>(&self, result: Result<T, TransportError>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                if self.inner.failing.load(Ordering::Relaxed) {
+                    self.inner.failing.store(false, Ordering::Relaxed);
+                    tracing::info!("Filibuster server answers again");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if !self.inner.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "Filibuster server unavailable; calls go ahead without faults");
+                } else {
+                    tracing::debug!(%error, "Filibuster server still unavailable");
+                }
+                None
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}

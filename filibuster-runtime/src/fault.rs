@@ -1,0 +1,146 @@
+//! Faults, and the genuine reqwest values they become.
+//!
+//! An injected connection error is a real [`reqwest::Error`] with
+//! `is_connect()` true, made by connecting to a loopback port that refuses;
+//! an injected timeout is a real one with `is_timeout()` true, made by
+//! calling a loopback port that never answers with a 1 ms timeout; an
+//! injected status is a real [`reqwest::Response`] with that status. Their
+//! URL is the URL of the call they replace.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::ResponseBuilderExt;
+use url::Url;
+
+/// Name of the connection-error fault of the built-in fault model.
+pub const CONNECT: &str = "reqwest.connect";
+/// Name of the timeout fault of the built-in fault model.
+pub const TIMEOUT: &str = "reqwest.timeout";
+
+/// Name reported for a call that ended with any other reqwest error.
+pub const OTHER: &str = "reqwest.error";
+
+/// The reference's name for a connection error, also understood.
+pub const REFERENCE_CONNECT: &str = "requests.exceptions.ConnectionError";
+/// The reference's name for a timeout, also understood.
+pub const REFERENCE_TIMEOUT: &str = "requests.exceptions.Timeout";
+
+/// Which genuine reqwest error a forced exception becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `is_connect()` is true.
+    Connect,
+    /// `is_timeout()` is true.
+    Timeout,
+}
+
+impl ErrorKind {
+    /// The kind of error an exception name stands for: a timeout for
+    /// [`TIMEOUT`] and any name mentioning a timeout (`requests.exceptions.
+    /// ReadTimeout`, ...), a connection error for everything else.
+    pub fn from_name(name: &str) -> Self {
+        if name == TIMEOUT || name.to_ascii_lowercase().contains("timeout") {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Connect
+        }
+    }
+
+    /// The stable name of this kind in the built-in fault model.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => CONNECT,
+            ErrorKind::Timeout => TIMEOUT,
+        }
+    }
+
+    /// The kind of a real error, as it is reported to the server.
+    pub fn of(error: &reqwest::Error) -> Option<Self> {
+        if error.is_timeout() {
+            Some(ErrorKind::Timeout)
+        } else if error.is_connect() {
+            Some(ErrorKind::Connect)
+        } else {
+            None
+        }
+    }
+}
+
+/// Loopback sockets that produce genuine errors.
+struct Fabricator {
+    client: reqwest::Client,
+    refusing: SocketAddr,
+    silent: SocketAddr,
+    // Held for the life of the process: bound but not listening (connections
+    // are refused), and listening but never accepting (requests never answer).
+    _refusing: tokio::net::TcpSocket,
+    _silent: std::net::TcpListener,
+}
+
+fn fabricator() -> Option<&'static Fabricator> {
+    static FABRICATOR: OnceLock<Option<Fabricator>> = OnceLock::new();
+    FABRICATOR
+        .get_or_init(|| {
+            let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let make = || -> std::io::Result<Fabricator> {
+                let refusing_socket = tokio::net::TcpSocket::new_v4()?;
+                refusing_socket.bind(loopback)?;
+                let silent_listener = std::net::TcpListener::bind(loopback)?;
+                Ok(Fabricator {
+                    client: reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?,
+                    refusing: refusing_socket.local_addr()?,
+                    silent: silent_listener.local_addr()?,
+                    _refusing: refusing_socket,
+                    _silent: silent_listener,
+                })
+            };
+            make().map_err(|error| tracing::error!(%error, "cannot prepare loopback sockets for faults")).ok()
+        })
+        .as_ref()
+}
+
+/// A genuine reqwest error of `kind` whose URL is `url`.
+pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
+    let attempt = match (fabricator(), kind) {
+        (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)).send().await,
+        (Some(f), ErrorKind::Timeout) => {
+            f.client.get(format!("http://{}/", f.silent)).timeout(Duration::from_millis(1)).send().await
+        }
+        (None, _) => reqwest::Client::new().get("filibuster://no-sockets").send().await,
+    };
+    match attempt {
+        Err(error) => error.with_url(url.clone()),
+        // Cannot happen with the sockets above; still an error, never a panic.
+        Ok(_) => match reqwest::Client::new().get("filibuster://unexpected-answer").send().await {
+            Err(error) => error.with_url(url.clone()),
+            Ok(_) => unreachable!("reqwest sent a request with an unsupported scheme"),
+        },
+    }
+}
+
+/// A genuine response with `status`, `body`, and `url` as its URL.
+pub fn response(status: http::StatusCode, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+    response_with(status, http::Version::HTTP_11, headers, url, body)
+}
+
+/// A genuine response with `status`, `headers`, `body`, and `url` as its URL.
+pub(crate) fn response_with(
+    status: http::StatusCode,
+    version: http::Version,
+    headers: http::HeaderMap,
+    url: &Url,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut builder = http::Response::builder().status(status).version(version).url(url.clone());
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    match builder.body(body.into()) {
+        Ok(response) => reqwest::Response::from(response),
+        Err(_) => reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new()))),
+    }
+}

@@ -1,0 +1,66 @@
+//! What `#[filibuster::handler]` expands to: an extractor for the incoming
+//! Filibuster headers and a wrapper that runs the handler's body in a
+//! [`RequestContext`].
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+
+use crate::connection::Connection;
+use crate::context::RequestContext;
+use crate::headers::FilibusterHeaders;
+use crate::records::{RequestReceived, Update};
+use crate::switch;
+
+/// The Filibuster side of an incoming request, extracted by the parameter
+/// that `#[filibuster::handler]` adds in front of a handler's own. Empty
+/// (and free) when the instrumentation is off.
+#[derive(Debug)]
+pub struct Incoming(Option<Box<IncomingRequest>>);
+
+#[derive(Debug)]
+struct IncomingRequest {
+    headers: FilibusterHeaders,
+    connection: Connection,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Incoming {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if !switch::enabled() {
+            return Ok(Incoming(None));
+        }
+        let connection =
+            parts.extensions.get::<Connection>().cloned().unwrap_or_else(Connection::process_default);
+        let headers = FilibusterHeaders::from_headers(&parts.headers);
+        Ok(Incoming(Some(Box::new(IncomingRequest { headers, connection }))))
+    }
+}
+
+/// Runs an instrumented handler's `body` for `service`: reports
+/// `request_received` when the request came from an instrumented call,
+/// honours a forced sleep (bounded), then runs the body with its
+/// [`RequestContext`] in scope. With the instrumentation off it only runs the
+/// body.
+pub async fn run_handler<F: Future>(incoming: Incoming, service: &'static str, body: F) -> F::Output {
+    let Some(incoming) = incoming.0 else {
+        return body.await;
+    };
+    let IncomingRequest { headers, connection } = *incoming;
+    if let (Some(generated_id), Some(execution_index)) = (headers.generated_id, &headers.execution_index) {
+        let record = RequestReceived {
+            instrumentation_type: "request_received".to_owned(),
+            generated_id: generated_id.to_string(),
+            execution_index: execution_index.to_wire(),
+            target_service_name: service.to_owned(),
+        };
+        connection.update(&Update::RequestReceived(record)).await;
+    }
+    if let Some(sleep) = headers.forced_sleep {
+        tracing::debug!(service, ?sleep, "forced sleep before the handler");
+        tokio::time::sleep(sleep).await;
+    }
+    RequestContext::new(service, connection, headers).scope(body).await
+}

@@ -1,0 +1,107 @@
+//! The `X-Filibuster-*` headers that travel with every instrumented call.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use crate::{ExecutionIndex, VectorClock};
+
+/// `X-Filibuster-Generated-Id`: the id the server gave the call (decimal).
+pub const GENERATED_ID: &str = "x-filibuster-generated-id";
+/// `X-Filibuster-VClock`: the caller's vector clock after the call, JSON.
+pub const VCLOCK: &str = "x-filibuster-vclock";
+/// `X-Filibuster-Origin-VClock`: the vector clock of the call, JSON.
+pub const ORIGIN_VCLOCK: &str = "x-filibuster-origin-vclock";
+/// `X-Filibuster-Execution-Index`: the execution index of the call, JSON.
+pub const EXECUTION_INDEX: &str = "x-filibuster-execution-index";
+/// `X-Filibuster-Request-Id`: one id for a whole chain of requests.
+pub const REQUEST_ID: &str = "x-filibuster-request-id";
+/// `X-Filibuster-Forced-Sleep`: seconds the receiving handler sleeps first.
+pub const FORCED_SLEEP: &str = "x-filibuster-forced-sleep";
+
+/// The longest forced sleep a handler honours; longer requests are cut to it.
+pub const MAX_FORCED_SLEEP: Duration = Duration::from_secs(30);
+
+/// What the Filibuster headers of an incoming request say. Each field is
+/// `None` when its header is absent or malformed (a malformed header is
+/// logged with `tracing::warn!` and otherwise ignored).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FilibusterHeaders {
+    /// The id the server gave the call that reached this handler.
+    pub generated_id: Option<u64>,
+    /// The caller's clock.
+    pub vclock: Option<VectorClock>,
+    /// The clock of the call that reached this handler.
+    pub origin_vclock: Option<VectorClock>,
+    /// The execution index of the call that reached this handler.
+    pub execution_index: Option<ExecutionIndex>,
+    /// The request chain's id.
+    pub request_id: Option<String>,
+    /// How long to sleep before running the handler, already bounded by
+    /// [`MAX_FORCED_SLEEP`].
+    pub forced_sleep: Option<Duration>,
+}
+
+impl FilibusterHeaders {
+    /// Reads the Filibuster headers of `headers`.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            generated_id: read(headers, GENERATED_ID, |s| s.trim().parse::<u64>().ok()),
+            vclock: read(headers, VCLOCK, |s| VectorClock::parse(s).ok()),
+            origin_vclock: read(headers, ORIGIN_VCLOCK, |s| VectorClock::parse(s).ok()),
+            execution_index: read(headers, EXECUTION_INDEX, |s| ExecutionIndex::parse(s).ok()),
+            request_id: read(headers, REQUEST_ID, |s| {
+                let s = s.trim();
+                (!s.is_empty()).then(|| s.to_owned())
+            }),
+            forced_sleep: read(headers, FORCED_SLEEP, parse_sleep),
+        }
+    }
+
+    /// Whether the request came from an instrumented call (it carries the
+    /// execution index the call was given).
+    pub fn is_instrumented_call(&self) -> bool {
+        self.execution_index.is_some()
+    }
+}
+
+fn parse_sleep(s: &str) -> Option<Duration> {
+    let seconds: f64 = s.trim().parse().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(seconds.min(MAX_FORCED_SLEEP.as_secs_f64())))
+}
+
+fn read<T>(headers: &HeaderMap, name: &'static str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let value = headers.get(name)?;
+    let parsed = value.to_str().ok().and_then(parse);
+    if parsed.is_none() {
+        tracing::warn!(header = name, value = ?value, "ignoring malformed Filibuster header");
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn reads_well_formed_and_ignores_malformed() {
+        let mut h = HeaderMap::new();
+        h.insert(GENERATED_ID, HeaderValue::from_static("7"));
+        h.insert(VCLOCK, HeaderValue::from_static(r#"{"a": 1}"#));
+        h.insert(ORIGIN_VCLOCK, HeaderValue::from_static("not json"));
+        h.insert(EXECUTION_INDEX, HeaderValue::from_static(r#"[["x", 1]]"#));
+        h.insert(FORCED_SLEEP, HeaderValue::from_static("3600"));
+        let f = FilibusterHeaders::from_headers(&h);
+        assert_eq!(f.generated_id, Some(7));
+        assert_eq!(f.vclock.unwrap().get("a"), 1);
+        assert_eq!(f.origin_vclock, None);
+        assert_eq!(f.execution_index.unwrap().len(), 1);
+        assert_eq!(f.forced_sleep, Some(MAX_FORCED_SLEEP));
+        assert_eq!(f.request_id, None);
+        assert!(!FilibusterHeaders::from_headers(&HeaderMap::new()).is_instrumented_call());
+    }
+}

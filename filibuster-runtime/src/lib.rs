@@ -1,0 +1,31 @@
+//! Runtime of [filibuster](https://docs.rs/filibuster): vector clocks,
+//! execution indices, callsite ids, the request context of instrumented
+//! handlers, the protocol's headers and records, the transport to a
+//! Filibuster server, and the genuine reqwest values faults become.
+//!
+//! Users depend on the `filibuster` crate, which re-exports what is public
+//! here.
+
+mod callsite;
+mod connection;
+mod context;
+mod execution_index;
+pub mod fault;
+mod handler;
+pub mod headers;
+pub mod records;
+mod send;
+pub mod switch;
+pub mod transport;
+mod vclock;
+mod wire;
+
+pub use callsite::{Callsite, call_hash, normalized_target};
+pub use connection::{Connection, DEFAULT_URL, ENV_URL};
+pub use context::RequestContext;
+pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
+pub use handler::{Incoming, run_handler};
+pub use send::send;
+pub use switch::{disable, enable, enabled};
+pub use vclock::VectorClock;
+pub use wire::md5_hex;

@@ -1,0 +1,184 @@
+//! The records instrumented services send to the server, and its answers
+//! (sections 4 and 5 of the protocol notes).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::VectorClock;
+
+/// Reported to `PUT /filibuster/create` before an outgoing call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// Always `"invocation"`.
+    pub instrumentation_type: String,
+    /// The calling service.
+    pub source_service_name: String,
+    /// The client library: `"reqwest"` here, `"requests"` in the reference.
+    pub module: String,
+    /// The HTTP method (upper case here).
+    pub method: String,
+    /// The normalized target (path and query) as the only element.
+    pub args: Vec<String>,
+    /// Always `{}`.
+    #[serde(default)]
+    pub kwargs: Map<String, Value>,
+    /// Source file of the call, for people.
+    #[serde(default)]
+    pub callsite_file: String,
+    /// Source line of the call, for people (a decimal string, as the
+    /// reference sends it).
+    #[serde(default)]
+    pub callsite_line: Value,
+    /// The callsite id (the reference puts its traceback hash here).
+    pub full_traceback: String,
+    /// `timeout` (seconds) when the call has one; `ssl` for https.
+    #[serde(default)]
+    pub metadata: InvocationMetadata,
+    /// The caller's clock after this call.
+    pub vclock: VectorClock,
+    /// The clock of the call that reached the caller (`{}` at the root).
+    pub origin_vclock: VectorClock,
+    /// The call's execution index, as its JSON text.
+    pub execution_index: String,
+}
+
+/// The `metadata` of an [`Invocation`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvocationMetadata {
+    /// The call's timeout in seconds, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// Whether the call uses TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<bool>,
+    /// Anything else a client sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// An exception: a fault to raise, or an error a call ended with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exception {
+    /// Stable fault name, e.g. `"reqwest.connect"` or the reference's
+    /// `"requests.exceptions.ConnectionError"`.
+    pub name: String,
+    /// Extra details; `abort: false` with `sleep` makes a non-aborting fault.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+/// A failure other than an exception, as the fault model wrote it, e.g.
+/// `{"return_value": {"status_code": "503"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureMetadata {
+    /// The response to return instead of performing the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_value: Option<ReturnValue>,
+    /// Anything else the fault model wrote (kept, not interpreted).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A response, as the protocol describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReturnValue {
+    /// `"Response"` in reports of completed calls.
+    #[serde(rename = "__class__", default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// The status code, as a decimal string (a number is accepted too).
+    #[serde(deserialize_with = "string_or_number")]
+    pub status_code: String,
+    /// md5 hex of the body (completed calls), or the body to return (faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl ReturnValue {
+    /// The return value of a response with `status` and a body of md5 `text`.
+    pub fn response(status: u16, text: String) -> Self {
+        Self { class: Some("Response".to_owned()), status_code: status.to_string(), text: Some(text) }
+    }
+}
+
+/// The server's answer to `PUT /filibuster/create`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateResponse {
+    /// The id of the call, sent on in `X-Filibuster-Generated-Id`.
+    pub generated_id: u64,
+    /// The call's execution index as the server recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_index: Option<String>,
+    /// Raise this instead of (or, non-aborting, after) performing the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_exception: Option<Exception>,
+    /// Return this response instead of performing the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_metadata: Option<FailureMetadata>,
+}
+
+/// Reported to `POST /filibuster/update` first thing in an instrumented
+/// handler reached by an instrumented call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestReceived {
+    /// Always `"request_received"`.
+    pub instrumentation_type: String,
+    /// From `X-Filibuster-Generated-Id` (a decimal string, as the reference
+    /// sends it; a number is accepted too).
+    #[serde(deserialize_with = "string_or_number")]
+    pub generated_id: String,
+    /// From `X-Filibuster-Execution-Index`, as its JSON text.
+    pub execution_index: String,
+    /// The service whose handler was reached.
+    pub target_service_name: String,
+}
+
+/// Reported to `POST /filibuster/update` after an outgoing call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvocationComplete {
+    /// Always `"invocation_complete"`.
+    pub instrumentation_type: String,
+    /// The id the server gave the call.
+    #[serde(deserialize_with = "number_or_string")]
+    pub generated_id: u64,
+    /// The call's execution index, as its JSON text.
+    pub execution_index: String,
+    /// The caller's clock after the call.
+    pub vclock: VectorClock,
+    /// Set when the call returned a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_value: Option<ReturnValue>,
+    /// Set when the call ended with an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Exception>,
+}
+
+/// A record for `POST /filibuster/update`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Update {
+    /// From a handler.
+    RequestReceived(RequestReceived),
+    /// From a call.
+    InvocationComplete(InvocationComplete),
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("expected a string or a number, found {other}"))),
+    }
+}
+
+fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a non-negative integer, found {n}"))),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("expected an integer, found {s:?}"))),
+        other => Err(serde::de::Error::custom(format!("expected an integer, found {other}"))),
+    }
+}

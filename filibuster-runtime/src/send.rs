@@ -1,0 +1,197 @@
+//! What every `.send()` in a `#[filibuster::call]` fn becomes.
+
+use http::{HeaderName, HeaderValue};
+use reqwest::{Request, RequestBuilder, Response};
+use serde_json::{Map, Value};
+
+use crate::callsite::Callsite;
+use crate::context::{CallStart, MODULE, RequestContext};
+use crate::fault::{self, ErrorKind};
+use crate::headers;
+use crate::records::{
+    CreateResponse, Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update,
+};
+use crate::switch;
+use crate::wire::md5_hex;
+
+/// Sends `builder`'s request from `callsite`.
+///
+/// With the instrumentation off, or outside an instrumented handler, this is
+/// `builder.send()`. Otherwise the call is reported to the server, which may
+/// answer with a fault: the caller then gets the genuine reqwest error or
+/// response that fault stands for, without the request being sent.
+pub async fn send(builder: RequestBuilder, callsite: &'static Callsite) -> reqwest::Result<Response> {
+    if !switch::enabled() {
+        return builder.send().await;
+    }
+    let (client, request) = builder.build_split();
+    let request = request?;
+    let start = RequestContext::with_current(|ctx| {
+        ctx.start_call(callsite, request.method().as_str(), request.url())
+    });
+    match start {
+        Some(start) => instrumented(client, request, callsite, start).await,
+        None => client.execute(request).await,
+    }
+}
+
+/// What the server decided for one call.
+enum Decision {
+    Proceed,
+    Fail(ErrorKind, Exception),
+    /// Perform the call with a forced sleep downstream, then fail.
+    DelayThenFail(ErrorKind, Exception, f64),
+    Status(http::StatusCode),
+}
+
+impl Decision {
+    fn of(answer: &CreateResponse) -> Self {
+        if let Some(exception) = &answer.forced_exception {
+            let kind = ErrorKind::from_name(&exception.name);
+            let aborts = exception.metadata.get("abort").and_then(Value::as_bool).unwrap_or(true);
+            if aborts {
+                return Decision::Fail(kind, exception.clone());
+            }
+            let sleep = exception.metadata.get("sleep").and_then(json_number).unwrap_or(0.0);
+            return Decision::DelayThenFail(kind, exception.clone(), sleep);
+        }
+        let status = answer.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref());
+        if let Some(value) = status {
+            match value
+                .status_code
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .and_then(|c| http::StatusCode::from_u16(c).ok())
+            {
+                Some(status) => return Decision::Status(status),
+                None => {
+                    tracing::warn!(status = %value.status_code, "ignoring a failure with an invalid status code")
+                }
+            }
+        }
+        Decision::Proceed
+    }
+}
+
+fn json_number(value: &Value) -> Option<f64> {
+    value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+/// What a call ended with, as `invocation_complete` reports it.
+type Outcome = Result<ReturnValue, Exception>;
+
+async fn instrumented(
+    client: reqwest::Client,
+    mut request: Request,
+    callsite: &'static Callsite,
+    start: CallStart,
+) -> reqwest::Result<Response> {
+    let execution_index = start.execution_index.to_wire();
+    let invocation = Invocation {
+        instrumentation_type: "invocation".to_owned(),
+        source_service_name: start.service.to_owned(),
+        module: MODULE.to_owned(),
+        method: request.method().as_str().to_owned(),
+        args: vec![start.target.clone()],
+        kwargs: Map::new(),
+        callsite_file: callsite.file.to_owned(),
+        callsite_line: Value::from(callsite.line.to_string()),
+        full_traceback: callsite.id.to_owned(),
+        metadata: InvocationMetadata {
+            timeout: request.timeout().map(|t| t.as_secs_f64()),
+            ssl: (request.url().scheme() == "https").then_some(true),
+            other: Map::new(),
+        },
+        vclock: start.vclock.clone(),
+        origin_vclock: start.origin_vclock.clone(),
+        execution_index: execution_index.clone(),
+    };
+    let Some(answer) = start.connection.create(&invocation).await else {
+        return client.execute(request).await;
+    };
+    let url = request.url().clone();
+    let (result, outcome): (reqwest::Result<Response>, Outcome) = match Decision::of(&answer) {
+        Decision::Status(status) => {
+            let value = ReturnValue::response(status.as_u16(), md5_hex(""));
+            (Ok(fault::response(status, &url, Vec::new())), Ok(value))
+        }
+        Decision::Fail(kind, exception) => (Err(fault::error(kind, &url).await), Err(exception)),
+        Decision::DelayThenFail(kind, exception, sleep) => {
+            set_headers(&mut request, &start, answer.generated_id, &execution_index, Some(sleep));
+            match client.execute(request).await {
+                Err(error) => observe_error(error),
+                Ok(_) => (Err(fault::error(kind, &url).await), Err(exception)),
+            }
+        }
+        Decision::Proceed => {
+            set_headers(&mut request, &start, answer.generated_id, &execution_index, None);
+            match client.execute(request).await {
+                Ok(response) => observe_response(response).await,
+                Err(error) => observe_error(error),
+            }
+        }
+    };
+    let complete = InvocationComplete {
+        instrumentation_type: "invocation_complete".to_owned(),
+        generated_id: answer.generated_id,
+        execution_index,
+        vclock: start.vclock,
+        return_value: outcome.as_ref().ok().cloned(),
+        exception: outcome.err(),
+    };
+    start.connection.update(&Update::InvocationComplete(complete)).await;
+    result
+}
+
+fn observe_error(error: reqwest::Error) -> (reqwest::Result<Response>, Outcome) {
+    let name = ErrorKind::of(&error).map(ErrorKind::name).unwrap_or(fault::OTHER);
+    let exception = Exception { name: name.to_owned(), metadata: Map::new() };
+    (Err(error), Err(exception))
+}
+
+/// Reads the body of a real response for its md5, and hands back an intact
+/// copy of the response.
+async fn observe_response(response: Response) -> (reqwest::Result<Response>, Outcome) {
+    let status = response.status();
+    let url = response.url().clone();
+    let version = response.version();
+    let headers = response.headers().clone();
+    match response.bytes().await {
+        Ok(body) => {
+            let value = ReturnValue::response(status.as_u16(), md5_hex(&body));
+            (Ok(fault::response_with(status, version, headers, &url, body)), Ok(value))
+        }
+        Err(error) => observe_error(error),
+    }
+}
+
+fn set_headers(
+    request: &mut Request,
+    start: &CallStart,
+    generated_id: u64,
+    execution_index: &str,
+    sleep: Option<f64>,
+) {
+    let vclock = start.vclock.to_wire();
+    let pairs: [(&'static str, Option<String>); 6] = [
+        (headers::GENERATED_ID, Some(generated_id.to_string())),
+        (headers::VCLOCK, Some(vclock.clone())),
+        (headers::ORIGIN_VCLOCK, Some(vclock)),
+        (headers::EXECUTION_INDEX, Some(execution_index.to_owned())),
+        (headers::REQUEST_ID, Some(start.request_id.clone())),
+        (headers::FORCED_SLEEP, sleep.map(format_seconds)),
+    ];
+    let map = request.headers_mut();
+    for (name, value) in pairs {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            map.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// Seconds as the reference's handlers parse them (`int(...)`): whole
+/// numbers without a fraction.
+fn format_seconds(seconds: f64) -> String {
+    if seconds.fract() == 0.0 { format!("{}", seconds as i64) } else { seconds.to_string() }
+}

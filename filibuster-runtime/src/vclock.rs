@@ -1,0 +1,127 @@
+//! Vector clocks: which service has made how many calls, causally.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire;
+
+/// A vector clock: a map from service name to a positive count of events.
+///
+/// On the wire it is a JSON object, e.g. `{"users": 2, "bookings": 1}`
+/// (header `X-Filibuster-VClock` and the `vclock` fields of the records).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VectorClock(BTreeMap<String, u64>);
+
+impl VectorClock {
+    /// The empty clock, `{}`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether no service has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The count of `service`, 0 when absent.
+    pub fn get(&self, service: &str) -> u64 {
+        self.0.get(service).copied().unwrap_or(0)
+    }
+
+    /// Adds one to the entry of `service`.
+    pub fn increment(&mut self, service: &str) {
+        match self.0.get_mut(service) {
+            Some(count) => *count += 1,
+            None => {
+                self.0.insert(service.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Pointwise maximum of `self` and `other`, stored in `self`.
+    pub fn merge(&mut self, other: &VectorClock) {
+        for (service, &count) in &other.0 {
+            match self.0.get_mut(service) {
+                Some(mine) => *mine = (*mine).max(count),
+                None => {
+                    self.0.insert(service.clone(), count);
+                }
+            }
+        }
+    }
+
+    /// Whether `self` has seen everything `other` has (`self >= other` pointwise).
+    pub fn descends(&self, other: &VectorClock) -> bool {
+        other.0.iter().all(|(service, &count)| self.get(service) >= count)
+    }
+
+    /// The entries, in service-name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(s, &c)| (s.as_str(), c))
+    }
+
+    /// Parses the JSON wire form.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The JSON wire form, spaced as Python's `json.dumps` spaces it.
+    pub fn to_wire(&self) -> String {
+        let mut out = String::with_capacity(2 + self.0.len() * 16);
+        out.push('{');
+        for (i, (service, count)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            wire::push_json_str(&mut out, service);
+            out.push_str(": ");
+            out.push_str(&count.to_string());
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl fmt::Display for VectorClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+impl<S: Into<String>> FromIterator<(S, u64)> for VectorClock {
+    fn from_iter<I: IntoIterator<Item = (S, u64)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(s, c)| (s.into(), c)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increment_merge_descends() {
+        let mut a = VectorClock::new();
+        a.increment("a");
+        a.increment("a");
+        let mut b: VectorClock = [("b", 3), ("a", 1)].into_iter().collect();
+        assert!(!b.descends(&a));
+        b.merge(&a);
+        assert_eq!(b.get("a"), 2);
+        assert_eq!(b.get("b"), 3);
+        assert!(b.descends(&a));
+        assert_eq!(b.to_wire(), r#"{"a": 2, "b": 3}"#);
+    }
+
+    #[test]
+    fn wire_round_trip() {
+        let text = r#"{"users": 2, "bookings": 1}"#;
+        let clock = VectorClock::parse(text).unwrap();
+        assert_eq!(VectorClock::parse(&clock.to_wire()).unwrap(), clock);
+        assert_eq!(VectorClock::new().to_wire(), "{}");
+        assert!(VectorClock::parse("[1]").is_err());
+        assert!(VectorClock::parse(r#"{"a": -1}"#).is_err());
+    }
+}
