@@ -5,11 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::routing::get;
+use serde_json::json;
+
+mod support;
+use support::{Recorder, md5, serve};
 
 #[derive(Clone)]
 struct App {
@@ -41,49 +44,11 @@ async fn hello(State(app): State<App>, headers: HeaderMap) -> &'static str {
     "hello from b"
 }
 
-/// Records every body sent to the protocol's endpoints and answers as a
-/// server with no fault to inject would.
-#[derive(Clone, Default)]
-struct Recorder {
-    records: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    url
-}
-
-fn md5(text: &str) -> String {
-    use md5::{Digest, Md5};
-    format!("{:x}", Md5::digest(text.as_bytes()))
-}
-
 #[tokio::test]
 async fn records_and_headers_match_the_protocol() {
     filibuster::enable();
-    let recorder = Recorder::default();
-    let recording = Router::new()
-        .route(
-            "/filibuster/create",
-            put(|State(r): State<Recorder>, Json(body): Json<Value>| async move {
-                let mut records = r.records.lock().unwrap();
-                let id = records.iter().filter(|(p, _)| p == "create").count();
-                let ei = body["execution_index"].clone();
-                records.push(("create".into(), body));
-                Json(json!({"generated_id": id + 7, "execution_index": ei}))
-            }),
-        )
-        .route(
-            "/filibuster/update",
-            post(|State(r): State<Recorder>, Json(body): Json<Value>| async move {
-                r.records.lock().unwrap().push(("update".into(), body));
-                Json(json!({}))
-            }),
-        )
-        .with_state(recorder.clone());
-    let connection = filibuster::Connection::http(serve(recording).await);
+    let recorder = Recorder::starting_at(7);
+    let connection = recorder.connect().await;
 
     let seen_by_b = Arc::new(Mutex::new(None));
     let app = App { http: reqwest::Client::new(), b_url: String::new(), seen_by_b: seen_by_b.clone() };
@@ -109,7 +74,7 @@ async fn records_and_headers_match_the_protocol() {
         .map(|i| (i + 1).to_string())
         .unwrap();
 
-    let records = recorder.records.lock().unwrap().clone();
+    let records = recorder.records();
     assert_eq!(records.len(), 3, "{records:#?}");
 
     let (endpoint, create) = &records[0];

@@ -1,0 +1,177 @@
+//! Helpers shared by the integration tests: real axum servers on
+//! `127.0.0.1:0`, a recording stand-in for the Filibuster server, a
+//! downstream service that remembers the headers it was sent, and md5.
+//!
+//! Every test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// Serves `router` on a fresh port of 127.0.0.1 and returns its base URL
+/// (`http://127.0.0.1:PORT`, no trailing slash).
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+/// md5 of `text` as 32 lower-case hex digits.
+pub fn md5(text: &str) -> String {
+    use md5::{Digest, Md5};
+    format!("{:x}", Md5::digest(text.as_bytes()))
+}
+
+/// The hash a call from `callsite` (its id) with `method` to `target` (path
+/// and query) pushes onto the execution index: md5 of
+/// `<callsite>-reqwest-<METHOD>-"<target>"` (section 3 of the protocol notes).
+pub fn call_hash(callsite: &str, method: &str, target: &str) -> String {
+    md5(&format!("{callsite}-reqwest-{method}-{}", serde_json::to_string(target).unwrap()))
+}
+
+/// An execution index in its wire form, spaced as the reference prints it:
+/// `[["<hash>", 1], ["<hash>", 2]]`.
+pub fn ei(steps: &[(&str, u32)]) -> String {
+    let pairs: Vec<String> = steps.iter().map(|(hash, count)| format!(r#"["{hash}", {count}]"#)).collect();
+    format!("[{}]", pairs.join(", "))
+}
+
+/// A stand-in for the Filibuster server that never injects a fault: it
+/// answers `PUT /filibuster/create` with `{"generated_id": N, "execution_index":
+/// <echo>}` (N counting up from the first id) and `POST /filibuster/update`
+/// with `{}`, and records every body, in arrival order.
+#[derive(Clone)]
+pub struct Recorder {
+    first_id: u64,
+    records: Arc<Mutex<Vec<(String, Value)>>>,
+    others: Arc<Mutex<Vec<String>>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::starting_at(1)
+    }
+}
+
+impl Recorder {
+    /// A recorder whose first `generated_id` is `first_id`.
+    pub fn starting_at(first_id: u64) -> Self {
+        Self { first_id, records: Arc::default(), others: Arc::default() }
+    }
+
+    /// The recorder's routes. `GET /filibuster/new-test-execution/<service>`
+    /// answers `false`; it and any other request land in [`Recorder::others`].
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/filibuster/create", put(create))
+            .route("/filibuster/update", post(update))
+            .route("/filibuster/new-test-execution/{service}", get(new_test_execution))
+            .fallback(other)
+            .with_state(self.clone())
+    }
+
+    /// Serves the recorder and returns a connection to it.
+    pub async fn connect(&self) -> filibuster::Connection {
+        filibuster::Connection::http(serve(self.router()).await)
+    }
+
+    /// Every `(endpoint, body)` received, endpoint `"create"` or `"update"`.
+    pub fn records(&self) -> Vec<(String, Value)> {
+        self.records.lock().unwrap().clone()
+    }
+
+    /// The bodies sent to `create`, in order.
+    pub fn creates(&self) -> Vec<Value> {
+        self.of("create")
+    }
+
+    /// The bodies sent to `update`, in order.
+    pub fn updates(&self) -> Vec<Value> {
+        self.of("update")
+    }
+
+    /// The `update` bodies with the given `instrumentation_type`.
+    pub fn updates_of(&self, instrumentation_type: &str) -> Vec<Value> {
+        self.updates().into_iter().filter(|u| u["instrumentation_type"] == instrumentation_type).collect()
+    }
+
+    /// `"METHOD /path"` of every other request (new-test-execution, unknown).
+    pub fn others(&self) -> Vec<String> {
+        self.others.lock().unwrap().clone()
+    }
+
+    fn of(&self, endpoint: &str) -> Vec<Value> {
+        self.records().into_iter().filter(|(e, _)| e == endpoint).map(|(_, body)| body).collect()
+    }
+}
+
+async fn create(State(r): State<Recorder>, Json(body): Json<Value>) -> Json<Value> {
+    let mut records = r.records.lock().unwrap();
+    let id = r.first_id + records.iter().filter(|(e, _)| e == "create").count() as u64;
+    let execution_index = body["execution_index"].clone();
+    records.push(("create".into(), body));
+    Json(json!({"generated_id": id, "execution_index": execution_index}))
+}
+
+async fn update(State(r): State<Recorder>, Json(body): Json<Value>) -> Json<Value> {
+    r.records.lock().unwrap().push(("update".into(), body));
+    Json(json!({}))
+}
+
+async fn new_test_execution(State(r): State<Recorder>, Path(service): Path<String>) -> Json<Value> {
+    r.others.lock().unwrap().push(format!("GET /filibuster/new-test-execution/{service}"));
+    Json(json!({"new-test-execution": false}))
+}
+
+async fn other(State(r): State<Recorder>, method: axum::http::Method, uri: Uri) -> &'static str {
+    r.others.lock().unwrap().push(format!("{method} {uri}"));
+    "not a Filibuster endpoint"
+}
+
+/// A downstream service (not instrumented) that answers every request with
+/// [`Downstream::BODY`] and remembers the headers of each request, in order.
+#[derive(Clone, Default)]
+pub struct Downstream {
+    seen: Arc<Mutex<Vec<HeaderMap>>>,
+}
+
+impl Downstream {
+    /// What the downstream service answers.
+    pub const BODY: &'static str = "hello from b";
+
+    /// Serves it and returns its base URL.
+    pub async fn serve(&self) -> String {
+        let seen = self.seen.clone();
+        serve(Router::new().fallback(move |headers: HeaderMap| async move {
+            seen.lock().unwrap().push(headers);
+            Self::BODY
+        }))
+        .await
+    }
+
+    /// The headers of every request received, in order.
+    pub fn seen(&self) -> Vec<HeaderMap> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The `x-filibuster-*` headers of `headers`, by lower-case name.
+pub fn filibuster_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-filibuster-"))
+        .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// The value of header `name`, if present.
+pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
