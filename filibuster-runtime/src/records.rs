@@ -152,14 +152,34 @@ pub struct InvocationComplete {
     pub exception: Option<Exception>,
 }
 
-/// A record for `POST /filibuster/update`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A record for `POST /filibuster/update`, told apart by its
+/// `instrumentation_type`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Update {
     /// From a handler.
     RequestReceived(RequestReceived),
     /// From a call.
     InvocationComplete(InvocationComplete),
+}
+
+impl<'de> Deserialize<'de> for Update {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        match value.get("instrumentation_type").and_then(Value::as_str) {
+            Some("request_received") => {
+                serde_json::from_value(value).map(Update::RequestReceived).map_err(D::Error::custom)
+            }
+            Some("invocation_complete") => {
+                serde_json::from_value(value).map(Update::InvocationComplete).map_err(D::Error::custom)
+            }
+            Some(other) => Err(D::Error::custom(format!(
+                "instrumentation_type must be \"request_received\" or \"invocation_complete\", got {other:?}"
+            ))),
+            None => Err(D::Error::custom("missing field `instrumentation_type`")),
+        }
+    }
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

@@ -1,0 +1,130 @@
+//! Counterexample files: a failing execution, to replay.
+//!
+//! The format is the reference's: `{"functional_test": "<command>",
+//! "TestExecution": "<JSON text>"}` where the text holds `failures` (the
+//! planned faults), `log` and `response_log`. Replaying runs only that
+//! execution, with those faults.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::execution::PlannedFault;
+
+/// A failing execution, saved to be replayed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Counterexample {
+    /// The functional test that failed (a command, or a test's name).
+    pub functional_test: String,
+    /// The faults planned in the failing execution.
+    pub faults: Vec<PlannedFault>,
+    /// The calls of the failing execution (the reference's filtered log).
+    pub log: Vec<Value>,
+}
+
+/// Why a counterexample file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterexampleError {
+    /// It cannot be read.
+    #[error("cannot read counterexample file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It does not parse.
+    #[error("counterexample file {path} does not parse: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Counterexample {
+    /// Reads a counterexample file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CounterexampleError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| CounterexampleError::Read { path: path.into(), source })?;
+        Self::parse(&text).map_err(|reason| CounterexampleError::Parse { path: path.into(), reason })
+    }
+
+    /// Parses the text of a counterexample file.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let functional_test = match file.get("functional_test") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(_) => return Err("`functional_test` must be a string".into()),
+        };
+        let execution = match file.get("TestExecution") {
+            Some(Value::String(inner)) => serde_json::from_str::<Value>(inner)
+                .map_err(|e| format!("`TestExecution` is not a JSON text: {e}"))?,
+            Some(object @ Value::Object(_)) => object.clone(),
+            _ => return Err("missing `TestExecution` (a JSON text with `failures` and `log`)".into()),
+        };
+        let faults = match execution.get("failures") {
+            Some(failures) => serde_json::from_value::<Vec<PlannedFault>>(failures.clone())
+                .map_err(|e| format!("`TestExecution.failures` is not a list of failures: {e}"))?,
+            None => return Err("`TestExecution` has no `failures`".into()),
+        };
+        let log = match execution.get("log") {
+            Some(Value::Array(log)) => log.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => return Err("`TestExecution.log` must be a list".into()),
+        };
+        Ok(Self { functional_test, faults, log })
+    }
+
+    /// The file's text, readable by the reference implementation too.
+    pub fn to_json(&self, response_log: &[Value]) -> String {
+        let execution = json!({
+            "failures": self.faults,
+            "_failures": self.faults,
+            "log": self.log,
+            "_log": self.log,
+            "response_log": response_log,
+        });
+        let file = json!({
+            "functional_test": self.functional_test,
+            "TestExecution": serde_json::to_string_pretty(&execution).unwrap_or_default(),
+        });
+        serde_json::to_string_pretty(&file).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let ce = Counterexample {
+            functional_test: "cargo test".into(),
+            faults: vec![PlannedFault {
+                execution_index: r#"[["a", 1]]"#.into(),
+                forced_exception: Some(crate::records::Exception {
+                    name: "reqwest.timeout".into(),
+                    metadata: Default::default(),
+                }),
+                failure_metadata: None,
+                args: vec!["/x".into()],
+            }],
+            log: vec![json!({"generated_id": 0})],
+        };
+        assert_eq!(Counterexample::parse(&ce.to_json(&[])).unwrap(), ce);
+        assert!(Counterexample::parse("{").unwrap_err().starts_with("not JSON"));
+        assert_eq!(
+            Counterexample::parse(r#"{"TestExecution": "{}"}"#).unwrap_err(),
+            "`TestExecution` has no `failures`"
+        );
+        assert!(
+            Counterexample::parse(r#"{"TestExecution": {"failures": [{"x": 1}]}}"#)
+                .unwrap_err()
+                .contains("missing field `execution_index`")
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The Filibuster server of this project: the protocol's endpoints over the
+//! exploration state, served with axum or called directly in-process.
+
+mod counterexample;
+mod execution;
+mod explorer;
+mod fault_model;
+mod in_process;
+mod reduction;
+mod report;
+mod routes;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use counterexample::{Counterexample, CounterexampleError};
+pub use execution::PlannedFault;
+pub use explorer::{Explorer, TestContext, TestOutcome};
+pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use report::{CallReport, ExecutionReport, ExecutionStatus, FaultReport, Report};
+pub use state::RecordError;
+
+use crate::connection::Connection;
+use state::State;
+
+/// A Filibuster server: takes the records of instrumented services, answers
+/// them with the faults planned for the current test execution, and
+/// schedules new executions as new calls show up.
+///
+/// Serve it over HTTP with [`Server::router`] (`filibuster server`,
+/// `filibuster test`), or hand [`Server::connection`] to services in the same
+/// process, which then call it directly. An [`Explorer`] drives it.
+#[derive(Clone, Debug)]
+pub struct Server {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self::new(FaultModel::default())
+    }
+}
+
+impl Server {
+    /// A server trying the faults of `model`. Until an [`Explorer`] drives
+    /// it, it records calls and injects nothing.
+    pub fn new(model: FaultModel) -> Self {
+        Self { state: Arc::new(Mutex::new(State::new(model))) }
+    }
+
+    /// A connection for services in this process: records reach the server
+    /// by a direct call, with no HTTP hop.
+    pub fn connection(&self) -> Connection {
+        Connection::new(Arc::new(self.clone()))
+    }
+
+    /// The protocol's HTTP endpoints.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.clone())
+    }
+
+    /// Whether a fault was injected in the current test execution.
+    pub fn fault_injected(&self) -> bool {
+        self.lock().injected
+    }
+
+    /// Whether a fault was injected in the current test execution on a call
+    /// to `service`.
+    pub fn fault_injected_on(&self, service: &str) -> bool {
+        self.lock().injected_on(service)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent state: every
+        // operation is a few statements with no await.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

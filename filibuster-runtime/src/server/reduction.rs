@@ -1,0 +1,188 @@
+//! Dynamic reduction, indexed.
+//!
+//! The reference prunes a scheduled execution when, for every call of its
+//! causal map (a call and the calls it caused, whose `origin_vclock` is its
+//! `vclock`; root calls hang under `[]`), one execution already run holds all
+//! of that call's children *with the same outcome*. It finds that execution
+//! by scanning every execution run. Here each run execution adds its calls'
+//! outcomes to posting lists keyed by (execution index, outcome), so a check
+//! intersects a few short lists instead of scanning the history.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::execution::{Digest, LogEntry, PlannedFault, Scheduled, digest};
+
+/// Posting lists from (execution index, outcome) to the executions run that
+/// have a call with that index and outcome, in ascending order.
+#[derive(Debug, Default)]
+pub(crate) struct ReductionIndex {
+    postings: HashMap<Digest, Vec<u32>>,
+    executions: u32,
+}
+
+/// The outcome spaces of the reference's `outcomes_match`.
+#[derive(Clone, Copy)]
+enum Space {
+    /// Not injected, and every identifying field equal.
+    Clean,
+    /// The same forced exception, or (not forced) an exception that holds it.
+    Exception,
+    /// An exception that holds the failure's exception.
+    ExceptionSubset,
+    /// A return value that holds the failure's return value.
+    ReturnValue,
+}
+
+fn key(space: Space, execution_index: &str, payload: &[u8]) -> Digest {
+    let mut bytes = Vec::with_capacity(1 + execution_index.len() + payload.len() + 1);
+    bytes.push(space as u8);
+    bytes.extend_from_slice(execution_index.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(payload);
+    digest(&bytes)
+}
+
+fn canonical(map: &Map<String, Value>) -> Vec<u8> {
+    // serde_json's Map is ordered by key: the same map prints the same bytes.
+    serde_json::to_vec(map).unwrap_or_default()
+}
+
+fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Every sub-map of `map` (2^n of them; n is 2 or 3 here).
+fn subsets(map: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let entries: Vec<(&String, &Value)> = map.iter().collect();
+    (0..1u32 << entries.len())
+        .map(|mask| {
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
+                .collect()
+        })
+        .collect()
+}
+
+fn last_fault_for<'a>(faults: &'a [PlannedFault], execution_index: &str) -> Option<&'a PlannedFault> {
+    faults.iter().rev().find(|f| f.execution_index == execution_index)
+}
+
+impl ReductionIndex {
+    /// Adds an execution that ran with `faults` and logged `log`.
+    pub fn add_execution(&mut self, log: &[LogEntry], faults: &[PlannedFault]) {
+        let id = self.executions;
+        self.executions += 1;
+        for entry in log {
+            let ei = entry.invocation.execution_index.as_str();
+            let fault = last_fault_for(faults, ei);
+            let mut keys = Vec::new();
+            match fault {
+                None => keys.push(key(Space::Clean, ei, &entry.digest.to_be_bytes())),
+                Some(PlannedFault { forced_exception: Some(forced), .. }) => {
+                    keys.push(key(Space::Exception, ei, &canonical(&object(forced))));
+                }
+                Some(_) => {}
+            }
+            let forced = fault.is_some_and(|f| f.forced_exception.is_some());
+            if let Some(exception) = &entry.exception {
+                for subset in subsets(&object(exception)) {
+                    let payload = canonical(&subset);
+                    if !forced {
+                        keys.push(key(Space::Exception, ei, &payload));
+                    }
+                    keys.push(key(Space::ExceptionSubset, ei, &payload));
+                }
+            }
+            if let Some(value) = &entry.return_value {
+                for subset in subsets(&object(value)) {
+                    keys.push(key(Space::ReturnValue, ei, &canonical(&subset)));
+                }
+            }
+            for k in keys {
+                let list = self.postings.entry(k).or_default();
+                if list.last() != Some(&id) {
+                    list.push(id);
+                }
+            }
+        }
+    }
+
+    /// Whether running `scheduled` cannot show anything new.
+    pub fn should_prune(&self, scheduled: &Scheduled) -> bool {
+        if self.executions == 0 {
+            return false;
+        }
+        let entries = &scheduled.prefix.entries;
+        let mut by_origin: HashMap<_, Vec<&str>> = HashMap::new();
+        for e in entries {
+            by_origin.entry(&e.origin_vclock).or_default().push(e.execution_index.as_str());
+        }
+        let mut groups: HashMap<&str, HashSet<&str>> = HashMap::new();
+        groups.insert("[]", HashSet::new());
+        for e in entries {
+            if let Some(children) = by_origin.get(&e.vclock) {
+                groups.entry(e.execution_index.as_str()).or_default().extend(children.iter().copied());
+            }
+            if e.origin_vclock.is_empty() {
+                groups.entry("[]").or_default().insert(e.execution_index.as_str());
+            }
+        }
+        groups.values().all(|children| {
+            let mut lists = Vec::with_capacity(children.len());
+            for child in children {
+                let Some(list) = self.requirement(scheduled, child).and_then(|k| self.postings.get(&k))
+                else {
+                    return false;
+                };
+                lists.push(list);
+            }
+            exists_in_all(&mut lists)
+        })
+    }
+
+    /// The posting key a past call must have to match child `ei` of
+    /// `scheduled`, or `None` when nothing can match.
+    fn requirement(&self, scheduled: &Scheduled, ei: &str) -> Option<Digest> {
+        match last_fault_for(&scheduled.faults, ei) {
+            Some(PlannedFault { forced_exception: Some(forced), .. }) => {
+                Some(key(Space::Exception, ei, &canonical(&object(forced))))
+            }
+            Some(PlannedFault { failure_metadata: Some(failure), .. }) => {
+                if let Some(value) = &failure.return_value {
+                    let mut map = object(value);
+                    // A fault model's return value names no class nor body.
+                    map.retain(|_, v| !v.is_null());
+                    Some(key(Space::ReturnValue, ei, &canonical(&map)))
+                } else if let Some(Value::Object(exception)) = failure.other.get("exception") {
+                    Some(key(Space::ExceptionSubset, ei, &canonical(exception)))
+                } else {
+                    None
+                }
+            }
+            Some(_) => None,
+            None => {
+                let entry = scheduled.prefix.entries.iter().rev().find(|e| e.execution_index == ei)?;
+                Some(key(Space::Clean, ei, &entry.digest.to_be_bytes()))
+            }
+        }
+    }
+}
+
+/// Whether one execution id is in every list (all ascending). Walks the
+/// shortest list and binary-searches the others, stopping at the first hit.
+fn exists_in_all(lists: &mut [&Vec<u32>]) -> bool {
+    if lists.is_empty() {
+        return true;
+    }
+    lists.sort_by_key(|l| l.len());
+    let (shortest, others) = lists.split_first().expect("not empty");
+    shortest.iter().any(|id| others.iter().all(|l| l.binary_search(id).is_ok()))
+}
