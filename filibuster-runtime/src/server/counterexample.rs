@@ -20,6 +20,9 @@ pub struct Counterexample {
     pub faults: Vec<PlannedFault>,
     /// The calls of the failing execution (the reference's filtered log).
     pub log: Vec<Value>,
+    /// The calls with their targets and outcomes (the reference's
+    /// `response_log`).
+    pub response_log: Vec<Value>,
 }
 
 /// Why a counterexample file cannot be used.
@@ -76,17 +79,22 @@ impl Counterexample {
             None | Some(Value::Null) => Vec::new(),
             Some(_) => return Err("`TestExecution.log` must be a list".into()),
         };
-        Ok(Self { functional_test, faults, log })
+        let response_log = match execution.get("response_log") {
+            Some(Value::Array(log)) => log.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => return Err("`TestExecution.response_log` must be a list".into()),
+        };
+        Ok(Self { functional_test, faults, log, response_log })
     }
 
     /// The file's text, readable by the reference implementation too.
-    pub fn to_json(&self, response_log: &[Value]) -> String {
+    pub fn to_json(&self) -> String {
         let execution = json!({
             "failures": self.faults,
             "_failures": self.faults,
             "log": self.log,
             "_log": self.log,
-            "response_log": response_log,
+            "response_log": self.response_log,
         });
         let file = json!({
             "functional_test": self.functional_test,
@@ -114,8 +122,9 @@ mod tests {
                 args: vec!["/x".into()],
             }],
             log: vec![json!({"generated_id": 0})],
+            response_log: vec![json!({"generated_id": 0, "target_service_name": "b"})],
         };
-        assert_eq!(Counterexample::parse(&ce.to_json(&[])).unwrap(), ce);
+        assert_eq!(Counterexample::parse(&ce.to_json()).unwrap(), ce);
         assert!(Counterexample::parse("{").unwrap_err().starts_with("not JSON"));
         assert_eq!(
             Counterexample::parse(r#"{"TestExecution": "{}"}"#).unwrap_err(),
@@ -126,5 +135,17 @@ mod tests {
                 .unwrap_err()
                 .contains("missing field `execution_index`")
         );
+    }
+}
+
+impl Counterexample {
+    /// The service each call reached, by execution index, as the failing
+    /// execution knew it (calls failed before reaching anything included).
+    pub(crate) fn targets(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.response_log.iter().filter_map(|entry| {
+            let index = entry.get("execution_index")?.as_str()?;
+            let target = entry.get("target_service_name")?.as_str()?;
+            (target != "external").then(|| (index.to_owned(), target.to_owned()))
+        })
     }
 }

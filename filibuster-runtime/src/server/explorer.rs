@@ -189,7 +189,7 @@ impl Explorer {
         };
 
         if let Some(counterexample) = &self.replay {
-            self.server.lock().begin_replay(counterexample.faults.clone());
+            self.server.lock().begin_replay(counterexample.faults.clone(), counterexample.targets());
             let execution = self.run_one(&mut test, 1).await;
             report.executions_run = 1;
             report.executions.push(execution);
@@ -279,21 +279,21 @@ impl Explorer {
 
     fn write_counterexample(&self) -> Option<PathBuf> {
         let path = self.counterexample_file.clone()?;
-        let (counterexample, response_log) = {
+        let counterexample = {
             let state = self.server.lock();
-            let counterexample = Counterexample {
+            Counterexample {
                 functional_test: self.name.clone(),
                 faults: state.faults.clone(),
                 log: state.log.iter().map(|e| e.identity_json()).collect(),
-            };
-            (counterexample, response_log(&state))
+                response_log: response_log(&state),
+            }
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && let Err(error) = std::fs::create_dir_all(dir)
         {
             tracing::error!(%error, path = %path.display(), "cannot create the counterexample's directory");
         }
-        match std::fs::write(&path, counterexample.to_json(&response_log)) {
+        match std::fs::write(&path, counterexample.to_json()) {
             Ok(()) => Some(path),
             Err(error) => {
                 tracing::error!(%error, path = %path.display(), "cannot write the counterexample file");

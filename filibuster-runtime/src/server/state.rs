@@ -81,8 +81,13 @@ impl State {
 
     /// Starts a test execution with `faults` planned and nothing scheduled
     /// from it (replaying a counterexample).
-    pub fn begin_replay(&mut self, faults: Vec<PlannedFault>) {
+    pub fn begin_replay(
+        &mut self,
+        faults: Vec<PlannedFault>,
+        targets: impl Iterator<Item = (String, String)>,
+    ) {
         self.begin(None);
+        self.targets.extend(targets);
         self.exploring = false;
         self.fault_by_index =
             faults.iter().enumerate().map(|(i, f)| (f.execution_index.clone(), i)).collect();
