@@ -104,6 +104,18 @@ impl Counterexample {
     }
 }
 
+impl Counterexample {
+    /// The service each call reached, by execution index, as the failing
+    /// execution knew it (calls failed before reaching anything included).
+    pub(crate) fn targets(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.response_log.iter().filter_map(|entry| {
+            let index = entry.get("execution_index")?.as_str()?;
+            let target = entry.get("target_service_name")?.as_str()?;
+            (target != "external").then(|| (index.to_owned(), target.to_owned()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,17 +147,5 @@ mod tests {
                 .unwrap_err()
                 .contains("missing field `execution_index`")
         );
-    }
-}
-
-impl Counterexample {
-    /// The service each call reached, by execution index, as the failing
-    /// execution knew it (calls failed before reaching anything included).
-    pub(crate) fn targets(&self) -> impl Iterator<Item = (String, String)> + '_ {
-        self.response_log.iter().filter_map(|entry| {
-            let index = entry.get("execution_index")?.as_str()?;
-            let target = entry.get("target_service_name")?.as_str()?;
-            (target != "external").then(|| (index.to_owned(), target.to_owned()))
-        })
     }
 }
