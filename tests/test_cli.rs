@@ -1,0 +1,178 @@
+//! The `filibuster` command drives services running as separate processes
+//! (the cinema example's per-service binaries) over HTTP, and agrees with the
+//! in-process harness on the counts.
+
+#[path = "../examples/cinema/app.rs"]
+mod app;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use filibuster::Explorer;
+
+/// The example binaries `cargo test` builds beside the test binaries.
+fn example(name: &str) -> PathBuf {
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --examples` (cargo test builds them)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The three services the check reaches, each its own process; killed on drop.
+struct Services {
+    children: Vec<Child>,
+    users_url: String,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_services(filibuster_url: &str, bug: bool) -> Services {
+    let (users, bookings, movies) = (free_port(), free_port(), free_port());
+    let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
+        let mut command = Command::new(example(name));
+        command
+            .env("PORT", port.to_string())
+            .env("FILIBUSTER_ENABLED", "1")
+            .env("FILIBUSTER_URL", filibuster_url)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        command.spawn().unwrap()
+    };
+    let children = vec![
+        spawn("cinema-bookings", bookings, &[]),
+        spawn("cinema-movies", movies, &[]),
+        spawn(
+            "cinema-users",
+            users,
+            &[
+                ("BOOKINGS_URL", format!("http://127.0.0.1:{bookings}")),
+                ("MOVIES_URL", format!("http://127.0.0.1:{movies}")),
+                ("CINEMA_BUG", if bug { "1" } else { "0" }.to_owned()),
+            ],
+        ),
+    ];
+    let services = Services { children, users_url: format!("http://127.0.0.1:{users}") };
+    for port in [users, bookings, movies] {
+        wait_until_up(port);
+    }
+    services
+}
+
+fn wait_until_up(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("service on port {port} did not start");
+}
+
+fn filibuster(dir: &std::path::Path, port: u16, users_url: &str, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_filibuster"))
+        .current_dir(dir)
+        .args(["test", "--listen", &format!("127.0.0.1:{port}"), "--functional-test"])
+        .arg(example("cinema-check"))
+        .args(extra)
+        .env("USERS_URL", users_url)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("filibuster-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The in-process harness on the same app: the counts the CLI must match.
+async fn in_process_counts(bug: bool) -> (usize, usize) {
+    let explorer = Explorer::new();
+    let layer = explorer.connection().layer();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any).await.unwrap();
+    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any).await.unwrap();
+    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
+    let bug = if bug { app::Bug::EmptyListOnMoviesTimeout } else { app::Bug::None };
+    let (users, _) =
+        app::serve(app::users(peers, bug, reqwest::Client::new()).layer(layer), any).await.unwrap();
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let (http, url) = (http.clone(), format!("http://{users}"));
+            async move { app::check_chris_rivers(&http, &url, async || ctx.fault_injected()).await }
+        })
+        .await;
+    (report.executions_run, report.executions_pruned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_explores_separate_processes_like_the_harness() {
+    let port = free_port();
+    let services = start_services(&format!("http://127.0.0.1:{port}"), false);
+    let dir = workdir("ok");
+    let output = filibuster(&dir, port, &services.users_url, &[]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let (run, pruned) = in_process_counts(false).await;
+    assert_eq!((run, pruned), (11, 0));
+    assert!(text.contains(&format!("Executions run: {run}\nExecutions pruned: {pruned}\n")), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("filibuster-report.json")).unwrap()).unwrap();
+    assert_eq!(report["executions_run"], run);
+    assert_eq!(report["executions"].as_array().unwrap().len(), run + pruned);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_writes_and_replays_a_counterexample() {
+    let port = free_port();
+    let services = start_services(&format!("http://127.0.0.1:{port}"), true);
+    let dir = workdir("bug");
+    let output = filibuster(&dir, port, &services.users_url, &[]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("injected reqwest.timeout"), "{text}");
+    assert!(text.contains("Counterexample file written: counterexample.json"), "{text}");
+    let (run, _) = in_process_counts(true).await;
+    assert!(text.contains(&format!("Executions run: {run}\n")), "{text}");
+
+    let replay =
+        filibuster(&dir, port, &services.users_url, &["--counterexample-file", "counterexample.json"]);
+    let text = stdout(&replay);
+    assert_eq!(replay.status.code(), Some(1), "{text}");
+    assert!(text.contains("Counterexample reproduced.\nExecutions run: 1\n"), "{text}");
+
+    std::fs::write(dir.join("broken.json"), "{").unwrap();
+    let broken = filibuster(&dir, port, &services.users_url, &["--counterexample-file", "broken.json"]);
+    assert_eq!(broken.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&broken.stderr);
+    assert!(error.contains("counterexample file broken.json does not parse: not JSON"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
