@@ -1,6 +1,134 @@
-//! placeholder
-pub use filibuster_macros::{call, handler};
-pub use filibuster_runtime::*;
+//! Service-level fault injection testing for Rust microservices built with
+//! axum and reqwest.
+//!
+//! Mark the handlers of your services with [`#[filibuster::handler]`](handler)
+//! and the functions that send requests to other services with
+//! [`#[filibuster::call]`](call). Then an [`Explorer`] runs your ordinary
+//! end-to-end test again and again, each time making a different set of
+//! inter-service calls fail (connection error, timeout, 500, 502, 503),
+//! discovers every combination that matters, skips the ones that cannot show
+//! anything new, and reports which one breaks the app, with a
+//! counterexample file that replays it.
+//!
+//! The attributes embed compile-time callsite ids and expand to small calls
+//! into the runtime. They do nothing unless the instrumentation is switched
+//! on for testing: with the environment variable `FILIBUSTER_ENABLED=1`, or
+//! [`enable()`] (which [`Explorer::run`] calls). Off, every `X-Filibuster-*`
+//! header is ignored, so a production build that keeps the attributes cannot
+//! be made to sleep or fail by a client.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use axum::extract::{Path, State};
+//! use axum::http::StatusCode;
+//! use axum::routing::get;
+//! use axum::{Json, Router};
+//! use serde_json::Value;
+//!
+//! #[derive(Clone)]
+//! struct App {
+//!     http: reqwest::Client,
+//!     bookings_url: String,
+//! }
+//!
+//! /// A handler of service `users`: any extractors, any return type.
+//! #[filibuster::handler(service = "users")]
+//! async fn user_bookings(State(app): State<App>, Path(user): Path<String>) -> Result<Json<Value>, StatusCode> {
+//!     // The app's own error handling sees the genuine reqwest values faults become.
+//!     let response = fetch_bookings(&app, &user).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+//!     match response.status() {
+//!         StatusCode::OK => response.json().await.map(Json).map_err(|_| StatusCode::SERVICE_UNAVAILABLE),
+//!         StatusCode::NOT_FOUND => Err(StatusCode::NOT_FOUND),
+//!         _ => Err(StatusCode::SERVICE_UNAVAILABLE),
+//!     }
+//! }
+//!
+//! /// Every `.send()` in here is an instrumented call with its own callsite id.
+//! #[filibuster::call]
+//! async fn fetch_bookings(app: &App, user: &str) -> reqwest::Result<reqwest::Response> {
+//!     app.http
+//!         .get(format!("{}/bookings/{user}", app.bookings_url))
+//!         .timeout(Duration::from_secs(10))
+//!         .send()
+//!         .await
+//! }
+//!
+//! # async fn run(bookings_url: String) {
+//! // In a test: start the services with the explorer's in-process connection...
+//! let explorer = filibuster::Explorer::new();
+//! let app = App { http: reqwest::Client::new(), bookings_url };
+//! let users = Router::new()
+//!     .route("/users/{user}/bookings", get(user_bookings))
+//!     .with_state(app)
+//!     .layer(explorer.connection().layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! let url = format!("http://{}/users/chris/bookings", listener.local_addr().unwrap());
+//! tokio::spawn(async move { axum::serve(listener, users).await });
+//!
+//! // ...then explore every fault combination of the functional test.
+//! let report = explorer
+//!     .run(|ctx| {
+//!         let url = url.clone();
+//!         async move {
+//!             let status = reqwest::get(&url).await.map_err(|e| e.to_string())?.status();
+//!             match (ctx.fault_injected(), status.as_u16()) {
+//!                 (false, 200) | (true, 503 | 404) => Ok(()),
+//!                 (injected, status) => Err(format!("fault injected: {injected}, status {status}")),
+//!             }
+//!         }
+//!     })
+//!     .await;
+//! assert!(report.passed(), "{}", report.summary());
+//! # }
+//! ```
+//!
+//! # Across processes
+//!
+//! Services running as separate processes reach a Filibuster server over
+//! HTTP at `FILIBUSTER_URL` (default `http://127.0.0.1:5005`): run them with
+//! `FILIBUSTER_ENABLED=1`, and drive the functional test with the
+//! `filibuster test --functional-test "<command>"` command, which serves the
+//! protocol there. The protocol is the reference Filibuster's: services
+//! instrumented here work with its server, and this server with services
+//! instrumented by it.
+
+/// Instruments an axum handler of a service.
+///
+/// `#[filibuster::handler(service = "users")]` on an `async fn` handler,
+/// with any extractors and any return type. The handler gets one more
+/// extractor in front of its own, which reads the `X-Filibuster-*` headers;
+/// when the instrumentation is on, the handler reports `request_received`
+/// to the server when the headers are present, honours a forced sleep
+/// (bounded by [`headers::MAX_FORCED_SLEEP`]), and runs its body with the
+/// request's [`RequestContext`] in scope, which the instrumented calls it
+/// makes use. Off, it runs the body and nothing else.
+pub use filibuster_macros::handler;
+
+/// Instruments the reqwest `.send()` calls of a function.
+///
+/// Every `.send()` in the body of a `#[filibuster::call]` fn (sync or async,
+/// free or a method) becomes an instrumented send with its own compile-time
+/// callsite id: the md5 of `"<package>:<file relative to the package>:<fn>#<n>"`
+/// for the `n`-th `.send()` of the fn, or of `"<id>#<n>"` with
+/// `#[filibuster::call(id = "<id>")]`. The id is the same on every machine
+/// and survives edits elsewhere in the file. When the server asks for a
+/// fault, the caller gets the genuine reqwest value it stands for: an error
+/// with `is_connect()` or `is_timeout()` true, or a response with the
+/// injected status.
+pub use filibuster_macros::call;
+
+pub use filibuster_runtime::server::{
+    CallReport, CounterexampleError, ExecutionReport, ExecutionStatus, FaultModelError, FaultReport,
+    PlannedFault, REQWEST_DEFAULT, TestOutcome,
+};
+pub use filibuster_runtime::{
+    Callsite, Connection, Counterexample, DEFAULT_URL, ENV_URL, ExecutionIndex, Explorer, FaultModel,
+    InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock, call_hash, disable,
+    enable, enabled, fault, headers, md5_hex, normalized_target, records, switch, transport,
+};
 
 #[doc(hidden)]
 pub mod __private {
