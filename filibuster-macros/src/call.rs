@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, ExprMethodCall, ItemFn};
+use syn::{Expr, ExprMethodCall};
 
-use crate::args::CallArgs;
+use crate::args::{self, CallArgs};
 use crate::callsite;
 
 pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> TokenStream {
@@ -22,9 +22,8 @@ pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> To
 }
 
 fn try_expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> syn::Result<TokenStream> {
-    let mut function: ItemFn = syn::parse2(item).map_err(|err| {
-        syn::Error::new(err.span(), "#[filibuster::call] applies to a fn whose body sends reqwest requests")
-    })?;
+    let mut function =
+        args::parse_fn(item, "#[filibuster::call] applies to a fn whose body sends reqwest requests")?;
     let args = CallArgs::parse(args)?;
     let name = function.sig.ident.to_string();
     let key = callsite::key(args.id.map(|id| id.value()), &name, file);
@@ -33,7 +32,8 @@ fn try_expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> sy
     if rewriter.count == 0 {
         return Err(syn::Error::new(
             function.sig.ident.span(),
-            "no `.send()` in this fn: #[filibuster::call] instruments the reqwest `.send()` calls of its body",
+            "no `.send()` in the body of this fn: #[filibuster::call] instruments the reqwest \
+             `.send()` calls written in it (not those inside macro invocations or nested items)",
         ));
     }
     Ok(quote!(#function))

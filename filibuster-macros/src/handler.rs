@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, ReturnType, Type};
 
-use crate::args::HandlerArgs;
+use crate::args::{self, HandlerArgs};
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(args, item.clone()) {
@@ -19,14 +19,18 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let function: ItemFn = syn::parse2(item).map_err(|err| {
-        syn::Error::new(err.span(), "#[filibuster::handler] applies to an async fn (an axum handler)")
-    })?;
+    let function = args::parse_fn(item, "#[filibuster::handler] applies to an async fn (an axum handler)")?;
     let args = HandlerArgs::parse(args)?;
     if function.sig.asyncness.is_none() {
         return Err(syn::Error::new(
             function.sig.fn_token.span(),
             "#[filibuster::handler] requires an async fn: axum handlers are async",
+        ));
+    }
+    if let Some(receiver) = function.sig.receiver() {
+        return Err(syn::Error::new(
+            receiver.self_token.span,
+            "#[filibuster::handler] applies to a free async fn: axum handlers take no `self`",
         ));
     }
     Ok(expand_handler(function, &args))

@@ -1,0 +1,9 @@
+//! Compile errors of the attributes: each case of `tests/ui` must fail to
+//! compile with the message and span of its `.stderr` snapshot (regenerate
+//! with `TRYBUILD=overwrite cargo test --test test_ui`, then read them).
+
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/*.rs");
+}

@@ -1,0 +1,6 @@
+#[filibuster::call]
+struct BookingsClient {
+    http: reqwest::Client,
+}
+
+fn main() {}

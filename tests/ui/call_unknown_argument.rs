@@ -1,0 +1,6 @@
+#[filibuster::call(name = "bookings-fetch")]
+async fn bookings(http: &reqwest::Client) -> reqwest::Result<reqwest::Response> {
+    http.get("http://bookings/bookings/chris").send().await
+}
+
+fn main() {}

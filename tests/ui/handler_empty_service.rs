@@ -1,0 +1,6 @@
+#[filibuster::handler(service = "")]
+async fn users() -> &'static str {
+    "users"
+}
+
+fn main() {}

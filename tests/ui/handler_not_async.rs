@@ -1,0 +1,6 @@
+#[filibuster::handler(service = "users")]
+fn users() -> &'static str {
+    "users"
+}
+
+fn main() {}

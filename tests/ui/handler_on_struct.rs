@@ -1,0 +1,6 @@
+#[filibuster::handler(service = "users")]
+struct Users {
+    name: String,
+}
+
+fn main() {}

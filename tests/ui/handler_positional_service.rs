@@ -1,0 +1,6 @@
+#[filibuster::handler("users")]
+async fn users() -> &'static str {
+    "users"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[filibuster::handler(service = users)]
+async fn users() -> &'static str {
+    "users"
+}
+
+fn main() {}

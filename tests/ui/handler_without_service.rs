@@ -1,0 +1,6 @@
+#[filibuster::handler]
+async fn users() -> &'static str {
+    "users"
+}
+
+fn main() {}
