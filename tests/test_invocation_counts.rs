@@ -263,3 +263,89 @@ async fn concurrent_requests_keep_separate_clocks_and_counters() {
     let two = (json!({"a": 2}).to_string(), ei(&[(&h, 2)]));
     assert_eq!(reported, [one.clone(), one, two.clone(), two]);
 }
+
+/// `a` calls `b` twice; `b`, instrumented too, calls `c` twice per request.
+#[filibuster::handler(service = "a")]
+async fn chain_a(State(app): State<App>) -> String {
+    let first = a_to_b(&app).await.unwrap().text().await.unwrap();
+    let second = a_to_b(&app).await.unwrap().text().await.unwrap();
+    format!("{first}; {second}")
+}
+
+#[filibuster::call]
+async fn a_to_b(app: &App) -> reqwest::Result<reqwest::Response> {
+    app.http.get(format!("{}/b", app.b_url)).send().await
+}
+
+#[filibuster::handler(service = "b")]
+async fn chain_b(State(app): State<App>) -> String {
+    let first = b_to_c(&app).await.unwrap().text().await.unwrap();
+    let second = b_to_c(&app).await.unwrap().text().await.unwrap();
+    format!("{first},{second}")
+}
+
+#[filibuster::call]
+async fn b_to_c(app: &App) -> reqwest::Result<reqwest::Response> {
+    app.http.get(format!("{}/c", app.b_url)).send().await
+}
+
+#[tokio::test]
+async fn a_called_service_counts_its_own_repeated_calls_per_request() {
+    filibuster::enable();
+    let recorder = Recorder::default();
+    let connection = recorder.connect().await;
+    let c = Downstream::default();
+    let c_url = c.serve().await;
+    let b_url = serve(
+        Router::new()
+            .route("/b", get(chain_b))
+            .with_state(App { http: reqwest::Client::new(), b_url: c_url })
+            .layer(connection.layer()),
+    )
+    .await;
+    let a_url = serve_a(get(chain_a), b_url, &connection).await;
+
+    let body = reqwest::get(format!("{a_url}/start")).await.unwrap().text().await.unwrap();
+    assert_eq!(body, "hello from b,hello from b; hello from b,hello from b");
+
+    let ab = call_hash(&md5("filibuster:tests/test_invocation_counts.rs:a_to_b#1"), "GET", "/b");
+    let bc = call_hash(&md5("filibuster:tests/test_invocation_counts.rs:b_to_c#1"), "GET", "/c");
+    let summary: Vec<(Value, Value, Value, Value)> = recorder
+        .creates()
+        .iter()
+        .map(|c| {
+            let ei = c["execution_index"].clone();
+            (c["source_service_name"].clone(), ei, c["vclock"].clone(), c["origin_vclock"].clone())
+        })
+        .collect();
+    let s = |text: &str| Value::from(text);
+    assert_eq!(
+        summary,
+        [
+            (s("a"), s(&ei(&[(&ab, 1)])), json!({"a": 1}), json!({})),
+            (s("b"), s(&ei(&[(&ab, 1), (&bc, 1)])), json!({"a": 1, "b": 1}), json!({"a": 1})),
+            (s("b"), s(&ei(&[(&ab, 1), (&bc, 2)])), json!({"a": 1, "b": 2}), json!({"a": 1})),
+            (s("a"), s(&ei(&[(&ab, 2)])), json!({"a": 2}), json!({})),
+            // A new request to `b`: its counters and clock start afresh.
+            (s("b"), s(&ei(&[(&ab, 2), (&bc, 1)])), json!({"a": 2, "b": 1}), json!({"a": 2})),
+            (s("b"), s(&ei(&[(&ab, 2), (&bc, 2)])), json!({"a": 2, "b": 2}), json!({"a": 2})),
+        ]
+    );
+
+    // `b` reports being reached by each of `a`'s calls, with that call's id.
+    let received = recorder.updates_of("request_received");
+    assert_eq!(
+        received,
+        [
+            json!({"instrumentation_type": "request_received", "generated_id": "1",
+                   "execution_index": ei(&[(&ab, 1)]), "target_service_name": "b"}),
+            json!({"instrumentation_type": "request_received", "generated_id": "4",
+                   "execution_index": ei(&[(&ab, 2)]), "target_service_name": "b"}),
+        ]
+    );
+
+    // One request chain from `a` to `c`.
+    let ids: Vec<String> = c.seen().iter().map(|h| header(h, REQUEST_ID).unwrap()).collect();
+    assert_eq!(ids.len(), 4);
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+}
