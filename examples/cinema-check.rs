@@ -1,8 +1,8 @@
 //! The cinema's functional test as a command: asks `users` at `USERS_URL`
-//! (default `http://127.0.0.1:5001`) for Chris Rivers' bookings, after asking
-//! the Filibuster server at `FILIBUSTER_URL` (default
-//! `http://127.0.0.1:5005`) whether a fault was injected in this test
-//! execution (`GET /filibuster/fault-injected`; a server that cannot be
+//! (default `http://127.0.0.1:5001`) for Chris Rivers' bookings and then,
+//! once `users` answered, asks the Filibuster server at `FILIBUSTER_URL`
+//! (default `http://127.0.0.1:5005`) whether a fault was injected in this
+//! test execution (`GET /filibuster/fault-injected`; a server that cannot be
 //! reached means no). Exits 0 when the answer is the expected one, else 1.
 //!
 //! `cargo run --example cinema-check`
@@ -43,11 +43,16 @@ async fn main() -> ExitCode {
     let users_url = app::env_or("USERS_URL", &format!("http://127.0.0.1:{}", app::USERS_PORT));
     let filibuster_url = app::env_or(filibuster::ENV_URL, filibuster::DEFAULT_URL);
     let http = reqwest::Client::new();
-    let injected = fault_injected(&http, &filibuster_url).await;
-    match app::check_chris_rivers(&http, &users_url, injected).await {
+    // Asked once `users` answered: the faults are injected while it serves.
+    let injected = std::cell::Cell::new(false);
+    let ask = async || {
+        injected.set(fault_injected(&http, &filibuster_url).await);
+        injected.get()
+    };
+    match app::check_chris_rivers(&http, &users_url, ask).await {
         Ok(()) => {
             let expected =
-                if injected { "503 or 404 (a fault was injected)" } else { "Chris Rivers' bookings" };
+                if injected.get() { "503 or 404 (a fault was injected)" } else { "Chris Rivers' bookings" };
             println!("cinema check passed: {users_url} answered {expected}");
             ExitCode::SUCCESS
         }

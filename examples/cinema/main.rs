@@ -1,0 +1,191 @@
+//! The cinema, explored: the four services of [`app`] and an embedded
+//! Filibuster server in one process, no server to install.
+//!
+//! ```text
+//! cargo run --example cinema                      # every execution passes: exit 0
+//! cargo run --example cinema -- --bug             # finds the planted bug: exit 1
+//! cargo run --example cinema -- --bug --replay target/filibuster/cinema-counterexample.json
+//! cargo run --example cinema -- --no-reduction    # without dynamic reduction
+//! ```
+//!
+//! The services listen on ephemeral ports of 127.0.0.1 and reach the
+//! explorer's server through the in-process connection (no HTTP hop for
+//! Filibuster's records; the services still call one another over HTTP). The
+//! functional test asks `users` for Chris Rivers' bookings and expects them
+//! when no fault was injected, 503 or 404 when one was
+//! ([`app::check_chris_rivers`]). Logs go to stderr, `warn` and up unless
+//! `RUST_LOG` says otherwise.
+
+mod app;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use filibuster::{Counterexample, Explorer, Report};
+
+/// Where the JSON report of an exploration goes.
+const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/cinema-report.json");
+/// Where the JSON report of a replay goes.
+const REPLAY_REPORT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/cinema-replay-report.json");
+/// Where the counterexample of a failing exploration goes.
+const COUNTEREXAMPLE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/cinema-counterexample.json");
+
+/// What the counterexample files name as the functional test.
+const FUNCTIONAL_TEST: &str = "cinema: GET /users/chris_rivers/bookings";
+
+/// Explores the cinema with Filibuster's default fault model: every
+/// connection error, timeout, 500, 502 and 503 on the calls `users` makes.
+#[derive(Debug, Parser)]
+#[command(name = "cinema")]
+struct Args {
+    /// Plant a resilience bug in `users`: when `movies` times out, it answers
+    /// 200 with an empty list for the day instead of 503.
+    #[arg(long)]
+    bug: bool,
+
+    /// Replay this counterexample file (one execution, with its faults)
+    /// instead of exploring.
+    #[arg(long, value_name = "PATH")]
+    replay: Option<PathBuf>,
+
+    /// Run every scheduled execution, even those dynamic reduction shows
+    /// cannot find anything new.
+    #[arg(long)]
+    no_reduction: bool,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// `path` relative to the current directory when it is inside it (as it is
+/// when run from the workspace), for shorter messages.
+fn shown(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Starts the four services on ephemeral ports of 127.0.0.1, connected to
+/// `explorer`; answers the base URL of `users`.
+async fn start(explorer: &Explorer, bug: app::Bug) -> Result<String, String> {
+    let any_port = "127.0.0.1:0".parse().expect("a valid socket address");
+    let layer = explorer.connection().layer();
+    let mut urls = Vec::new();
+    for (name, router) in
+        [("bookings", app::bookings()), ("movies", app::movies()), ("showtimes", app::showtimes())]
+    {
+        let (addr, _task) = app::serve(router.layer(layer.clone()), any_port)
+            .await
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        urls.push((name, format!("http://{addr}")));
+    }
+    let peers = app::Peers { bookings: urls[0].1.clone(), movies: urls[1].1.clone() };
+    let users = app::users(peers, bug, reqwest::Client::new()).layer(layer);
+    let (addr, _task) = app::serve(users, any_port).await.map_err(|e| format!("cannot start users: {e}"))?;
+    urls.insert(0, ("users", format!("http://{addr}")));
+    let listing: Vec<String> = urls.iter().map(|(name, url)| format!("{name} {url}")).collect();
+    println!("services: {}", listing.join(", "));
+    Ok(urls.swap_remove(0).1)
+}
+
+/// Runs the functional test under `explorer` against `users_url`.
+async fn explore(explorer: &Explorer, users_url: &str) -> Report {
+    let http = reqwest::Client::new();
+    explorer
+        .run(|ctx| {
+            let http = http.clone();
+            async move { app::check_chris_rivers(&http, users_url, async || ctx.fault_injected()).await }
+        })
+        .await
+}
+
+/// Prints the failing execution of `report`, if any.
+fn print_failure(report: &Report) {
+    for failure in report.failures() {
+        let faults: Vec<String> =
+            failure.faults.iter().map(|f| format!("{} on {}", f.fault, f.path)).collect();
+        let faults = if faults.is_empty() { "no fault".to_owned() } else { faults.join(", ") };
+        println!("\nexecution {} FAILED ({faults}):", failure.number);
+        print!("{}", failure.describe());
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode, String> {
+    let bug = if args.bug { app::Bug::EmptyListOnMoviesTimeout } else { app::Bug::None };
+    let mut explorer = Explorer::new()
+        .dynamic_reduction(!args.no_reduction)
+        .progress(true)
+        .functional_test_name(FUNCTIONAL_TEST);
+    if let Some(path) = &args.replay {
+        let counterexample = Counterexample::load(path).map_err(|e| e.to_string())?;
+        let faults: Vec<String> = counterexample
+            .faults
+            .iter()
+            .map(|f| format!("{} on {}", f.name(), f.args.first().map(String::as_str).unwrap_or("?")))
+            .collect();
+        println!("replaying {} ({})", path.display(), faults.join(", "));
+        explorer = explorer.replay(counterexample);
+    } else {
+        explorer = explorer.counterexample_file(COUNTEREXAMPLE);
+        println!(
+            "exploring the cinema{}{}: default fault model, GET /users/chris_rivers/bookings",
+            if args.bug { " with the planted bug" } else { "" },
+            if args.no_reduction { ", no dynamic reduction" } else { "" },
+        );
+    }
+    let users_url = start(&explorer, bug).await?;
+    let report = explore(&explorer, &users_url).await;
+
+    print_failure(&report);
+    println!("\n{}", report.summary());
+    let report_path = Path::new(if args.replay.is_some() { REPLAY_REPORT } else { REPORT });
+    match report.write_json(report_path) {
+        Ok(()) => println!("report: {}", shown(report_path).display()),
+        Err(error) => eprintln!("cannot write the report {}: {error}", report_path.display()),
+    }
+
+    if report.passed() {
+        if args.replay.is_some() {
+            println!("\nthe counterexample passes: the failure is not reproduced");
+        } else {
+            println!("\nevery execution passed");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.replay.is_some() {
+        println!("\nthe counterexample fails again");
+    } else if let Some(path) = &report.counterexample_file {
+        let path = shown(path);
+        println!("\ncounterexample: {}", path.display());
+        println!("replay it with: cargo run --example cinema -- --bug --replay {}", path.display());
+    } else {
+        println!("\nno counterexample: the fault-free execution failed");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    match run(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
