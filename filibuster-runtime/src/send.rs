@@ -25,13 +25,26 @@ pub async fn send(builder: RequestBuilder, callsite: &'static Callsite) -> reqwe
         return builder.send().await;
     }
     let (client, request) = builder.build_split();
-    let request = request?;
+    send_request(request?, callsite, move |request| client.execute(request)).await
+}
+
+/// What [`send`] does with the instrumentation on, `execute` performing the
+/// request (the client's `execute`; a stub in the benchmarks).
+pub(crate) async fn send_request<F, Fut>(
+    request: Request,
+    callsite: &'static Callsite,
+    execute: F,
+) -> reqwest::Result<Response>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = reqwest::Result<Response>>,
+{
     let start = RequestContext::with_current(|ctx| {
         ctx.start_call(callsite, request.method().as_str(), request.url())
     });
     match start {
-        Some(start) => instrumented(client, request, callsite, start).await,
-        None => client.execute(request).await,
+        Some(start) => instrumented(request, callsite, start, execute).await,
+        None => execute(request).await,
     }
 }
 
@@ -81,12 +94,16 @@ fn json_number(value: &Value) -> Option<f64> {
 /// What a call ended with, as `invocation_complete` reports it.
 type Outcome = Result<ReturnValue, Exception>;
 
-async fn instrumented(
-    client: reqwest::Client,
+async fn instrumented<F, Fut>(
     mut request: Request,
     callsite: &'static Callsite,
     start: CallStart,
-) -> reqwest::Result<Response> {
+    execute: F,
+) -> reqwest::Result<Response>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = reqwest::Result<Response>>,
+{
     let execution_index = start.execution_index.to_wire();
     let invocation = Invocation {
         instrumentation_type: "invocation".to_owned(),
@@ -108,7 +125,7 @@ async fn instrumented(
         execution_index: execution_index.clone(),
     };
     let Some(answer) = start.connection.create(&invocation).await else {
-        return client.execute(request).await;
+        return execute(request).await;
     };
     let url = request.url().clone();
     let (result, outcome): (reqwest::Result<Response>, Outcome) = match Decision::of(&answer) {
@@ -119,14 +136,14 @@ async fn instrumented(
         Decision::Fail(kind, exception) => (Err(fault::error(kind, &url).await), Err(exception)),
         Decision::DelayThenFail(kind, exception, sleep) => {
             set_headers(&mut request, &start, answer.generated_id, &execution_index, Some(sleep));
-            match client.execute(request).await {
+            match execute(request).await {
                 Err(error) => observe_error(error),
                 Ok(_) => (Err(fault::error(kind, &url).await), Err(exception)),
             }
         }
         Decision::Proceed => {
             set_headers(&mut request, &start, answer.generated_id, &execution_index, None);
-            match client.execute(request).await {
+            match execute(request).await {
                 Ok(response) => observe_response(response).await,
                 Err(error) => observe_error(error),
             }
@@ -150,10 +167,20 @@ fn observe_error(error: reqwest::Error) -> (reqwest::Result<Response>, Outcome) 
     (Err(error), Err(exception))
 }
 
-/// Reads the body of a real response for its md5, and hands back an intact
-/// copy of the response.
+/// Bodies up to this size, announced by `Content-Length`, are read to report
+/// their md5 (as the reference does); longer or streamed bodies are handed
+/// back untouched and reported without `text`, so that `.send()` never waits
+/// for a body the caller may read as a stream.
+const MAX_HASHED_BODY: u64 = 1 << 20;
+
+/// Reads a small body of a real response for its md5, and hands back an
+/// intact copy of the response.
 async fn observe_response(response: Response) -> (reqwest::Result<Response>, Outcome) {
     let status = response.status();
+    if response.content_length().is_none_or(|length| length > MAX_HASHED_BODY) {
+        let value = ReturnValue { text: None, ..ReturnValue::response(status.as_u16(), String::new()) };
+        return (Ok(response), Ok(value));
+    }
     let url = response.url().clone();
     let version = response.version();
     let headers = response.headers().clone();
