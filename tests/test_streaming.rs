@@ -70,5 +70,8 @@ async fn send_does_not_wait_for_a_streamed_body() {
 
     let complete = recorder.updates_of("invocation_complete");
     assert_eq!(complete.len(), 1);
-    assert_eq!(complete[0]["return_value"], serde_json::json!({"__class__": "Response", "status_code": "200"}));
+    assert_eq!(
+        complete[0]["return_value"],
+        serde_json::json!({"__class__": "Response", "status_code": "200"})
+    );
 }
