@@ -176,3 +176,27 @@ async fn cli_writes_and_replays_a_counterexample() {
     assert!(error.contains("counterexample file broken.json does not parse: not JSON"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cli_names_the_file_and_key_of_a_bad_analysis_file() {
+    let dir = workdir("analysis");
+    std::fs::write(
+        dir.join("analysis.json"),
+        r#"{"http": {"pattern": "reqwest\\.", "errors": [{"types": []}]}}"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_filibuster"))
+        .current_dir(&dir)
+        .args(["test", "--functional-test", "true", "--analysis-file", "analysis.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains(
+            "analysis file analysis.json: at http.errors[0].service_name: expected a string (a regular expression)"
+        ),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
