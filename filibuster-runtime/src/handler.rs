@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
+use futures_util::future::Either;
 use http::request::Parts;
 
 use crate::connection::Connection;
@@ -43,12 +44,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Incoming {
 /// `request_received` when the request came from an instrumented call,
 /// honours a forced sleep (bounded), then runs the body with its
 /// [`RequestContext`] in scope. With the instrumentation off it only runs the
-/// body.
-pub async fn run_handler<F: Future>(incoming: Incoming, service: &'static str, body: F) -> F::Output {
-    let Some(incoming) = incoming.0 else {
-        return body.await;
-    };
-    let IncomingRequest { headers, connection } = *incoming;
+/// body: the future is `body` itself, and on, the instrumented work lives in
+/// one box, so that handlers' futures do not grow.
+pub fn run_handler<F: Future>(
+    incoming: Incoming,
+    service: &'static str,
+    body: F,
+) -> impl Future<Output = F::Output> {
+    match incoming.0 {
+        None => Either::Left(body),
+        Some(incoming) => Either::Right(Box::pin(instrumented(*incoming, service, body))),
+    }
+}
+
+async fn instrumented<F: Future>(incoming: IncomingRequest, service: &'static str, body: F) -> F::Output {
+    let IncomingRequest { headers, connection } = incoming;
     if let (Some(generated_id), Some(execution_index)) = (headers.generated_id, &headers.execution_index) {
         let record = RequestReceived {
             instrumentation_type: "request_received".to_owned(),

@@ -6,6 +6,8 @@
 //! Users depend on the `filibuster` crate, which re-exports what is public
 //! here.
 
+#[doc(hidden)]
+pub mod bench_support;
 mod callsite;
 mod connection;
 mod context;

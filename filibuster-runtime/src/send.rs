@@ -1,5 +1,8 @@
 //! What every `.send()` in a `#[filibuster::call]` fn becomes.
 
+use std::pin::Pin;
+
+use futures_util::future::Either;
 use http::{HeaderName, HeaderValue};
 use reqwest::{Request, RequestBuilder, Response};
 use serde_json::{Map, Value};
@@ -20,32 +23,42 @@ use crate::wire::md5_hex;
 /// `builder.send()`. Otherwise the call is reported to the server, which may
 /// answer with a fault: the caller then gets the genuine reqwest error or
 /// response that fault stands for, without the request being sent.
-pub async fn send(builder: RequestBuilder, callsite: &'static Callsite) -> reqwest::Result<Response> {
+///
+/// The switch is read when `send` is called. Off, the future is reqwest's
+/// own; on, the instrumented work lives in one box, so that the futures of
+/// the handlers that await it stay small whether it is on or off.
+pub fn send(
+    builder: RequestBuilder,
+    callsite: &'static Callsite,
+) -> impl Future<Output = reqwest::Result<Response>> {
     if !switch::enabled() {
-        return builder.send().await;
+        return Either::Left(builder.send());
     }
     let (client, request) = builder.build_split();
-    send_request(request?, callsite, move |request| client.execute(request)).await
+    Either::Right(send_request(request, callsite, move |request| client.execute(request)))
 }
 
 /// What [`send`] does with the instrumentation on, `execute` performing the
 /// request (the client's `execute`; a stub in the benchmarks).
-pub(crate) async fn send_request<F, Fut>(
-    request: Request,
+pub(crate) fn send_request<F, Fut>(
+    request: reqwest::Result<Request>,
     callsite: &'static Callsite,
     execute: F,
-) -> reqwest::Result<Response>
+) -> Pin<Box<impl Future<Output = reqwest::Result<Response>>>>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = reqwest::Result<Response>>,
 {
-    let start = RequestContext::with_current(|ctx| {
-        ctx.start_call(callsite, request.method().as_str(), request.url())
-    });
-    match start {
-        Some(start) => instrumented(request, callsite, start, execute).await,
-        None => execute(request).await,
-    }
+    Box::pin(async move {
+        let request = request?;
+        let start = RequestContext::with_current(|ctx| {
+            ctx.start_call(callsite, request.method().as_str(), request.url())
+        });
+        match start {
+            Some(start) => instrumented(request, callsite, start, execute).await,
+            None => execute(request).await,
+        }
+    })
 }
 
 /// What the server decided for one call.

@@ -70,7 +70,7 @@ impl Server {
         self.lock().injected_on(service)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent state: every
         // operation is a few statements with no await.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
