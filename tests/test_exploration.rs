@@ -225,3 +225,24 @@ async fn max_executions() {
     let report = t.explore(&a).await;
     assert_eq!((report.executions_run, report.executions_remaining), (3, 3));
 }
+
+/// Two explorations at once in one process (as parallel tests are) do not
+/// see each other's calls: each keeps its own counts and calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_explorations_are_separate() {
+    let chain = Topology::new(false);
+    let c = chain.node(Service::C, &[], true, true).await;
+    let b = chain.node(Service::B, &[&c], true, true).await;
+    let chain_entry = chain.node(Service::A, &[&b], true, true).await;
+    let single = Topology::new(false);
+    let b = single.node(Service::B, &[], false, true).await;
+    let single_entry = single.node(Service::A, &[&b], false, true).await;
+
+    let (chain_report, single_report) =
+        tokio::join!(chain.explore(&chain_entry), single.explore(&single_entry));
+    assert_counts(&chain_report, 11, 0);
+    assert_counts(&single_report, 5, 0);
+    for execution in &single_report.executions {
+        assert!(execution.calls.iter().all(|call| call.source == "a"), "{execution:#?}");
+    }
+}
