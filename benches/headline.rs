@@ -99,114 +99,244 @@ fn main() {
     let mut table = Table(Vec::new());
     let batch = Duration::from_millis(150);
 
-    // Per call, without I/O.
+    // Sections to run: `cargo bench --bench headline -- per_call server`.
+    let sections: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     let current = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let work = common::PerCall::new();
-    let mut traced = common::PerCall::new();
-    traced.backtrace = true;
-    let (plain, off, on, backtrace) = current.block_on(async {
-        // Interleaved, so that a busy neighbour hits all alike.
-        let (mut plain, mut off, mut on, mut backtrace) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..3 {
+
+    // A fixed number of calls of one per-call workload, for a profiler
+    // (`valgrind --tool=callgrind <bench binary> --bench profile-call-on`);
+    // its instruction count less that of the `-plain` one is the added cost.
+    let profile = [
+        "profile-call-plain",
+        "profile-call-off",
+        "profile-call-on",
+        "profile-call-backtrace",
+        "profile-handler-plain",
+        "profile-handler-off",
+        "profile-handler-on",
+    ];
+    if let Some(section) = profile.iter().find(|p| sections.iter().any(|s| s == *p)) {
+        let mut work = common::PerCall::new();
+        work.backtrace = section.ends_with("backtrace");
+        if section.ends_with("plain") || section.ends_with("off") {
             filibuster::disable();
-            plain.push(per_op(|| work.plain(), 3, batch).await);
-            off.push(per_op(|| work.instrumented(), 3, batch).await);
+        } else {
             filibuster::enable();
-            on.push(per_op(|| work.instrumented(), 3, batch).await);
-            backtrace.push(per_op(|| traced.instrumented(), 3, batch).await);
         }
-        filibuster::disable();
-        (median(plain), median(off), median(on), median(backtrace))
-    });
-    let (off_added, on_added, bt_added) = (off - plain, on - plain, backtrace - plain);
-    table.row("per call: plain handler + call (stubbed network)", ns(plain), "", None);
-    table.row("per call: added, instrumentation off", ns(off_added), "< 50 ns", Some(off_added < 50.0));
-    table.row("per call: added, instrumentation on", ns(on_added), "< 2 µs", Some(on_added < 2000.0));
-    table.row("per call: added, on + backtrace callsite (reference)", ns(bt_added), "", None);
-    let ratio = bt_added / on_added.max(1.0);
-    table.row("  backtrace / on (added cost)", format!("{ratio:.0}×"), "≥ 100×", Some(ratio >= 100.0));
-    let callsite_ratio = (bt_added - on_added) / on_added.max(1.0);
-    table.row("  backtrace callsite alone / on", format!("{callsite_ratio:.0}×"), "", None);
+        let calls = if work.backtrace { 1_000 } else { 20_000 };
+        current.block_on(async {
+            match *section {
+                "profile-call-plain" => {
+                    for _ in 0..calls {
+                        black_box(work.plain_call().await);
+                    }
+                }
+                "profile-handler-plain" => {
+                    for _ in 0..calls {
+                        black_box(work.plain().await);
+                    }
+                }
+                "profile-handler-off" | "profile-handler-on" => {
+                    for _ in 0..calls {
+                        black_box(work.instrumented().await);
+                    }
+                }
+                _ => {
+                    work.in_handler(async {
+                        for _ in 0..calls {
+                            black_box(work.call().await);
+                        }
+                    })
+                    .await
+                }
+            }
+        });
+        println!("{section}: {calls} calls");
+        return;
+    }
+
+    // The server, for a profiler: `profile-server-records` sends the
+    // records of 2,000 executions; `profile-server-steps` runs 2,000 turns
+    // of the explorer's loop after 10,000 executions.
+    if sections.iter().any(|s| s == "profile-server-records") {
+        let app = common::Synthetic::new();
+        current.block_on(async {
+            for _ in 0..2_000 {
+                filibuster_runtime::bench_support::begin(&app.server, false);
+                black_box(app.emit().await);
+            }
+        });
+        return;
+    }
+    if sections.iter().any(|s| s == "profile-server-steps") {
+        let mut app = common::Synthetic::new();
+        current.block_on(async {
+            app.add_history(10_000).await;
+            for _ in 0..2_000 {
+                black_box(app.explorer_step().await);
+            }
+        });
+        return;
+    }
+
+    // Per call, without I/O.
+    if wanted("per_call") {
+        let work = common::PerCall::new();
+        let mut traced = common::PerCall::new();
+        traced.backtrace = true;
+        let figures = current.block_on(async {
+            // Interleaved rounds, so that a busy neighbour hits all alike.
+            let mut samples = vec![Vec::new(); 7];
+            for _ in 0..5 {
+                filibuster::disable();
+                samples[0].push(per_op(|| work.plain_call(), 3, batch).await);
+                samples[1].push(work.in_handler(per_op(|| work.call(), 3, batch)).await);
+                samples[4].push(per_op(|| work.plain(), 3, batch).await);
+                samples[5].push(per_op(|| work.instrumented(), 3, batch).await);
+                filibuster::enable();
+                samples[2].push(work.in_handler(per_op(|| work.call(), 3, batch)).await);
+                samples[3].push(traced.in_handler(per_op(|| traced.call(), 3, batch)).await);
+                samples[6].push(per_op(|| work.instrumented(), 3, batch).await);
+            }
+            filibuster::disable();
+            // The best round: a busy neighbour only ever adds time.
+            samples.into_iter().map(|s| s.into_iter().fold(f64::INFINITY, f64::min)).collect::<Vec<_>>()
+        });
+        let [plain, off, on, backtrace, handler_plain, handler_off, handler_on] = figures[..] else {
+            unreachable!()
+        };
+        let (off, on, backtrace) = (off - plain, on - plain, backtrace - plain);
+        table.row("per call: a call, uninstrumented (stubbed network)", ns(plain), "", None);
+        table.row("per call: added by the instrumentation, off", ns(off), "< 50 ns", Some(off < 50.0));
+        table.row("per call: added by the instrumentation, on", ns(on), "< 2 µs", Some(on < 2000.0));
+        table.row("per call: added, on, with the callsite by backtrace", ns(backtrace), "", None);
+        let ratio = backtrace / on.max(1.0);
+        table.row(
+            "  backtrace / compile-time callsite ids",
+            format!("{ratio:.0}×"),
+            "≥ 100×",
+            Some(ratio >= 100.0),
+        );
+        let deep = Runtime::new().expect("a runtime").block_on(common::backtrace_in_axum_handler(300));
+        table.row("  a backtrace callsite alone, in an axum handler", ns(deep), "", None);
+        let ratio = (deep + on) / on.max(1.0);
+        table.row(
+            "  the same ratio, backtrace in an axum handler",
+            format!("{ratio:.0}×"),
+            "≥ 100×",
+            Some(ratio >= 100.0),
+        );
+        let (handler_off, handler_on) = (handler_off - handler_plain, handler_on - handler_plain);
+        table.row(
+            "per request+call: added, off (handler + call)",
+            ns(handler_off),
+            "< 50 ns",
+            Some(handler_off < 50.0),
+        );
+        table.row(
+            "per request+call: added, on (headers, context, request_received)",
+            ns(handler_on),
+            "",
+            None,
+        );
+    }
 
     // Exploration of the cinema.
-    let runtime = Runtime::new().expect("a runtime");
-    let explore = |over_http: bool| {
-        runtime.block_on(async {
-            let mut rates = Vec::new();
-            let mut executions = 0;
-            for _ in 0..5 {
-                let cinema = common::Cinema::start(over_http).await;
-                let started = Instant::now();
-                let report = cinema.explore().await;
-                let elapsed = started.elapsed().as_secs_f64();
-                executions = report.executions_run;
-                rates.push(report.executions_run as f64 / elapsed);
-            }
-            (executions, median(rates))
-        })
-    };
-    let (executions, in_process) = explore(false);
-    let (_, over_http) = explore(true);
-    table.row(
-        &format!("cinema exploration, in-process ({executions} executions)"),
-        format!("{in_process:.0} exec/s"),
-        "> 500/s",
-        Some(in_process > 500.0),
-    );
-    table.row("cinema exploration, HTTP server", format!("{over_http:.0} exec/s"), "", None);
-    table.row("  in-process / HTTP", format!("{:.1}×", in_process / over_http), "", None);
+    if wanted("exploration") {
+        let runtime = Runtime::new().expect("a runtime");
+        let explore = |over_http: bool| {
+            runtime.block_on(async {
+                let mut rates = Vec::new();
+                let mut executions = 0;
+                for _ in 0..5 {
+                    let cinema = common::Cinema::start(over_http).await;
+                    let started = Instant::now();
+                    let report = cinema.explore().await;
+                    let elapsed = started.elapsed().as_secs_f64();
+                    executions = report.executions_run;
+                    rates.push(report.executions_run as f64 / elapsed);
+                }
+                (executions, median(rates))
+            })
+        };
+        let (executions, in_process) = explore(false);
+        let (_, over_http) = explore(true);
+        table.row(
+            &format!("cinema exploration, in-process ({executions} executions)"),
+            format!("{in_process:.0} exec/s"),
+            "> 500/s",
+            Some(in_process > 500.0),
+        );
+        table.row("cinema exploration, HTTP server", format!("{over_http:.0} exec/s"), "", None);
+        table.row("  in-process / HTTP", format!("{:.1}×", in_process / over_http), "", None);
+    }
 
     // The server.
-    let mut app = common::Synthetic::new();
-    let (records, record_ns) = current.block_on(async {
-        filibuster_runtime::bench_support::begin(&app.server, false);
-        let records = app.emit().await;
-        let per_execution = per_op(
-            || async {
-                filibuster_runtime::bench_support::begin(&app.server, false);
-                app.emit().await
-            },
-            5,
-            batch,
-        )
-        .await;
-        (records, per_execution)
-    });
-    table.row("server: create/update records in-process", rate(records as f64 * 1e9 / record_ns), "", None);
-    let mut steps = Vec::new();
-    let mut history = 0;
-    for size in [1_000u64, 10_000, 100_000] {
-        current.block_on(app.add_history(size - history));
-        history = size;
-        let step = current.block_on(per_op(|| app.explorer_step(), 5, batch));
-        table.row(&format!("server: explorer step, {size} executions run"), ns(step), "", None);
-        steps.push(step);
+    if wanted("server") {
+        let mut app = common::Synthetic::new();
+        let (records, record_ns) = current.block_on(async {
+            filibuster_runtime::bench_support::begin(&app.server, false);
+            let records = app.emit().await;
+            let per_execution = per_op(
+                || async {
+                    filibuster_runtime::bench_support::begin(&app.server, false);
+                    app.emit().await
+                },
+                5,
+                batch,
+            )
+            .await;
+            (records, per_execution)
+        });
+        table.row(
+            "server: create/update records in-process",
+            rate(records as f64 * 1e9 / record_ns),
+            "",
+            None,
+        );
+        let mut steps = Vec::new();
+        let mut history = 0;
+        for size in [1_000u64, 10_000, 100_000] {
+            current.block_on(app.add_history(size - history));
+            history = size;
+            let step = current.block_on(per_op(|| app.explorer_step(), 5, batch));
+            table.row(&format!("server: explorer step, {size} executions run"), ns(step), "", None);
+            steps.push(step);
+        }
+        let growth = steps[2] / steps[0];
+        table.row(
+            "  step at 100k / step at 1k",
+            format!("{growth:.2}×"),
+            "flat (≪ 100×)",
+            Some(growth < 3.0),
+        );
     }
-    let growth = steps[2] / steps[0];
-    table.row("  step at 100k / step at 1k", format!("{growth:.2}×"), "flat (≪ 100×)", Some(growth < 3.0));
 
     // Wire encodings.
-    let clock = common::clock_10();
-    let clock_text = clock.to_wire();
-    let index = common::index_10();
-    let index_text = index.to_wire();
-    current.block_on(async {
-        let parse = per_op(|| async { VectorClock::parse(black_box(&clock_text)) }, 5, batch).await;
-        let print = per_op(|| async { black_box(&clock).to_wire() }, 5, batch).await;
-        table.row(
-            "wire: vclock of 10 services, parse / print",
-            format!("{} / {}", ns(parse), ns(print)),
-            "",
-            None,
-        );
-        let parse = per_op(|| async { ExecutionIndex::parse(black_box(&index_text)) }, 5, batch).await;
-        let print = per_op(|| async { black_box(&index).to_wire() }, 5, batch).await;
-        table.row(
-            "wire: execution index 10 deep, parse / print",
-            format!("{} / {}", ns(parse), ns(print)),
-            "",
-            None,
-        );
-    });
+    if wanted("wire") {
+        let clock = common::clock_10();
+        let clock_text = clock.to_wire();
+        let index = common::index_10();
+        let index_text = index.to_wire();
+        current.block_on(async {
+            let parse = per_op(|| async { VectorClock::parse(black_box(&clock_text)) }, 5, batch).await;
+            let print = per_op(|| async { black_box(&clock).to_wire() }, 5, batch).await;
+            table.row(
+                "wire: vclock of 10 services, parse / print",
+                format!("{} / {}", ns(parse), ns(print)),
+                "",
+                None,
+            );
+            let parse = per_op(|| async { ExecutionIndex::parse(black_box(&index_text)) }, 5, batch).await;
+            let print = per_op(|| async { black_box(&index).to_wire() }, 5, batch).await;
+            table.row(
+                "wire: execution index 10 deep, parse / print",
+                format!("{} / {}", ns(parse), ns(print)),
+                "",
+                None,
+            );
+        });
+    }
     table.print();
 }

@@ -1,13 +1,22 @@
-//! Per-call cost of the instrumentation without I/O: a handler reached by an
-//! instrumented call makes one call, with the network and the Filibuster
-//! server stubbed. `plain` has no instrumentation at all; `off` and `on` go
-//! through the instrumentation with the switch off and on; `backtrace` is
-//! `on` plus the callsite id computed at run time as the reference does.
-//! The cost the instrumentation adds to a call is the difference to `plain`.
+//! Per-call cost of the instrumentation without I/O, the network and the
+//! Filibuster server stubbed.
+//!
+//! - `send/*`: one call made by a handler: `plain` without instrumentation;
+//!   `off` and `on` through the instrumented send with the switch off and
+//!   on, inside the request context of an instrumented handler (created once,
+//!   outside the timing); `backtrace` is `on` plus the callsite id computed
+//!   at run time as the reference does.
+//! - `handler_and_send/*`: a request to an instrumented handler, sent by an
+//!   instrumented call (all the Filibuster headers), whose handler makes one
+//!   call: also the headers' parsing, the request context and
+//!   `request_received`.
+//!
+//! The cost the instrumentation adds is the difference to `plain`.
 
 mod common;
 
-use std::time::Duration;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -16,14 +25,36 @@ fn per_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_call");
     group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     let work = common::PerCall::new();
-    group.bench_function("plain", |b| b.to_async(&runtime).iter(|| work.plain()));
+    let mut traced = common::PerCall::new();
+    traced.backtrace = true;
+
+    group.bench_function("send/plain", |b| b.to_async(&runtime).iter(|| work.plain_call()));
+    for (name, on, work) in
+        [("send/off", false, &work), ("send/on", true, &work), ("send/backtrace", true, &traced)]
+    {
+        if on {
+            filibuster::enable();
+        } else {
+            filibuster::disable();
+        }
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                work.in_handler(async move {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        black_box(work.call().await);
+                    }
+                    started.elapsed()
+                })
+            })
+        });
+    }
+
+    group.bench_function("handler_and_send/plain", |b| b.to_async(&runtime).iter(|| work.plain()));
     filibuster::disable();
-    group.bench_function("off", |b| b.to_async(&runtime).iter(|| work.instrumented()));
+    group.bench_function("handler_and_send/off", |b| b.to_async(&runtime).iter(|| work.instrumented()));
     filibuster::enable();
-    group.bench_function("on", |b| b.to_async(&runtime).iter(|| work.instrumented()));
-    let mut work = common::PerCall::new();
-    work.backtrace = true;
-    group.bench_function("backtrace", |b| b.to_async(&runtime).iter(|| work.instrumented()));
+    group.bench_function("handler_and_send/on", |b| b.to_async(&runtime).iter(|| work.instrumented()));
     filibuster::disable();
     group.finish();
 }

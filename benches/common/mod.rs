@@ -142,6 +142,32 @@ impl PerCall {
         request
     }
 
+    /// A call from an uninstrumented handler.
+    pub async fn plain_call(&self) -> Response {
+        let request = self.request();
+        if self.backtrace {
+            std::hint::black_box(backtrace_callsite_id());
+        }
+        plain_get_bookings(request).await.expect("the stub answers")
+    }
+
+    /// A call through the instrumentation (on or off as the switch says):
+    /// run it in [`PerCall::in_handler`] to have a request context.
+    pub async fn call(&self) -> Response {
+        let request = self.request();
+        if self.backtrace {
+            std::hint::black_box(backtrace_callsite_id());
+        }
+        get_bookings(request).await.expect("the stub answers")
+    }
+
+    /// Runs `body` in the instrumented handler of `users`, reached by the
+    /// instrumented call of the headers.
+    pub async fn in_handler<F: Future>(&self, body: F) -> F::Output {
+        let mut parts = self.parts();
+        bench_support::handle("users", &mut parts, body).await
+    }
+
     /// The handler and its call without any instrumentation.
     pub async fn plain(&self) -> Response {
         let mut parts = self.parts();
@@ -194,13 +220,35 @@ pub fn backtrace_callsite_id() -> String {
         for symbol in frame.symbols() {
             let Some(file) = symbol.filename() else { continue };
             let path = file.to_string_lossy();
-            if path.contains("benches/") || path.contains("examples/cinema/") {
+            if path.contains("benches/") || path.contains("examples/") {
                 let name = symbol.name().map(|n| n.to_string()).unwrap_or_default();
                 let _ = writeln!(text, "{path}:{} in {name}", symbol.lineno().unwrap_or(0));
             }
         }
     }
     md5_hex(text)
+}
+
+/// Nanoseconds per [`backtrace_callsite_id`] taken where the reference takes
+/// it: in a handler of an axum service served by hyper on a multi-threaded
+/// runtime (a deeper stack than the benches' own), `calls` times in one
+/// request.
+pub async fn backtrace_in_axum_handler(calls: u32) -> f64 {
+    use axum::extract::Path;
+    use axum::routing::get;
+    async fn handler(Path(calls): Path<u32>) -> String {
+        let started = std::time::Instant::now();
+        for _ in 0..calls {
+            std::hint::black_box(backtrace_callsite_id());
+        }
+        (started.elapsed().as_nanos() as f64 / f64::from(calls.max(1))).to_string()
+    }
+    let router = axum::Router::new().route("/trace/{calls}", get(handler));
+    let (addr, task) = app::serve(router, ([127, 0, 0, 1], 0).into()).await.expect("bind");
+    let url = format!("http://{addr}/trace/{calls}");
+    let answer = reqwest::get(&url).await.expect("an answer").text().await.expect("a body");
+    task.abort();
+    answer.parse().expect("a number")
 }
 
 // ----- the cinema under the explorer ----------------------------------------

@@ -113,7 +113,7 @@ impl RequestContext {
             target,
             vclock,
             origin_vclock: self.origin_vclock.clone(),
-            execution_index: self.execution_index.child(&hash, count),
+            execution_index: self.execution_index.child_owned(hash, count),
         }
     }
 }

@@ -59,9 +59,14 @@ impl ExecutionIndex {
 
     /// A copy of `self` with one more step.
     pub fn child(&self, hash: &str, count: u32) -> Self {
+        self.child_owned(hash.to_owned(), count)
+    }
+
+    /// [`ExecutionIndex::child`] with a hash the caller no longer needs.
+    pub(crate) fn child_owned(&self, hash: String, count: u32) -> Self {
         let mut steps = Vec::with_capacity(self.0.len() + 1);
         steps.extend_from_slice(&self.0);
-        steps.push(Step { hash: hash.to_owned(), count });
+        steps.push(Step { hash, count });
         Self(steps)
     }
 
@@ -88,7 +93,7 @@ impl ExecutionIndex {
             out.push('[');
             wire::push_json_str(&mut out, &step.hash);
             out.push_str(", ");
-            out.push_str(&step.count.to_string());
+            wire::push_u64(&mut out, step.count.into());
             out.push(']');
         }
         out.push(']');

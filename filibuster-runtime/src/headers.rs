@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::{ExecutionIndex, VectorClock};
 
@@ -45,16 +45,23 @@ pub struct FilibusterHeaders {
 impl FilibusterHeaders {
     /// Reads the Filibuster headers of `headers`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        // Named at compile time: a name given as a string is parsed at each lookup.
+        const GENERATED_ID_NAME: HeaderName = HeaderName::from_static(GENERATED_ID);
+        const VCLOCK_NAME: HeaderName = HeaderName::from_static(VCLOCK);
+        const ORIGIN_VCLOCK_NAME: HeaderName = HeaderName::from_static(ORIGIN_VCLOCK);
+        const EXECUTION_INDEX_NAME: HeaderName = HeaderName::from_static(EXECUTION_INDEX);
+        const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+        const FORCED_SLEEP_NAME: HeaderName = HeaderName::from_static(FORCED_SLEEP);
         Self {
-            generated_id: read(headers, GENERATED_ID, |s| s.trim().parse::<u64>().ok()),
-            vclock: read(headers, VCLOCK, |s| VectorClock::parse(s).ok()),
-            origin_vclock: read(headers, ORIGIN_VCLOCK, |s| VectorClock::parse(s).ok()),
-            execution_index: read(headers, EXECUTION_INDEX, |s| ExecutionIndex::parse(s).ok()),
-            request_id: read(headers, REQUEST_ID, |s| {
+            generated_id: read(headers, GENERATED_ID_NAME, |s| s.trim().parse::<u64>().ok()),
+            vclock: read(headers, VCLOCK_NAME, |s| VectorClock::parse(s).ok()),
+            origin_vclock: read(headers, ORIGIN_VCLOCK_NAME, |s| VectorClock::parse(s).ok()),
+            execution_index: read(headers, EXECUTION_INDEX_NAME, |s| ExecutionIndex::parse(s).ok()),
+            request_id: read(headers, REQUEST_ID_NAME, |s| {
                 let s = s.trim();
                 (!s.is_empty()).then(|| s.to_owned())
             }),
-            forced_sleep: read(headers, FORCED_SLEEP, parse_sleep),
+            forced_sleep: read(headers, FORCED_SLEEP_NAME, parse_sleep),
         }
     }
 
@@ -73,11 +80,11 @@ fn parse_sleep(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(seconds.min(MAX_FORCED_SLEEP.as_secs_f64())))
 }
 
-fn read<T>(headers: &HeaderMap, name: &'static str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
-    let value = headers.get(name)?;
+fn read<T>(headers: &HeaderMap, name: HeaderName, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let value = headers.get(&name)?;
     let parsed = value.to_str().ok().and_then(parse);
     if parsed.is_none() {
-        tracing::warn!(header = name, value = ?value, "ignoring malformed Filibuster header");
+        tracing::warn!(header = name.as_str(), value = ?value, "ignoring malformed Filibuster header");
     }
     parsed
 }

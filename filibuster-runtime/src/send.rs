@@ -15,6 +15,7 @@ use crate::records::{
     CreateResponse, Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update,
 };
 use crate::switch;
+use crate::vclock::VectorClock;
 use crate::wire::md5_hex;
 
 /// Sends `builder`'s request from `callsite`.
@@ -117,60 +118,76 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = reqwest::Result<Response>>,
 {
-    let execution_index = start.execution_index.to_wire();
+    let CallStart { service, connection, request_id, target, vclock, origin_vclock, execution_index } = start;
     let invocation = Invocation {
         instrumentation_type: "invocation".to_owned(),
-        source_service_name: start.service.to_owned(),
+        source_service_name: service.to_owned(),
         module: MODULE.to_owned(),
         method: request.method().as_str().to_owned(),
-        args: vec![start.target.clone()],
+        args: vec![target],
         kwargs: Map::new(),
         callsite_file: callsite.file.to_owned(),
-        callsite_line: Value::from(callsite.line.to_string()),
+        callsite_line: Value::String(line(callsite.line)),
         full_traceback: callsite.id.to_owned(),
         metadata: InvocationMetadata {
             timeout: request.timeout().map(|t| t.as_secs_f64()),
             ssl: (request.url().scheme() == "https").then_some(true),
             other: Map::new(),
         },
-        vclock: start.vclock.clone(),
-        origin_vclock: start.origin_vclock.clone(),
-        execution_index: execution_index.clone(),
+        vclock,
+        origin_vclock,
+        execution_index: execution_index.to_wire(),
     };
-    let Some(answer) = start.connection.create(&invocation).await else {
+    let Some(answer) = connection.create(&invocation).await else {
         return execute(request).await;
     };
-    let url = request.url().clone();
+    // The record is sent: the headers and `invocation_complete` reuse its
+    // clock and index rather than copies, and the rest is freed now.
+    let (vclock, execution_index) = {
+        let Invocation { vclock, execution_index, .. } = { invocation };
+        (vclock, execution_index)
+    };
+    let headers = OutgoingHeaders {
+        generated_id: answer.generated_id,
+        vclock: &vclock,
+        execution_index: &execution_index,
+        request_id: &request_id,
+    };
     let (result, outcome): (reqwest::Result<Response>, Outcome) = match Decision::of(&answer) {
         Decision::Status(status) => {
             let value = ReturnValue::response(status.as_u16(), md5_hex(""));
-            (Ok(fault::response(status, &url, Vec::new())), Ok(value))
+            (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
         }
-        Decision::Fail(kind, exception) => (Err(fault::error(kind, &url).await), Err(exception)),
+        Decision::Fail(kind, exception) => (Err(fault::error(kind, request.url()).await), Err(exception)),
         Decision::DelayThenFail(kind, exception, sleep) => {
-            set_headers(&mut request, &start, answer.generated_id, &execution_index, Some(sleep));
+            let url = request.url().clone();
+            headers.set(&mut request, Some(sleep));
             match execute(request).await {
                 Err(error) => observe_error(error),
                 Ok(_) => (Err(fault::error(kind, &url).await), Err(exception)),
             }
         }
         Decision::Proceed => {
-            set_headers(&mut request, &start, answer.generated_id, &execution_index, None);
+            headers.set(&mut request, None);
             match execute(request).await {
                 Ok(response) => observe_response(response).await,
                 Err(error) => observe_error(error),
             }
         }
     };
+    let (return_value, exception) = match outcome {
+        Ok(value) => (Some(value), None),
+        Err(exception) => (None, Some(exception)),
+    };
     let complete = InvocationComplete {
         instrumentation_type: "invocation_complete".to_owned(),
         generated_id: answer.generated_id,
         execution_index,
-        vclock: start.vclock,
-        return_value: outcome.as_ref().ok().cloned(),
-        exception: outcome.err(),
+        vclock,
+        return_value,
+        exception,
     };
-    start.connection.update(&Update::InvocationComplete(complete)).await;
+    connection.update(&Update::InvocationComplete(complete)).await;
     result
 }
 
@@ -194,9 +211,11 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
         let value = ReturnValue { text: None, ..ReturnValue::response(status.as_u16(), String::new()) };
         return (Ok(response), Ok(value));
     }
+    let mut response = response;
     let url = response.url().clone();
     let version = response.version();
-    let headers = response.headers().clone();
+    // `bytes` consumes the response: its headers can be taken, not cloned.
+    let headers = std::mem::take(response.headers_mut());
     match response.bytes().await {
         Ok(body) => {
             let value = ReturnValue::response(status.as_u16(), md5_hex(&body));
@@ -206,26 +225,49 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
     }
 }
 
-fn set_headers(
-    request: &mut Request,
-    start: &CallStart,
+/// The outgoing headers, named at compile time.
+const GENERATED_ID: HeaderName = HeaderName::from_static(headers::GENERATED_ID);
+const VCLOCK: HeaderName = HeaderName::from_static(headers::VCLOCK);
+const ORIGIN_VCLOCK: HeaderName = HeaderName::from_static(headers::ORIGIN_VCLOCK);
+const EXECUTION_INDEX: HeaderName = HeaderName::from_static(headers::EXECUTION_INDEX);
+const REQUEST_ID: HeaderName = HeaderName::from_static(headers::REQUEST_ID);
+const FORCED_SLEEP: HeaderName = HeaderName::from_static(headers::FORCED_SLEEP);
+
+/// A line number as the reference sends it: a decimal string.
+fn line(line: u32) -> String {
+    let mut text = String::with_capacity(10);
+    crate::wire::push_u64(&mut text, line.into());
+    text
+}
+
+/// What the outgoing request of a call carries.
+struct OutgoingHeaders<'a> {
     generated_id: u64,
-    execution_index: &str,
-    sleep: Option<f64>,
-) {
-    let vclock = start.vclock.to_wire();
-    let pairs: [(&'static str, Option<String>); 6] = [
-        (headers::GENERATED_ID, Some(generated_id.to_string())),
-        (headers::VCLOCK, Some(vclock.clone())),
-        (headers::ORIGIN_VCLOCK, Some(vclock)),
-        (headers::EXECUTION_INDEX, Some(execution_index.to_owned())),
-        (headers::REQUEST_ID, Some(start.request_id.clone())),
-        (headers::FORCED_SLEEP, sleep.map(format_seconds)),
-    ];
-    let map = request.headers_mut();
-    for (name, value) in pairs {
-        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            map.insert(HeaderName::from_static(name), value);
+    vclock: &'a VectorClock,
+    execution_index: &'a str,
+    request_id: &'a str,
+}
+
+impl OutgoingHeaders<'_> {
+    fn set(&self, request: &mut Request, sleep: Option<f64>) {
+        // Values built from owned strings are not copied again; the two
+        // clocks share one buffer.
+        let value = |text: String| HeaderValue::try_from(text).ok();
+        let vclock = value(self.vclock.to_wire());
+        let pairs = [
+            (GENERATED_ID, Some(HeaderValue::from(self.generated_id))),
+            (VCLOCK, vclock.clone()),
+            (ORIGIN_VCLOCK, vclock),
+            (EXECUTION_INDEX, value(self.execution_index.to_owned())),
+            (REQUEST_ID, HeaderValue::from_str(self.request_id).ok()),
+            (FORCED_SLEEP, sleep.map(format_seconds).and_then(value)),
+        ];
+        let map = request.headers_mut();
+        map.reserve(pairs.len());
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                map.insert(name, value);
+            }
         }
     }
 }

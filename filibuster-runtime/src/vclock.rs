@@ -78,7 +78,7 @@ impl VectorClock {
             }
             wire::push_json_str(&mut out, service);
             out.push_str(": ");
-            out.push_str(&count.to_string());
+            wire::push_u64(&mut out, *count);
         }
         out.push('}');
         out

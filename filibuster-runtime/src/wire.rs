@@ -14,6 +14,23 @@ pub(crate) fn push_json_str(out: &mut String, s: &str) {
     }
 }
 
+/// Appends the decimal digits of `n` to `out` (what `n.to_string()` gives,
+/// without the formatting machinery or an allocation).
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+}
+
 /// md5 of `bytes` as 32 lower-case hex digits.
 pub fn md5_hex(bytes: impl AsRef<[u8]>) -> String {
     use md5::{Digest, Md5};
@@ -37,5 +54,10 @@ mod tests {
         let mut s = String::new();
         push_json_str(&mut s, "a\"b");
         assert_eq!(s, r#""a\"b""#);
+        for n in [0, 7, 10, 42, 1_000_000, u64::MAX] {
+            let mut out = String::from("x");
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 }

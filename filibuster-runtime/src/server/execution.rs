@@ -68,8 +68,47 @@ impl LogEntry {
         entry
     }
 
+    /// Recomputes [`LogEntry::digest`] from the identifying fields, fed to
+    /// md5 one by one (strings length-prefixed, JSON values terminated by a
+    /// byte JSON never holds) rather than printed as one JSON text first:
+    /// two entries get the same digest when those fields are equal, as with
+    /// the JSON text, at a fraction of the cost (it runs on every `create`).
     pub fn refresh_digest(&mut self) {
-        self.digest = digest(&serde_json::to_vec(&self.identity()).unwrap_or_default());
+        use md5::{Digest as _, Md5};
+        fn text(hasher: &mut Md5, s: &str) {
+            hasher.update((s.len() as u64).to_le_bytes());
+            hasher.update(s.as_bytes());
+        }
+        fn json<T: Serialize>(hasher: &mut Md5, value: &T) {
+            let _ = serde_json::to_writer(&mut *hasher, value);
+            hasher.update([0xff]);
+        }
+        fn clock(hasher: &mut Md5, clock: &VectorClock) {
+            for (service, count) in clock.iter() {
+                text(hasher, service);
+                hasher.update(count.to_le_bytes());
+            }
+            hasher.update([0xff]);
+        }
+        let i = &self.invocation;
+        let mut hasher = Md5::new();
+        hasher.update(self.generated_id.to_le_bytes());
+        hasher.update((i.args.len() as u64).to_le_bytes());
+        for arg in &i.args {
+            text(&mut hasher, arg);
+        }
+        json(&mut hasher, &i.kwargs);
+        text(&mut hasher, &i.module);
+        text(&mut hasher, &i.method);
+        json(&mut hasher, &i.callsite_line);
+        text(&mut hasher, &i.callsite_file);
+        json(&mut hasher, &i.metadata);
+        text(&mut hasher, &i.source_service_name);
+        text(&mut hasher, &i.full_traceback);
+        clock(&mut hasher, &i.vclock);
+        clock(&mut hasher, &i.origin_vclock);
+        text(&mut hasher, &i.execution_index);
+        self.digest = u128::from_be_bytes(hasher.finalize().into());
     }
 
     fn identity(&self) -> Identity<'_> {

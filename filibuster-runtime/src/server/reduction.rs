@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::execution::{Digest, LogEntry, PlannedFault, Scheduled, digest};
+use super::execution::{Digest, LogEntry, PlannedFault, Scheduled};
 
 /// Posting lists from (execution index, outcome) to the executions run that
 /// have a call with that index and outcome, in ascending order.
@@ -35,13 +35,16 @@ enum Space {
     ReturnValue,
 }
 
+/// md5 of the space, the execution index, a 0 and the payload, fed in turn
+/// (no buffer).
 fn key(space: Space, execution_index: &str, payload: &[u8]) -> Digest {
-    let mut bytes = Vec::with_capacity(1 + execution_index.len() + payload.len() + 1);
-    bytes.push(space as u8);
-    bytes.extend_from_slice(execution_index.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(payload);
-    digest(&bytes)
+    use md5::{Digest as _, Md5};
+    let mut hasher = Md5::new();
+    hasher.update([space as u8]);
+    hasher.update(execution_index.as_bytes());
+    hasher.update([0]);
+    hasher.update(payload);
+    u128::from_be_bytes(hasher.finalize().into())
 }
 
 fn canonical(map: &Map<String, Value>) -> Vec<u8> {
@@ -56,17 +59,32 @@ fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
-/// Every sub-map of `map` (2^n of them; n is 2 or 3 here).
-fn subsets(map: &Map<String, Value>) -> Vec<Map<String, Value>> {
-    let entries: Vec<(&String, &Value)> = map.iter().collect();
+/// The canonical bytes of every sub-map of `map` (2^n of them; n is 2 or 3
+/// here), each what [`canonical`] prints for it: the compact JSON of the
+/// chosen entries in key order, put together from each entry's JSON printed
+/// once.
+fn subsets(map: &Map<String, Value>) -> Vec<Vec<u8>> {
+    let entries: Vec<Vec<u8>> = map
+        .iter()
+        .map(|(k, v)| {
+            let mut entry = serde_json::to_vec(k).unwrap_or_default();
+            entry.push(b':');
+            let _ = serde_json::to_writer(&mut entry, v);
+            entry
+        })
+        .collect();
     (0..1u32 << entries.len())
         .map(|mask| {
-            entries
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
-                .collect()
+            let mut bytes = Vec::with_capacity(64);
+            bytes.push(b'{');
+            for (_, entry) in entries.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0) {
+                if bytes.len() > 1 {
+                    bytes.push(b',');
+                }
+                bytes.extend_from_slice(entry);
+            }
+            bytes.push(b'}');
+            bytes
         })
         .collect()
 }
@@ -93,8 +111,7 @@ impl ReductionIndex {
             }
             let forced = fault.is_some_and(|f| f.forced_exception.is_some());
             if let Some(exception) = &entry.exception {
-                for subset in subsets(&object(exception)) {
-                    let payload = canonical(&subset);
+                for payload in subsets(&object(exception)) {
                     if !forced {
                         keys.push(key(Space::Exception, ei, &payload));
                     }
@@ -102,8 +119,8 @@ impl ReductionIndex {
                 }
             }
             if let Some(value) = &entry.return_value {
-                for subset in subsets(&object(value)) {
-                    keys.push(key(Space::ReturnValue, ei, &canonical(&subset)));
+                for payload in subsets(&object(value)) {
+                    keys.push(key(Space::ReturnValue, ei, &payload));
                 }
             }
             for k in keys {
@@ -185,4 +202,30 @@ fn exists_in_all(lists: &mut [&Vec<u32>]) -> bool {
     lists.sort_by_key(|l| l.len());
     let (shortest, others) = lists.split_first().expect("not empty");
     shortest.iter().any(|id| others.iter().all(|l| l.binary_search(id).is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets_print_as_their_maps() {
+        let map = object(&serde_json::json!({
+            "__class__": "Response",
+            "status_code": "503",
+            "text": "a \"quoted\" body\n",
+        }));
+        let entries: Vec<(&String, &Value)> = map.iter().collect();
+        let printed = subsets(&map);
+        assert_eq!(printed.len(), 8);
+        for (mask, bytes) in printed.iter().enumerate() {
+            let subset: Map<String, Value> = entries
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
+                .collect();
+            assert_eq!(bytes, &canonical(&subset), "mask {mask}");
+        }
+    }
 }
