@@ -304,6 +304,22 @@ fn main() {
             table.row(&format!("server: explorer step, {size} executions run"), ns(step), "", None);
             steps.push(step);
         }
+        let (mut run, mut pruned, mut fresh) = (0, 0, 0);
+        current.block_on(async {
+            for _ in 0..1_000 {
+                match app.explorer_step().await {
+                    Some(filibuster_runtime::bench_support::Next::Begun) => run += 1,
+                    Some(filibuster_runtime::bench_support::Next::Pruned) => pruned += 1,
+                    None => fresh += 1,
+                }
+            }
+        });
+        table.row(
+            "  steps: scheduled run / pruned / fault-free",
+            format!("{run} / {pruned} / {fresh} of 1000"),
+            "",
+            None,
+        );
         let growth = steps[2] / steps[0];
         table.row(
             "  step at 100k / step at 1k",

@@ -319,6 +319,9 @@ struct SyntheticCall {
     /// The five faults the built-in fault model proposes for the call.
     faults: Vec<PlannedFault>,
     child: Option<usize>,
+    /// For a call of `bi`: the index of the call that reached `bi`, and the
+    /// name of this call's step.
+    parent: Option<(ExecutionIndex, String)>,
 }
 
 /// A synthetic application whose records go straight to a [`Server`]
@@ -333,6 +336,11 @@ pub struct Synthetic {
     ok_md5: String,
     unavailable_md5: String,
     executions: u64,
+    /// Bumped at each fault-free execution of [`Synthetic::explorer_step`]:
+    /// the calls of the `bi` then have new execution indices, as a newly
+    /// seen part of the application would, while the calls of `a` stay
+    /// those of the history.
+    generation: std::cell::Cell<u64>,
 }
 
 pub const FANOUT: usize = 4;
@@ -369,7 +377,9 @@ impl Synthetic {
                 &a_ei,
                 Some(child),
             ));
-            calls.push(call(&model, b, c, &format!("/{c}"), b_clock, a_clock, &b_ei, None));
+            let mut child_call = call(&model, b, c, &format!("/{c}"), b_clock, a_clock, &b_ei, None);
+            child_call.parent = Some((a_ei.clone(), format!("{b}-{c}")));
+            calls.push(child_call);
         }
         Self {
             server: Server::new(model),
@@ -378,6 +388,7 @@ impl Synthetic {
             ok_md5: md5_hex("ok"),
             unavailable_md5: md5_hex("unavailable"),
             executions: 0,
+            generation: std::cell::Cell::new(0),
         }
     }
 
@@ -401,7 +412,17 @@ impl Synthetic {
     async fn emit_call(&self, index: usize, records: &mut usize) -> bool {
         let call = &self.calls[index];
         let server = &self.server;
-        let invocation = &call.invocation;
+        let renamed;
+        let invocation = match (&call.parent, self.generation.get()) {
+            (Some((parent, step)), generation) if generation > 0 => {
+                let mut invocation = call.invocation.clone();
+                invocation.execution_index =
+                    parent.child(&md5_hex(format!("{step}-{generation}")), 1).to_wire();
+                renamed = invocation;
+                &renamed
+            }
+            _ => &call.invocation,
+        };
         let answer = server.create(invocation).await.expect("the server takes it");
         *records += 1;
         let complete = |return_value: Option<ReturnValue>, exception: Option<Exception>| {
@@ -454,10 +475,14 @@ impl Synthetic {
     }
 
     /// Adds `n` run executions to the server's history without scheduling
-    /// anything: each with one fault, every call and fault in turn.
+    /// anything: each with one fault, every call and (some) fault in turn.
     pub async fn add_history(&mut self, n: u64) {
-        let faults_per_call = self.calls[0].faults.len() as u64;
+        // The first three faults of each call only (connection error,
+        // timeout, 500): the exploration's executions with a 502 or a 503
+        // are not covered and run, with the combinations they schedule.
+        let faults_per_call = 3.min(self.calls[0].faults.len() as u64);
         let cycle = self.calls.len() as u64 * faults_per_call;
+        let generation = self.generation.replace(0);
         for _ in 0..n {
             let i = self.executions % cycle;
             self.executions += 1;
@@ -467,6 +492,7 @@ impl Synthetic {
             self.emit().await;
             bench_support::finish(&self.server);
         }
+        self.generation.set(generation);
     }
 
     /// One execution of the explorer's loop, exploring: the next scheduled
@@ -481,6 +507,7 @@ impl Synthetic {
                 bench_support::finish(&self.server);
             }
             None => {
+                self.generation.set(self.generation.get() + 1);
                 bench_support::begin(&self.server, true);
                 self.emit().await;
                 bench_support::finish(&self.server);
@@ -534,7 +561,7 @@ fn call(
             fault
         })
         .collect();
-    SyntheticCall { invocation, target, faults, child }
+    SyntheticCall { invocation, target, faults, child, parent: None }
 }
 
 // ----- wire values -----------------------------------------------------------
