@@ -427,7 +427,7 @@ impl Synthetic {
         *records += 1;
         let complete = |return_value: Option<ReturnValue>, exception: Option<Exception>| {
             Update::InvocationComplete(InvocationComplete {
-                instrumentation_type: "invocation_complete".to_owned(),
+                instrumentation_type: "invocation_complete".into(),
                 generated_id: answer.generated_id,
                 execution_index: invocation.execution_index.clone(),
                 vclock: invocation.vclock.clone(),
@@ -441,10 +441,10 @@ impl Synthetic {
             return false;
         }
         let received = Update::RequestReceived(RequestReceived {
-            instrumentation_type: "request_received".to_owned(),
+            instrumentation_type: "request_received".into(),
             generated_id: answer.generated_id.to_string(),
             execution_index: invocation.execution_index.clone(),
-            target_service_name: call.target.to_owned(),
+            target_service_name: call.target.into(),
         });
         server.update(&received).await.expect("known id");
         *records += 1;
@@ -529,15 +529,15 @@ fn call(
     child: Option<usize>,
 ) -> SyntheticCall {
     let invocation = Invocation {
-        instrumentation_type: "invocation".to_owned(),
-        source_service_name: source.to_owned(),
-        module: "reqwest".to_owned(),
-        method: "GET".to_owned(),
+        instrumentation_type: "invocation".into(),
+        source_service_name: source.into(),
+        module: "reqwest".into(),
+        method: "GET".into(),
         args: vec![path.to_owned()],
         kwargs: Default::default(),
-        callsite_file: "src/main.rs".to_owned(),
+        callsite_file: "src/main.rs".into(),
         callsite_line: serde_json::Value::from("42"),
-        full_traceback: md5_hex(format!("{source}-{target}")),
+        full_traceback: md5_hex(format!("{source}-{target}")).into(),
         metadata: InvocationMetadata { timeout: Some(10.0), ssl: None, other: Default::default() },
         vclock,
         origin_vclock,

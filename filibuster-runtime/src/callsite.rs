@@ -1,5 +1,7 @@
 //! Callsites: the places in the source that send instrumented requests.
 
+use std::cell::RefCell;
+
 use crate::wire;
 
 /// One instrumented `.send()` in the source, described at compile time by
@@ -41,6 +43,85 @@ pub fn call_hash(callsite_id: &str, module: &str, method: &str, target: &str) ->
     wire::md5_hex(text)
 }
 
+/// Runs `f` with [`call_hash`] of a call from `callsite`, remembered per
+/// thread: a call made again from the same callsite with the same method and
+/// target (the common case: a service calls the same few URLs over and over)
+/// costs a lookup instead of an md5.
+///
+/// The cache is direct-mapped and bounded ([`CACHE_SLOTS`] entries per
+/// thread): a colliding call replaces the entry, and every entry is checked
+/// against the whole key, so that the hash is always `call_hash`'s. `f` must
+/// not make calls itself.
+pub(crate) fn with_call_hash<R>(
+    callsite: &Callsite,
+    module: &'static str,
+    method: &str,
+    target: &str,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    let slot = (fingerprint(callsite.id, module, method, target) % CACHE_SLOTS as u64) as usize;
+    CALL_HASHES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.is_empty() {
+            cache.resize_with(CACHE_SLOTS, || None);
+        }
+        let entry = &mut cache[slot];
+        match entry {
+            Some(hit) if hit.matches(callsite.id, module, method, target) => {}
+            _ => {
+                *entry = Some(CachedHash {
+                    id: callsite.id,
+                    module,
+                    method: method.to_owned(),
+                    target: target.to_owned(),
+                    hash: call_hash(callsite.id, module, method, target),
+                })
+            }
+        }
+        let hash = entry.as_ref().map(|e| e.hash.as_str()).unwrap_or_default();
+        f(hash)
+    })
+}
+
+/// Entries of each thread's call hash cache.
+const CACHE_SLOTS: usize = 256;
+
+thread_local! {
+    static CALL_HASHES: RefCell<Vec<Option<CachedHash>>> = const { RefCell::new(Vec::new()) };
+}
+
+struct CachedHash {
+    id: &'static str,
+    module: &'static str,
+    method: String,
+    target: String,
+    hash: String,
+}
+
+impl CachedHash {
+    fn matches(&self, id: &str, module: &str, method: &str, target: &str) -> bool {
+        self.target == target && self.method == method && self.id == id && self.module == module
+    }
+}
+
+/// A cheap hash of a cache key (FxHash-like, eight bytes at a time): where
+/// the key's entry lives, nothing more.
+fn fingerprint(id: &str, module: &str, method: &str, target: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = 0u64;
+    for part in [id, module, method, target] {
+        let mut chunks = part.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ part.len() as u64).wrapping_mul(K);
+    }
+    h ^ (h >> 32)
+}
+
 /// The target of a call as it enters the call hash and the `args` of the
 /// invocation record: the path and, when present, `?query` of `url`.
 pub fn normalized_target(url: &url::Url) -> String {
@@ -62,5 +143,24 @@ mod tests {
         assert_eq!(normalized_target(&a), normalized_target(&b));
         let h = call_hash("abc", "reqwest", "GET", "/bookings/chris");
         assert_eq!(h, wire::md5_hex(r#"abc-reqwest-GET-"/bookings/chris""#));
+    }
+
+    #[test]
+    fn cached_call_hash_is_call_hash() {
+        static A: Callsite = Callsite { id: "abc", function: "f", file: "f.rs", line: 1 };
+        static B: Callsite = Callsite { id: "abd", function: "f", file: "f.rs", line: 2 };
+        for _ in 0..3 {
+            for callsite in [&A, &B] {
+                for method in ["GET", "POST"] {
+                    for i in 0..600 {
+                        let target = format!("/bookings/{i}");
+                        assert_eq!(
+                            with_call_hash(callsite, "reqwest", method, &target, str::to_owned),
+                            call_hash(callsite.id, "reqwest", method, &target)
+                        );
+                    }
+                }
+            }
+        }
     }
 }

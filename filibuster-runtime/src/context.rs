@@ -2,9 +2,10 @@
 
 use std::sync::Mutex;
 
+use http::HeaderValue;
 use url::Url;
 
-use crate::callsite::{Callsite, call_hash, normalized_target};
+use crate::callsite::{Callsite, normalized_target, with_call_hash};
 use crate::connection::Connection;
 use crate::execution_index::InvocationCounters;
 use crate::headers::FilibusterHeaders;
@@ -29,7 +30,11 @@ pub struct RequestContext {
     service: &'static str,
     connection: Connection,
     request_id: String,
+    /// `request_id` as the header of outgoing calls (`None` if it cannot be one).
+    request_id_header: Option<HeaderValue>,
     execution_index: ExecutionIndex,
+    /// `execution_index` as its wire text, printed once per request.
+    execution_index_wire: String,
     origin_vclock: VectorClock,
     state: Mutex<RequestState>,
 }
@@ -45,21 +50,27 @@ struct RequestState {
 pub(crate) struct CallStart {
     pub service: &'static str,
     pub connection: Connection,
-    pub request_id: String,
+    /// The `X-Filibuster-Request-Id` header.
+    pub request_id: Option<HeaderValue>,
     pub target: String,
     pub vclock: VectorClock,
     pub origin_vclock: VectorClock,
-    pub execution_index: ExecutionIndex,
+    /// The call's execution index, as its wire text.
+    pub execution_index: String,
 }
 
 impl RequestContext {
     /// The context of a request to `service` that arrived with `headers`.
     pub(crate) fn new(service: &'static str, connection: Connection, headers: FilibusterHeaders) -> Self {
+        let request_id = headers.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let execution_index = headers.execution_index.unwrap_or_default();
         Self {
             service,
             connection,
-            request_id: headers.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            execution_index: headers.execution_index.unwrap_or_default(),
+            request_id_header: HeaderValue::from_str(&request_id).ok(),
+            request_id,
+            execution_index_wire: execution_index.to_wire(),
+            execution_index,
             origin_vclock: headers.origin_vclock.unwrap_or_default(),
             state: Mutex::new(RequestState {
                 vclock: headers.vclock.unwrap_or_default(),
@@ -95,25 +106,34 @@ impl RequestContext {
         &self.execution_index
     }
 
+    /// The connection to the server.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// [`RequestContext::execution_index`] as its wire text.
+    pub(crate) fn execution_index_wire(&self) -> &str {
+        &self.execution_index_wire
+    }
+
     /// Starts an outgoing call from `callsite` with `method` to `url`:
     /// advances this request's clock and counts the call.
     pub(crate) fn start_call(&self, callsite: &Callsite, method: &str, url: &Url) -> CallStart {
         let target = normalized_target(url);
-        let hash = call_hash(callsite.id, MODULE, method, &target);
-        let (vclock, count) = {
+        let (vclock, execution_index) = with_call_hash(callsite, MODULE, method, &target, |hash| {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.vclock.increment(self.service);
-            let count = state.counters.next(&hash);
-            (state.vclock.clone(), count)
-        };
+            let count = state.counters.next(hash);
+            (state.vclock.clone(), ExecutionIndex::child_wire(&self.execution_index_wire, hash, count))
+        });
         CallStart {
             service: self.service,
             connection: self.connection.clone(),
-            request_id: self.request_id.clone(),
+            request_id: self.request_id_header.clone(),
             target,
             vclock,
             origin_vclock: self.origin_vclock.clone(),
-            execution_index: self.execution_index.child_owned(hash, count),
+            execution_index,
         }
     }
 }

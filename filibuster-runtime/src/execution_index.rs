@@ -63,11 +63,30 @@ impl ExecutionIndex {
     }
 
     /// [`ExecutionIndex::child`] with a hash the caller no longer needs.
-    pub(crate) fn child_owned(&self, hash: String, count: u32) -> Self {
+    fn child_owned(&self, hash: String, count: u32) -> Self {
         let mut steps = Vec::with_capacity(self.0.len() + 1);
         steps.extend_from_slice(&self.0);
         steps.push(Step { hash, count });
         Self(steps)
+    }
+
+    /// The wire form of `parent.child(hash, count)`, given the wire form of
+    /// `parent` (as [`ExecutionIndex::to_wire`] prints it): the parent's
+    /// steps are copied, not printed again.
+    pub(crate) fn child_wire(parent: &str, hash: &str, count: u32) -> String {
+        let mut out = String::with_capacity(parent.len() + hash.len() + 16);
+        match parent.strip_suffix(']') {
+            Some(steps) if steps != "[" => {
+                out.push_str(steps);
+                out.push_str(", [");
+            }
+            _ => out.push_str("[["),
+        }
+        wire::push_json_str(&mut out, hash);
+        out.push_str(", ");
+        wire::push_u64(&mut out, count.into());
+        out.push_str("]]");
+        out
     }
 
     /// The index of the enclosing call (`[]` for a root call).
@@ -173,6 +192,20 @@ mod tests {
         assert_eq!(ExecutionIndex::parse(r#"[["a1b2",1],["c3d4",2]]"#).unwrap(), ei);
         assert_eq!(ExecutionIndex::new().to_wire(), "[]");
         assert_eq!(ei.parent().to_wire(), r#"[["a1b2", 1]]"#);
+    }
+
+    #[test]
+    fn child_wire_is_the_childs_wire() {
+        let mut parent = ExecutionIndex::new();
+        for depth in 0..4 {
+            for (hash, count) in [("a1b2", 1), ("c\"d", 12)] {
+                assert_eq!(
+                    ExecutionIndex::child_wire(&parent.to_wire(), hash, count),
+                    parent.child(hash, count).to_wire()
+                );
+            }
+            parent.push(format!("h{depth}"), depth + 1);
+        }
     }
 
     #[test]

@@ -124,22 +124,29 @@ pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
 pub fn response(status: http::StatusCode, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::Response {
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
-    response_with(status, http::Version::HTTP_11, headers, url, body)
+    let head = Head { status, version: http::Version::HTTP_11, headers, extensions: http::Extensions::new() };
+    response_with(head, url.clone(), body)
 }
 
-/// A genuine response with `status`, `headers`, `body`, and `url` as its URL.
-pub(crate) fn response_with(
-    status: http::StatusCode,
-    version: http::Version,
-    headers: http::HeaderMap,
-    url: &Url,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    let mut builder = http::Response::builder().status(status).version(version).url(url.clone());
+/// The head of a response: what [`response_with`] puts around a body.
+pub(crate) struct Head {
+    pub status: http::StatusCode,
+    pub version: http::Version,
+    pub headers: http::HeaderMap,
+    pub extensions: http::Extensions,
+}
+
+/// A genuine response with the head `head`, `body`, and `url` as its URL.
+pub(crate) fn response_with(head: Head, url: Url, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    let Head { status, version, headers, extensions } = head;
+    let mut builder = http::Response::builder().status(status).version(version);
     if let Some(h) = builder.headers_mut() {
         *h = headers;
     }
-    match builder.body(body.into()) {
+    if let Some(e) = builder.extensions_mut() {
+        *e = extensions;
+    }
+    match builder.url(url).body(body.into()) {
         Ok(response) => reqwest::Response::from(response),
         Err(_) => reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new()))),
     }

@@ -59,18 +59,23 @@ pub fn run_handler<F: Future>(
 
 async fn instrumented<F: Future>(incoming: IncomingRequest, service: &'static str, body: F) -> F::Output {
     let IncomingRequest { headers, connection } = incoming;
-    if let (Some(generated_id), Some(execution_index)) = (headers.generated_id, &headers.execution_index) {
+    let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());
+    let forced_sleep = headers.forced_sleep;
+    let context = RequestContext::new(service, connection, headers);
+    if let Some(generated_id) = reached_by {
+        let mut id = String::with_capacity(20);
+        crate::wire::push_u64(&mut id, generated_id);
         let record = RequestReceived {
-            instrumentation_type: "request_received".to_owned(),
-            generated_id: generated_id.to_string(),
-            execution_index: execution_index.to_wire(),
-            target_service_name: service.to_owned(),
+            instrumentation_type: "request_received".into(),
+            generated_id: id,
+            execution_index: context.execution_index_wire().to_owned(),
+            target_service_name: service.into(),
         };
-        connection.update(&Update::RequestReceived(record)).await;
+        context.connection().update(&Update::RequestReceived(record)).await;
     }
-    if let Some(sleep) = headers.forced_sleep {
+    if let Some(sleep) = forced_sleep {
         tracing::debug!(service, ?sleep, "forced sleep before the handler");
         tokio::time::sleep(sleep).await;
     }
-    RequestContext::new(service, connection, headers).scope(body).await
+    context.scope(body).await
 }

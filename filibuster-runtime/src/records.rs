@@ -1,5 +1,12 @@
 //! The records instrumented services send to the server, and its answers
 //! (sections 4 and 5 of the protocol notes).
+//!
+//! Fields that an instrumented call fills from compile-time text (the
+//! record's type, the service, the module, the callsite) are
+//! `Cow<'static, str>`, so that building a record does not copy them; they
+//! print and parse as plain strings.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,13 +17,13 @@ use crate::VectorClock;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invocation {
     /// Always `"invocation"`.
-    pub instrumentation_type: String,
+    pub instrumentation_type: Cow<'static, str>,
     /// The calling service.
-    pub source_service_name: String,
+    pub source_service_name: Cow<'static, str>,
     /// The client library: `"reqwest"` here, `"requests"` in the reference.
-    pub module: String,
+    pub module: Cow<'static, str>,
     /// The HTTP method (upper case here).
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The normalized target (path and query) as the only element.
     pub args: Vec<String>,
     /// Always `{}`.
@@ -24,13 +31,13 @@ pub struct Invocation {
     pub kwargs: Map<String, Value>,
     /// Source file of the call, for people.
     #[serde(default)]
-    pub callsite_file: String,
+    pub callsite_file: Cow<'static, str>,
     /// Source line of the call, for people (a decimal string, as the
     /// reference sends it).
     #[serde(default)]
     pub callsite_line: Value,
     /// The callsite id (the reference puts its traceback hash here).
-    pub full_traceback: String,
+    pub full_traceback: Cow<'static, str>,
     /// `timeout` (seconds) when the call has one; `ssl` for https.
     #[serde(default)]
     pub metadata: InvocationMetadata,
@@ -84,7 +91,7 @@ pub struct FailureMetadata {
 pub struct ReturnValue {
     /// `"Response"` in reports of completed calls.
     #[serde(rename = "__class__", default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
+    pub class: Option<Cow<'static, str>>,
     /// The status code, as a decimal string (a number is accepted too).
     #[serde(deserialize_with = "string_or_number")]
     pub status_code: String,
@@ -96,7 +103,9 @@ pub struct ReturnValue {
 impl ReturnValue {
     /// The return value of a response with `status` and a body of md5 `text`.
     pub fn response(status: u16, text: String) -> Self {
-        Self { class: Some("Response".to_owned()), status_code: status.to_string(), text: Some(text) }
+        let mut status_code = String::with_capacity(3);
+        crate::wire::push_u64(&mut status_code, status.into());
+        Self { class: Some(Cow::Borrowed("Response")), status_code, text: Some(text) }
     }
 }
 
@@ -121,7 +130,7 @@ pub struct CreateResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestReceived {
     /// Always `"request_received"`.
-    pub instrumentation_type: String,
+    pub instrumentation_type: Cow<'static, str>,
     /// From `X-Filibuster-Generated-Id` (a decimal string, as the reference
     /// sends it; a number is accepted too).
     #[serde(deserialize_with = "string_or_number")]
@@ -129,14 +138,14 @@ pub struct RequestReceived {
     /// From `X-Filibuster-Execution-Index`, as its JSON text.
     pub execution_index: String,
     /// The service whose handler was reached.
-    pub target_service_name: String,
+    pub target_service_name: Cow<'static, str>,
 }
 
 /// Reported to `POST /filibuster/update` after an outgoing call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvocationComplete {
     /// Always `"invocation_complete"`.
-    pub instrumentation_type: String,
+    pub instrumentation_type: Cow<'static, str>,
     /// The id the server gave the call.
     #[serde(deserialize_with = "number_or_string")]
     pub generated_id: u64,

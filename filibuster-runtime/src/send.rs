@@ -1,5 +1,6 @@
 //! What every `.send()` in a `#[filibuster::call]` fn becomes.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 
 use futures_util::future::Either;
@@ -120,15 +121,15 @@ where
 {
     let CallStart { service, connection, request_id, target, vclock, origin_vclock, execution_index } = start;
     let invocation = Invocation {
-        instrumentation_type: "invocation".to_owned(),
-        source_service_name: service.to_owned(),
-        module: MODULE.to_owned(),
-        method: request.method().as_str().to_owned(),
+        instrumentation_type: Cow::Borrowed("invocation"),
+        source_service_name: Cow::Borrowed(service),
+        module: Cow::Borrowed(MODULE),
+        method: method_name(request.method()),
         args: vec![target],
         kwargs: Map::new(),
-        callsite_file: callsite.file.to_owned(),
+        callsite_file: Cow::Borrowed(callsite.file),
         callsite_line: Value::String(line(callsite.line)),
-        full_traceback: callsite.id.to_owned(),
+        full_traceback: Cow::Borrowed(callsite.id),
         metadata: InvocationMetadata {
             timeout: request.timeout().map(|t| t.as_secs_f64()),
             ssl: (request.url().scheme() == "https").then_some(true),
@@ -136,7 +137,7 @@ where
         },
         vclock,
         origin_vclock,
-        execution_index: execution_index.to_wire(),
+        execution_index,
     };
     let Some(answer) = connection.create(&invocation).await else {
         return execute(request).await;
@@ -151,7 +152,7 @@ where
         generated_id: answer.generated_id,
         vclock: &vclock,
         execution_index: &execution_index,
-        request_id: &request_id,
+        request_id: request_id.as_ref(),
     };
     let (result, outcome): (reqwest::Result<Response>, Outcome) = match Decision::of(&answer) {
         Decision::Status(status) => {
@@ -180,7 +181,7 @@ where
         Err(exception) => (None, Some(exception)),
     };
     let complete = InvocationComplete {
-        instrumentation_type: "invocation_complete".to_owned(),
+        instrumentation_type: Cow::Borrowed("invocation_complete"),
         generated_id: answer.generated_id,
         execution_index,
         vclock,
@@ -213,13 +214,17 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
     }
     let mut response = response;
     let url = response.url().clone();
-    let version = response.version();
-    // `bytes` consumes the response: its headers can be taken, not cloned.
-    let headers = std::mem::take(response.headers_mut());
+    // `bytes` consumes the response: its head is taken, not cloned.
+    let head = fault::Head {
+        status,
+        version: response.version(),
+        headers: std::mem::take(response.headers_mut()),
+        extensions: std::mem::take(response.extensions_mut()),
+    };
     match response.bytes().await {
         Ok(body) => {
             let value = ReturnValue::response(status.as_u16(), md5_hex(&body));
-            (Ok(fault::response_with(status, version, headers, &url, body)), Ok(value))
+            (Ok(fault::response_with(head, url, body)), Ok(value))
         }
         Err(error) => observe_error(error),
     }
@@ -233,6 +238,26 @@ const EXECUTION_INDEX: HeaderName = HeaderName::from_static(headers::EXECUTION_I
 const REQUEST_ID: HeaderName = HeaderName::from_static(headers::REQUEST_ID);
 const FORCED_SLEEP: HeaderName = HeaderName::from_static(headers::FORCED_SLEEP);
 
+/// The name of `method`, not copied when it is a standard one.
+fn method_name(method: &reqwest::Method) -> Cow<'static, str> {
+    use reqwest::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(standard, _)| standard == method) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
+}
+
 /// A line number as the reference sends it: a decimal string.
 fn line(line: u32) -> String {
     let mut text = String::with_capacity(10);
@@ -245,7 +270,7 @@ struct OutgoingHeaders<'a> {
     generated_id: u64,
     vclock: &'a VectorClock,
     execution_index: &'a str,
-    request_id: &'a str,
+    request_id: Option<&'a HeaderValue>,
 }
 
 impl OutgoingHeaders<'_> {
@@ -259,7 +284,7 @@ impl OutgoingHeaders<'_> {
             (VCLOCK, vclock.clone()),
             (ORIGIN_VCLOCK, vclock),
             (EXECUTION_INDEX, value(self.execution_index.to_owned())),
-            (REQUEST_ID, HeaderValue::from_str(self.request_id).ok()),
+            (REQUEST_ID, self.request_id.cloned()),
             (FORCED_SLEEP, sleep.map(format_seconds).and_then(value)),
         ];
         let map = request.headers_mut();

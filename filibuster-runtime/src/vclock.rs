@@ -2,8 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::wire;
 
@@ -11,9 +14,11 @@ use crate::wire;
 ///
 /// On the wire it is a JSON object, e.g. `{"users": 2, "bookings": 1}`
 /// (header `X-Filibuster-VClock` and the `vclock` fields of the records).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VectorClock(BTreeMap<String, u64>);
+///
+/// Service names are shared, not copied, between clones: every call copies
+/// its caller's clock into its records.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VectorClock(BTreeMap<Arc<str>, u64>);
 
 impl VectorClock {
     /// The empty clock, `{}`.
@@ -36,7 +41,7 @@ impl VectorClock {
         match self.0.get_mut(service) {
             Some(count) => *count += 1,
             None => {
-                self.0.insert(service.to_owned(), 1);
+                self.0.insert(Arc::from(service), 1);
             }
         }
     }
@@ -60,7 +65,7 @@ impl VectorClock {
 
     /// The entries, in service-name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.0.iter().map(|(s, &c)| (s.as_str(), c))
+        self.0.iter().map(|(s, &c)| (&**s, c))
     }
 
     /// Parses the JSON wire form.
@@ -85,6 +90,54 @@ impl VectorClock {
     }
 }
 
+impl Serialize for VectorClock {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (service, count) in &self.0 {
+            map.serialize_entry(&**service, count)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for VectorClock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// A service name, read without an intermediate `String` when the
+        /// text allows it.
+        struct Service(Arc<str>);
+        impl<'de> Deserialize<'de> for Service {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct ServiceVisitor;
+                impl Visitor<'_> for ServiceVisitor {
+                    type Value = Service;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Service, E> {
+                        Ok(Service(Arc::from(v)))
+                    }
+                }
+                deserializer.deserialize_str(ServiceVisitor)
+            }
+        }
+        struct ClockVisitor;
+        impl<'de> Visitor<'de> for ClockVisitor {
+            type Value = VectorClock;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorClock, A::Error> {
+                let mut clock = BTreeMap::new();
+                while let Some((Service(service), count)) = map.next_entry::<Service, u64>()? {
+                    clock.insert(service, count);
+                }
+                Ok(VectorClock(clock))
+            }
+        }
+        deserializer.deserialize_map(ClockVisitor)
+    }
+}
+
 impl fmt::Display for VectorClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_wire())
@@ -93,7 +146,7 @@ impl fmt::Display for VectorClock {
 
 impl<S: Into<String>> FromIterator<(S, u64)> for VectorClock {
     fn from_iter<I: IntoIterator<Item = (S, u64)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(s, c)| (s.into(), c)).collect())
+        Self(iter.into_iter().map(|(s, c)| (Arc::from(s.into()), c)).collect())
     }
 }
 
@@ -123,5 +176,12 @@ mod tests {
         assert_eq!(VectorClock::new().to_wire(), "{}");
         assert!(VectorClock::parse("[1]").is_err());
         assert!(VectorClock::parse(r#"{"a": -1}"#).is_err());
+        assert!(VectorClock::parse(r#"{"a": "1"}"#).is_err());
+        let escaped = VectorClock::parse(r#"{"a\"b": 1, "c": 2, "c": 3}"#).unwrap();
+        assert_eq!(escaped.get("a\"b"), 1);
+        assert_eq!(escaped.get("c"), 3);
+        assert_eq!(escaped.to_wire(), r#"{"a\"b": 1, "c": 3}"#);
+        let value = serde_json::to_value(&escaped).unwrap();
+        assert_eq!(serde_json::from_value::<VectorClock>(value).unwrap(), escaped);
     }
 }

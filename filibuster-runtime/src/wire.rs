@@ -4,7 +4,8 @@
 
 /// Appends `s` to `out` as a JSON string literal.
 pub(crate) fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f) {
+    if is_plain(s.as_bytes()) {
+        out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
         out.push('"');
@@ -14,34 +15,64 @@ pub(crate) fn push_json_str(out: &mut String, s: &str) {
     }
 }
 
+/// Whether every byte of `bytes` stands for itself in a JSON string as
+/// Python's `json.dumps` prints it: printable ASCII other than `"` and `\`.
+/// Eight bytes at a time.
+fn is_plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A high bit set in the byte of each lane equal to `byte`.
+    let equal = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Below 0x20; 0x7f or above (0x7f + 1 sets the high bit, as do
+        // bytes from 0x80, which cannot carry into a clean lane unnoticed);
+        // `"`; `\`.
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let high = (word.wrapping_add(ONES) | word) & HIGH;
+        if control | high | equal(word, b'"') | equal(word, b'\\') != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
 /// Appends the decimal digits of `n` to `out` (what `n.to_string()` gives,
 /// without the formatting machinery or an allocation).
 pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    while n > 0 {
         start -= 1;
         digits[start] = b'0' + (n % 10) as u8;
         n /= 10;
-        if n == 0 {
-            break;
-        }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.reserve(digits.len() - start);
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// md5 of `bytes` as 32 lower-case hex digits.
 pub fn md5_hex(bytes: impl AsRef<[u8]>) -> String {
     use md5::{Digest, Md5};
     let digest = Md5::digest(bytes.as_ref());
-    let mut out = String::with_capacity(32);
-    for byte in digest {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 0xf) as usize] as char);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = vec![0u8; 32];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
-    out
+    // Only ASCII hex digits were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -49,12 +80,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_json_strings_are_printed_as_serde_json_prints_them() {
+        let mut texts: Vec<String> = (0u32..=0x100).filter_map(char::from_u32).map(String::from).collect();
+        for c in ['a', '"', '\\', '\u{1f}', '\u{7f}', 'é', ' ', '~'] {
+            for at in 0..20 {
+                let mut s: String = "abcdefghijklmnopqrs".chars().take(19).collect();
+                s.insert(at, c);
+                texts.push(s);
+            }
+        }
+        for s in texts {
+            let mut out = String::new();
+            push_json_str(&mut out, &s);
+            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn md5_of_empty_and_escapes() {
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
         let mut s = String::new();
         push_json_str(&mut s, "a\"b");
         assert_eq!(s, r#""a\"b""#);
-        for n in [0, 7, 10, 42, 1_000_000, u64::MAX] {
+        for n in [0, 7, 9, 10, 42, 1_000_000, u64::MAX] {
             let mut out = String::from("x");
             push_u64(&mut out, n);
             assert_eq!(out, format!("x{n}"));

@@ -353,9 +353,9 @@ fn call_reports(state: &State) -> Vec<CallReport> {
         .log
         .iter()
         .map(|entry| CallReport {
-            source: entry.invocation.source_service_name.clone(),
+            source: entry.invocation.source_service_name.to_string(),
             target: state.target_of(entry),
-            method: entry.invocation.method.clone(),
+            method: entry.invocation.method.to_string(),
             path: entry.path().to_owned(),
             callsite: format!(
                 "{}:{}",

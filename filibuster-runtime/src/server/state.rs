@@ -152,12 +152,15 @@ impl State {
             Update::RequestReceived(record) => {
                 let index = self.entry_index(&record.generated_id)?;
                 let entry = &mut self.log[index];
-                entry.target_service_name = Some(record.target_service_name.clone());
+                entry.target_service_name = Some(record.target_service_name.to_string());
                 if entry.invocation.execution_index != record.execution_index {
                     entry.invocation.execution_index = record.execution_index;
                     entry.refresh_digest();
                 }
-                self.targets.insert(entry.invocation.execution_index.clone(), record.target_service_name);
+                self.targets.insert(
+                    entry.invocation.execution_index.clone(),
+                    record.target_service_name.into_owned(),
+                );
                 if self.is_new(index) {
                     self.generate(index, FaultSite::RequestReceived);
                 }
