@@ -104,22 +104,14 @@ impl CachedHash {
     }
 }
 
-/// A cheap hash of a cache key (FxHash-like, eight bytes at a time): where
-/// the key's entry lives, nothing more.
+/// A cheap hash of a cache key: where the key's entry lives, nothing more.
 fn fingerprint(id: &str, module: &str, method: &str, target: &str) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = 0u64;
+    use std::hash::Hasher;
+    let mut hasher = wire::FastHasher::default();
     for part in [id, module, method, target] {
-        let mut chunks = part.as_bytes().chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ part.len() as u64).wrapping_mul(K);
+        hasher.write(part.as_bytes());
     }
-    h ^ (h >> 32)
+    hasher.finish()
 }
 
 /// The target of a call as it enters the call hash and the `args` of the

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -164,7 +165,7 @@ impl<'de> Deserialize<'de> for ExecutionIndex {
 /// called so far in one incoming request. They give repeated identical calls
 /// distinct indices (counts 1, 2, 3, ...). They are never serialized.
 #[derive(Clone, Debug, Default)]
-pub struct InvocationCounters(HashMap<String, u32>);
+pub struct InvocationCounters(HashMap<String, u32, BuildHasherDefault<wire::FastHasher>>);
 
 impl InvocationCounters {
     /// Counts one more call of `hash` and returns its count (1 for the first).

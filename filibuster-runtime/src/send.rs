@@ -213,21 +213,45 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
         return (Ok(response), Ok(value));
     }
     let mut response = response;
-    let url = response.url().clone();
-    // `bytes` consumes the response: its head is taken, not cloned.
+    // Read chunk by chunk, as `bytes` would, but without consuming the
+    // response, whose head is then taken, not cloned. A body of one chunk
+    // (the usual case) is not copied.
+    let mut first = None;
+    let mut joined: Option<Vec<u8>> = None;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => match (&mut joined, &first) {
+                (Some(joined), _) => joined.extend_from_slice(&chunk),
+                (None, None) => first = Some(chunk),
+                (None, Some(head)) => {
+                    let mut body = Vec::with_capacity(head.len() + chunk.len());
+                    body.extend_from_slice(head);
+                    body.extend_from_slice(&chunk);
+                    joined = Some(body);
+                }
+            },
+            Ok(None) => break,
+            // What `bytes` answers.
+            Err(error) => return observe_error(error.with_url(response.url().clone())),
+        }
+    }
+    let (text, response) = match (joined, first) {
+        (Some(joined), _) => (md5_hex(&joined), rebuilt(response, joined)),
+        (None, Some(chunk)) => (md5_hex(&chunk), rebuilt(response, chunk)),
+        (None, None) => (md5_hex(""), rebuilt(response, Vec::new())),
+    };
+    (Ok(response), Ok(ReturnValue::response(status.as_u16(), text)))
+}
+
+/// `response`, whose body was read, with `body` in its place.
+fn rebuilt(mut response: Response, body: impl Into<reqwest::Body>) -> Response {
     let head = fault::Head {
-        status,
+        status: response.status(),
         version: response.version(),
         headers: std::mem::take(response.headers_mut()),
         extensions: std::mem::take(response.extensions_mut()),
     };
-    match response.bytes().await {
-        Ok(body) => {
-            let value = ReturnValue::response(status.as_u16(), md5_hex(&body));
-            (Ok(fault::response_with(head, url, body)), Ok(value))
-        }
-        Err(error) => observe_error(error),
-    }
+    fault::response_with(head, response.url().clone(), body)
 }
 
 /// The outgoing headers, named at compile time.
@@ -301,4 +325,45 @@ impl OutgoingHeaders<'_> {
 /// numbers without a fraction.
 fn format_seconds(seconds: f64) -> String {
     if seconds.fract() == 0.0 { format!("{}", seconds as i64) } else { seconds.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large body arrives in many chunks: its md5 is that of the whole,
+    /// and the response handed back has the same head and body.
+    #[tokio::test]
+    async fn observed_responses_are_intact() {
+        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let served = body.clone();
+        let app = axum::Router::new().route(
+            "/big",
+            axum::routing::get(move || {
+                let served = served.clone();
+                async move { ([("x-kept", "yes")], served) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        for path in ["/big", "/missing"] {
+            let url = format!("http://{addr}{path}");
+            let response = reqwest::get(&url).await.unwrap();
+            let (status, length) = (response.status(), response.content_length());
+            let (result, outcome) = observe_response(response).await;
+            let response = result.unwrap();
+            assert_eq!((response.status(), response.content_length()), (status, length));
+            assert_eq!(response.url().as_str(), url);
+            assert!(response.remote_addr().is_some());
+            let expected = if path == "/big" { &body[..] } else { &[][..] };
+            if path == "/big" {
+                assert_eq!(response.headers()["x-kept"], "yes");
+            }
+            let value = outcome.unwrap();
+            assert_eq!(value, ReturnValue::response(status.as_u16(), md5_hex(expected)));
+            assert_eq!(&response.bytes().await.unwrap()[..], expected);
+        }
+        server.abort();
+    }
 }

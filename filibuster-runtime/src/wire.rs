@@ -26,19 +26,24 @@ fn is_plain(bytes: &[u8]) -> bool {
         let x = word ^ (ONES * u64::from(byte));
         x.wrapping_sub(ONES) & !x & HIGH
     };
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    let plain = |word: u64| {
         // Below 0x20; 0x7f or above (0x7f + 1 sets the high bit, as do
         // bytes from 0x80, which cannot carry into a clean lane unnoticed);
-        // `"`; `\`.
+        // `"`; `\\`.
         let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
         let high = (word.wrapping_add(ONES) | word) & HIGH;
-        if control | high | equal(word, b'"') | equal(word, b'\\') != 0 {
+        control | high | equal(word, b'"') | equal(word, b'\\') == 0
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if !plain(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))) {
             return false;
         }
     }
-    chunks.remainder().iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    // The tail, padded with spaces.
+    let mut tail = [b' '; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    plain(u64::from_le_bytes(tail))
 }
 
 /// Appends the decimal digits of `n` to `out` (what `n.to_string()` gives,
@@ -61,18 +66,42 @@ pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// A fast, non-cryptographic hasher (FxHash-like, eight bytes at a time),
+/// for small maps and caches keyed by the runtime's own strings.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
 /// md5 of `bytes` as 32 lower-case hex digits.
 pub fn md5_hex(bytes: impl AsRef<[u8]>) -> String {
     use md5::{Digest, Md5};
     let digest = Md5::digest(bytes.as_ref());
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = vec![0u8; 32];
+    let mut out = [0u8; 32];
     for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
         pair[0] = HEX[usize::from(byte >> 4)];
         pair[1] = HEX[usize::from(byte & 0xf)];
     }
     // Only ASCII hex digits were written.
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]
