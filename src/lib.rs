@@ -127,7 +127,8 @@ pub use filibuster_runtime::server::{
 pub use filibuster_runtime::{
     Callsite, Connection, Counterexample, DEFAULT_URL, ENV_URL, ExecutionIndex, Explorer, FaultModel,
     InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock, call_hash, disable,
-    enable, enabled, fault, headers, md5_hex, normalized_target, records, switch, transport,
+    enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records, switch,
+    transport,
 };
 
 #[doc(hidden)]

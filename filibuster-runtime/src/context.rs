@@ -1,6 +1,8 @@
 //! The task-local context of one incoming request to an instrumented handler.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::Either;
 
 use http::HeaderValue;
 use url::Url;
@@ -15,7 +17,7 @@ use crate::{ExecutionIndex, VectorClock};
 pub(crate) const MODULE: &str = "reqwest";
 
 tokio::task_local! {
-    static CURRENT: RequestContext;
+    static CURRENT: Arc<RequestContext>;
 }
 
 /// What an instrumented handler knows while it runs: which service it
@@ -82,12 +84,12 @@ impl RequestContext {
     /// Runs `f` with the context of the current request, if the current task
     /// is serving an instrumented handler with the instrumentation on.
     pub fn with_current<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
-        CURRENT.try_with(f).ok()
+        CURRENT.try_with(|context| f(context)).ok()
     }
 
     /// Runs `body` with `self` as the current context.
     pub(crate) async fn scope<F: Future>(self, body: F) -> F::Output {
-        CURRENT.scope(self, body).await
+        CURRENT.scope(Arc::new(self), body).await
     }
 
     /// The service the handler belongs to.
@@ -135,5 +137,19 @@ impl RequestContext {
             origin_vclock: self.origin_vclock.clone(),
             execution_index,
         }
+    }
+}
+
+/// Carries the current request's context into `future`, for work a handler
+/// spawns: `tokio::spawn(filibuster::in_current_request(async move { ... }))`.
+///
+/// The context is task-local, so calls made by a spawned task are not
+/// instrumented unless the task runs in it. The spawned calls share the
+/// request's clock and invocation counters. Outside an instrumented handler
+/// (or with the instrumentation off) `future` runs as it is.
+pub fn in_current_request<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    match CURRENT.try_with(Arc::clone) {
+        Ok(context) => Either::Left(CURRENT.scope(context, future)),
+        Err(_) => Either::Right(future),
     }
 }

@@ -1,0 +1,66 @@
+//! Calls made by a task a handler spawns are instrumented when the task runs
+//! in the request's context (`filibuster::in_current_request`), and only then.
+
+mod support;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+#[derive(Clone)]
+struct App {
+    http: reqwest::Client,
+    b_url: String,
+}
+
+#[filibuster::call]
+async fn fetch(app: App) -> reqwest::Result<reqwest::Response> {
+    app.http.get(format!("{}/b", app.b_url)).send().await
+}
+
+#[filibuster::handler(service = "a")]
+async fn carried(State(app): State<App>) -> &'static str {
+    let task = tokio::spawn(filibuster::in_current_request(fetch(app.clone())));
+    task.await.unwrap().unwrap();
+    fetch(app).await.unwrap();
+    "done"
+}
+
+#[filibuster::handler(service = "a")]
+async fn not_carried(State(app): State<App>) -> &'static str {
+    tokio::spawn(fetch(app)).await.unwrap().unwrap();
+    "done"
+}
+
+#[filibuster::handler(service = "b")]
+async fn b() -> &'static str {
+    "b"
+}
+
+#[tokio::test]
+async fn spawned_calls_need_the_request_context() {
+    filibuster::enable();
+    let recorder = support::Recorder::default();
+    let connection = recorder.connect().await;
+    let b_url = support::serve(Router::new().route("/b", get(b)).layer(connection.layer())).await;
+    let app = App { http: reqwest::Client::new(), b_url };
+    let a_url = support::serve(
+        Router::new()
+            .route("/carried", get(carried))
+            .route("/not-carried", get(not_carried))
+            .with_state(app)
+            .layer(connection.layer()),
+    )
+    .await;
+
+    reqwest::get(format!("{a_url}/carried")).await.unwrap().error_for_status().unwrap();
+    let creates = recorder.creates();
+    assert_eq!(creates.len(), 2, "{creates:#?}");
+    // The spawned call and the handler's own share one clock and counter.
+    let clocks: Vec<_> = creates.iter().map(|c| c["vclock"]["a"].as_u64().unwrap()).collect();
+    assert_eq!(clocks, [1, 2]);
+    assert!(creates[1]["execution_index"].as_str().unwrap().ends_with(", 2]]"));
+
+    reqwest::get(format!("{a_url}/not-carried")).await.unwrap().error_for_status().unwrap();
+    assert_eq!(recorder.creates().len(), 2, "a call outside the context is not instrumented");
+}
