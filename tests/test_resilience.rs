@@ -68,7 +68,13 @@ async fn an_unreachable_server_lets_calls_go_ahead() {
     for _ in 0..2 {
         assert_eq!(get_text(reqwest::Client::new().get(format!("{a_url}/start"))).await, TWO_REAL_ANSWERS);
     }
-    assert_eq!(b.seen().len(), 4);
+    let seen = b.seen();
+    assert_eq!(seen.len(), 4);
+    // Un-faulted and unreported, the calls still carry the request chain's id
+    // (one per request to `a`), and nothing the server would have given.
+    let ids: Vec<_> = seen.iter().map(|h| h.get(REQUEST_ID).unwrap().to_str().unwrap().to_owned()).collect();
+    assert_eq!((ids[0] == ids[1], ids[2] == ids[3], ids[0] != ids[2]), (true, true, true), "{ids:?}");
+    assert!(seen.iter().all(|h| h.get(GENERATED_ID).is_none() && h.get(EXECUTION_INDEX).is_none()));
 }
 
 /// A stand-in for a Filibuster server that answers `create` and `update`

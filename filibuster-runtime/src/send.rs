@@ -140,6 +140,11 @@ where
         execution_index,
     };
     let Some(answer) = connection.create(&invocation).await else {
+        // No server to ask: the call goes ahead un-faulted, still carrying
+        // the request chain's id.
+        if let Some(request_id) = request_id {
+            request.headers_mut().insert(REQUEST_ID, request_id);
+        }
         return execute(request).await;
     };
     // The record is sent: the headers and `invocation_complete` reuse its
