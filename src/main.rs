@@ -23,6 +23,9 @@ enum Command {
     Server(ServerArgs),
     /// Explores every fault combination of a functional test command.
     Test(TestArgs),
+    /// Prints the built-in fault model as an analysis file, to edit it or to
+    /// give it to the reference Filibuster server.
+    DefaultFaultModel,
 }
 
 #[derive(Args)]
@@ -76,6 +79,10 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Server(args) => server(args).await,
         Command::Test(args) => test(args).await,
+        Command::DefaultFaultModel => {
+            println!("{}", filibuster::REQWEST_DEFAULT);
+            Ok(ExitCode::SUCCESS)
+        }
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("error: {message}");

@@ -200,3 +200,13 @@ fn cli_names_the_file_and_key_of_a_bad_analysis_file() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cli_prints_the_built_in_fault_model_as_an_analysis_file() {
+    let output = Command::new(env!("CARGO_BIN_EXE_filibuster")).arg("default-fault-model").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    filibuster::FaultModel::from_json(&text, std::path::Path::new("<stdout>")).expect("a valid fault model");
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["reqwest"]["exceptions"][1]["name"], "reqwest.timeout");
+}
