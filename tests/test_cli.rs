@@ -210,3 +210,30 @@ fn cli_prints_the_built_in_fault_model_as_an_analysis_file() {
     let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(parsed["reqwest"]["exceptions"][1]["name"], "reqwest.timeout");
 }
+
+#[tokio::test]
+async fn cli_server_serves_the_protocol_alone() {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_filibuster"))
+        .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Services { children: vec![child], users_url: String::new() };
+    wait_until_up(port);
+    let base = format!("http://127.0.0.1:{port}");
+    let health: serde_json::Value =
+        reqwest::get(format!("{base}/health-check")).await.unwrap().json().await.unwrap();
+    assert_eq!(health, serde_json::json!({"status": "OK"}));
+    let first: serde_json::Value = reqwest::get(format!("{base}/filibuster/new-test-execution/users"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first, serde_json::json!({"new-test-execution": true}));
+    let injected: serde_json::Value =
+        reqwest::get(format!("{base}/filibuster/fault-injected")).await.unwrap().json().await.unwrap();
+    assert_eq!(injected, serde_json::json!({"result": false}));
+}
