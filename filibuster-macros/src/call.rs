@@ -11,17 +11,7 @@ use syn::{Expr, ExprMethodCall};
 use crate::args::{self, CallArgs};
 use crate::callsite;
 
-pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> TokenStream {
-    match try_expand(args, item.clone(), file) {
-        Ok(tokens) => tokens,
-        Err(err) => {
-            let error = err.to_compile_error();
-            quote!(#item #error)
-        }
-    }
-}
-
-fn try_expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> syn::Result<TokenStream> {
+pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> syn::Result<TokenStream> {
     let mut function =
         args::parse_fn(item, "#[filibuster::call] applies to a fn whose body sends reqwest requests")?;
     let args = CallArgs::parse(args)?;

@@ -7,18 +7,7 @@ use syn::{ItemFn, ReturnType, Type};
 
 use crate::args::{self, HandlerArgs};
 
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(args, item.clone()) {
-        Ok(tokens) => tokens,
-        // The original item plus the error, so one mistake does not cascade.
-        Err(err) => {
-            let error = err.to_compile_error();
-            quote!(#item #error)
-        }
-    }
-}
-
-fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let function = args::parse_fn(item, "#[filibuster::handler] applies to an async fn (an axum handler)")?;
     let args = HandlerArgs::parse(args)?;
     if function.sig.asyncness.is_none() {

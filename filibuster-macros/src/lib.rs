@@ -13,12 +13,26 @@ use proc_macro::TokenStream;
 /// Instruments an axum handler; see `filibuster::handler`.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    handler::expand(args.into(), item.into()).into()
+    let item = proc_macro2::TokenStream::from(item);
+    or_error(handler::expand(args.into(), item.clone()), item)
 }
 
 /// Instruments the reqwest `.send()` calls of a function; see `filibuster::call`.
 #[proc_macro_attribute]
 pub fn call(args: TokenStream, item: TokenStream) -> TokenStream {
     let file = proc_macro::Span::call_site().local_file();
-    call::expand(args.into(), item.into(), file).into()
+    let item = proc_macro2::TokenStream::from(item);
+    or_error(call::expand(args.into(), item.clone(), file), item)
+}
+
+/// The expansion, or on error the original item plus the error, so that one
+/// mistake does not cascade into errors about a missing item.
+fn or_error(expansion: syn::Result<proc_macro2::TokenStream>, item: proc_macro2::TokenStream) -> TokenStream {
+    match expansion {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote::quote!(#item #error).into()
+        }
+    }
 }

@@ -221,29 +221,21 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
     // Read chunk by chunk, as `bytes` would, but without consuming the
     // response, whose head is then taken, not cloned. A body of one chunk
     // (the usual case) is not copied.
-    let mut first = None;
-    let mut joined: Option<Vec<u8>> = None;
+    let mut chunks = Vec::with_capacity(1);
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) => match (&mut joined, &first) {
-                (Some(joined), _) => joined.extend_from_slice(&chunk),
-                (None, None) => first = Some(chunk),
-                (None, Some(head)) => {
-                    let mut body = Vec::with_capacity(head.len() + chunk.len());
-                    body.extend_from_slice(head);
-                    body.extend_from_slice(&chunk);
-                    joined = Some(body);
-                }
-            },
+            Ok(Some(chunk)) => chunks.push(chunk),
             Ok(None) => break,
             // What `bytes` answers.
             Err(error) => return observe_error(error.with_url(response.url().clone())),
         }
     }
-    let (text, response) = match (joined, first) {
-        (Some(joined), _) => (md5_hex(&joined), rebuilt(response, joined)),
-        (None, Some(chunk)) => (md5_hex(&chunk), rebuilt(response, chunk)),
-        (None, None) => (md5_hex(""), rebuilt(response, Vec::new())),
+    let (text, response) = if chunks.len() == 1 {
+        let body = chunks.swap_remove(0);
+        (md5_hex(&body), rebuilt(response, body))
+    } else {
+        let body = chunks.concat();
+        (md5_hex(&body), rebuilt(response, body))
     };
     (Ok(response), Ok(ReturnValue::response(status.as_u16(), text)))
 }

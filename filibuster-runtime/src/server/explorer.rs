@@ -179,68 +179,25 @@ impl Explorer {
         crate::switch::enable();
         let started = Instant::now();
         let bar = self.progress_bar();
-        let mut report = Report {
-            executions_run: 0,
-            executions_pruned: 0,
-            executions_remaining: 0,
-            elapsed: Duration::ZERO,
-            executions: Vec::new(),
-            counterexample_file: None,
-        };
-
-        if let Some(counterexample) = &self.replay {
-            self.server.lock().begin_replay(counterexample.faults.clone(), counterexample.targets());
-            let execution = self.run_one(&mut test, 1).await;
-            report.executions_run = 1;
-            report.executions.push(execution);
-            report.elapsed = started.elapsed();
-            bar.finish_and_clear();
-            return report;
-        }
-
+        let mut report = Report::default();
         {
             let mut state = self.server.lock();
-            state.exploring = true;
-            state.begin(None);
-        }
-        let initial = self.run_one(&mut test, 1).await;
-        report.executions_run = 1;
-        let initial_failed = initial.failed();
-        report.executions.push(initial);
-        let mut taken = 1;
-        if !initial_failed {
-            loop {
-                self.tick(&bar, &report);
-                let next = {
-                    let mut state = self.server.lock();
-                    if self.max_executions.is_some_and(|max| taken >= max) {
-                        break;
-                    }
-                    let Some(next) = state.pop() else { break };
-                    taken += 1;
-                    if self.dynamic_reduction && state.should_prune(&next) {
-                        report.executions_pruned += 1;
-                        let faults = fault_reports(&next.faults);
-                        report.executions.push(ExecutionReport {
-                            number: taken,
-                            faults,
-                            calls: Vec::new(),
-                            status: ExecutionStatus::Pruned,
-                        });
-                        continue;
-                    }
-                    state.begin(Some(next));
-                    taken
-                };
-                let execution = self.run_one(&mut test, next).await;
-                report.executions_run += 1;
-                let failed = execution.failed();
-                report.executions.push(execution);
-                if failed {
-                    report.counterexample_file = self.write_counterexample();
-                    break;
+            match &self.replay {
+                Some(counterexample) => {
+                    state.begin_replay(counterexample.faults.clone(), counterexample.targets())
+                }
+                None => {
+                    state.exploring = true;
+                    state.begin(None);
                 }
             }
+        }
+        let first = self.run_one(&mut test, 1).await;
+        let explore = self.replay.is_none() && !first.failed();
+        report.executions_run = 1;
+        report.executions.push(first);
+        if explore {
+            self.run_scheduled(&mut test, &mut report, &bar).await;
         }
         {
             let mut state = self.server.lock();
@@ -250,6 +207,47 @@ impl Explorer {
         report.elapsed = started.elapsed();
         bar.finish_and_clear();
         report
+    }
+
+    /// Takes the scheduled executions depth first, pruning or running each,
+    /// until none is left, the limit is reached or one fails.
+    async fn run_scheduled<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar)
+    where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
+        let mut taken = 1;
+        loop {
+            self.tick(bar, report);
+            {
+                let mut state = self.server.lock();
+                if self.max_executions.is_some_and(|max| taken >= max) {
+                    return;
+                }
+                let Some(next) = state.pop() else { return };
+                taken += 1;
+                if self.dynamic_reduction && state.should_prune(&next) {
+                    report.executions_pruned += 1;
+                    report.executions.push(ExecutionReport {
+                        number: taken,
+                        faults: fault_reports(&next.faults),
+                        calls: Vec::new(),
+                        status: ExecutionStatus::Pruned,
+                    });
+                    continue;
+                }
+                state.begin(Some(next));
+            }
+            let execution = self.run_one(test, taken).await;
+            report.executions_run += 1;
+            let failed = execution.failed();
+            report.executions.push(execution);
+            if failed {
+                report.counterexample_file = self.write_counterexample();
+                return;
+            }
+        }
     }
 
     /// Runs the test once in the execution already begun, then finishes it.

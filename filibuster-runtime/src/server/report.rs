@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// The result of an exploration.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// Test executions run, the initial one included.
     pub executions_run: usize,

@@ -73,10 +73,15 @@ impl State {
         self.log.clear();
         self.services_seen.clear();
         self.injected = false;
-        self.faults = scheduled.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
-        self.fault_by_index =
-            self.faults.iter().enumerate().map(|(i, f)| (f.execution_index.clone(), i)).collect();
+        self.plan(scheduled.as_ref().map(|s| s.faults.clone()).unwrap_or_default());
         self.current = scheduled;
+    }
+
+    /// Makes `faults` the faults planned for the current execution.
+    fn plan(&mut self, faults: Vec<PlannedFault>) {
+        self.fault_by_index =
+            faults.iter().enumerate().map(|(i, f)| (f.execution_index.clone(), i)).collect();
+        self.faults = faults;
     }
 
     /// Starts a test execution with `faults` planned and nothing scheduled
@@ -89,9 +94,7 @@ impl State {
         self.begin(None);
         self.targets.extend(targets);
         self.exploring = false;
-        self.fault_by_index =
-            faults.iter().enumerate().map(|(i, f)| (f.execution_index.clone(), i)).collect();
-        self.faults = faults;
+        self.plan(faults);
     }
 
     /// Ends the current test execution: remembers it as run.
