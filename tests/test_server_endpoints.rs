@@ -172,3 +172,17 @@ async fn malformed_input_gets_a_message_and_changes_nothing() {
                           "execution_index": ei, "target_service_name": "b"});
     assert_eq!(c.update(received.to_string()).await, (200, json!({})));
 }
+
+/// The client side of `new-test-execution`, over HTTP and in-process, and
+/// with no server at all.
+#[tokio::test]
+async fn connections_ask_for_new_test_executions() {
+    let server = Server::default();
+    let over_http = filibuster::Connection::http(support::serve(server.router()).await);
+    assert_eq!(over_http.new_test_execution("users").await, Some(true));
+    assert_eq!(server.connection().new_test_execution("users").await, Some(false));
+    assert_eq!(server.connection().new_test_execution("movies").await, Some(true));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = filibuster::Connection::http(format!("http://127.0.0.1:{port}"));
+    assert_eq!(nowhere.new_test_execution("users").await, None);
+}

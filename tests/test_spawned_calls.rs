@@ -64,3 +64,32 @@ async fn spawned_calls_need_the_request_context() {
     reqwest::get(format!("{a_url}/not-carried")).await.unwrap().error_for_status().unwrap();
     assert_eq!(recorder.creates().len(), 2, "a call outside the context is not instrumented");
 }
+
+/// What the handler's code can read of its own request context.
+#[filibuster::handler(service = "a")]
+async fn describe() -> String {
+    let inside = filibuster::RequestContext::with_current(|ctx| {
+        format!("{} {} {}", ctx.service(), ctx.request_id(), ctx.execution_index())
+    });
+    let outside = tokio::spawn(async { filibuster::RequestContext::with_current(|_| ()) }).await.unwrap();
+    format!("{inside:?} {outside:?}")
+}
+
+#[tokio::test]
+async fn handlers_can_read_their_context() {
+    filibuster::enable();
+    let recorder = support::Recorder::default();
+    let connection = recorder.connect().await;
+    let url = support::serve(Router::new().route("/d", get(describe)).layer(connection.layer())).await;
+    let text = reqwest::Client::new()
+        .get(format!("{url}/d"))
+        .header("x-filibuster-request-id", "chain-1")
+        .header("x-filibuster-execution-index", r#"[["x", 2]]"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, r#"Some("a chain-1 [[\"x\", 2]]") None"#);
+}
