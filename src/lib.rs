@@ -121,8 +121,9 @@ pub use filibuster_macros::handler;
 pub use filibuster_macros::call;
 
 pub use filibuster_runtime::server::{
-    CallReport, CounterexampleError, ExecutionReport, ExecutionStatus, FaultModelError, FaultReport,
-    PlannedFault, REQWEST_DEFAULT, TestOutcome,
+    CallReport, CallSite, CounterexampleError, DEFAULT_GRACE, ExecutionReport, ExecutionStatus,
+    FaultModelError, FaultReport, Nondeterminism, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, RunError,
+    TestOutcome, Verdict,
 };
 pub use filibuster_runtime::{
     Callsite, Connection, Counterexample, DEFAULT_URL, ENV_URL, ExecutionIndex, Explorer, FaultModel,

@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use filibuster::{Counterexample, Explorer, FaultModel, Report, Server};
+use filibuster::{Counterexample, Explorer, FaultModel, Server};
+use nix::sys::signal::Signal;
 
 /// Service-level fault injection testing: runs a functional test again and
 /// again, each time failing a different set of calls between services.
@@ -43,11 +46,13 @@ struct ServerArgs {
 struct TestArgs {
     /// The functional test, a shell command; it fails by exiting non-zero.
     /// It gets FILIBUSTER_URL, and can ask `GET $FILIBUSTER_URL/filibuster/fault-injected`.
-    #[arg(long)]
+    #[arg(long, value_parser = non_blank)]
     functional_test: String,
     #[command(flatten)]
     server: ServerArgs,
-    /// Replay this counterexample file: run only its execution.
+    /// Replay this counterexample file: run only its execution. Exit 1 when it
+    /// reproduces, 0 when every planned fault was injected and the test
+    /// passes (fixed), 3 when some planned fault matched no call (stale).
     #[arg(long)]
     counterexample_file: Option<PathBuf>,
     /// Run the fault-free execution only.
@@ -57,14 +62,46 @@ struct TestArgs {
     #[arg(long)]
     disable_dynamic_reduction: bool,
     /// Stop after this many executions (the initial one and pruned ones count).
-    #[arg(long)]
-    max_tests: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_tests: Option<u64>,
     /// Where to write the JSON report of every execution.
     #[arg(long, default_value = "filibuster-report.json")]
     report_file: PathBuf,
     /// Where to write the counterexample when the test fails under faults.
     #[arg(long, default_value = "counterexample.json")]
     write_counterexample: PathBuf,
+    /// Let the run end without trying a fault: no instrumented call seen, no
+    /// fault proposed for them, or (replaying) services that inject faults
+    /// themselves. Without it such a run exits 2.
+    #[arg(long)]
+    allow_no_calls: bool,
+    /// Explore even when the fault-free execution makes different calls when
+    /// run twice. Without it such a run exits 2.
+    #[arg(long)]
+    allow_nondeterminism: bool,
+    /// Seconds an execution waits, after the functional test exits, for the
+    /// calls it started to end.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
+    grace: f64,
+    /// Seconds one run of the functional test may take; past it its whole
+    /// process group is killed and the execution fails as timed out.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = seconds)]
+    execution_timeout: f64,
+}
+
+fn non_blank(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("the functional test command is empty".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!("expected a number of seconds between 0 and 86400, got {text:?}")),
+    }
 }
 
 #[tokio::main]
@@ -118,75 +155,199 @@ async fn server(args: ServerArgs) -> Result<ExitCode, String> {
 }
 
 async fn test(args: TestArgs) -> Result<ExitCode, String> {
+    let replay_command = format!(
+        "filibuster test --functional-test {:?} --counterexample-file {}",
+        args.functional_test,
+        args.write_counterexample.display()
+    );
     let mut explorer = Explorer::with_fault_model(fault_model(&args.server.analysis_file)?)
         .dynamic_reduction(!args.disable_dynamic_reduction)
         .progress(true)
         .functional_test_name(&args.functional_test)
-        .counterexample_file(&args.write_counterexample);
+        .counterexample_file(&args.write_counterexample)
+        .replay_command(replay_command)
+        .allow_no_calls(args.allow_no_calls)
+        .allow_nondeterminism(args.allow_nondeterminism)
+        .grace(Duration::from_secs_f64(args.grace));
     if args.only_initial_execution {
         explorer = explorer.max_executions(1);
     } else if let Some(max) = args.max_tests {
-        explorer = explorer.max_executions(max);
+        explorer = explorer.max_executions(usize::try_from(max).unwrap_or(usize::MAX));
     }
-    let replaying = args.counterexample_file.is_some();
     if let Some(path) = &args.counterexample_file {
         explorer = explorer.replay(Counterexample::load(path).map_err(|e| e.to_string())?);
     }
     let server = listen(explorer.server().router(), args.server.listen).await?;
     let url = format!("http://{}", args.server.listen);
 
-    let command = args.functional_test.clone();
-    let report = explorer.run(|_| run_command(command.clone(), url.clone())).await;
+    let test = FunctionalTest {
+        command: args.functional_test.clone(),
+        url,
+        timeout: Duration::from_secs_f64(args.execution_timeout),
+        running: Arc::default(),
+    };
+    let running = test.running.clone();
+    let report = tokio::select! {
+        report = explorer.run(|_| test.run()) => report,
+        signal = termination() => {
+            server.abort();
+            let code = stop_group(&running, signal).await;
+            eprintln!("filibuster: interrupted by {signal}; the functional test's process group was stopped");
+            return Ok(ExitCode::from(code));
+        }
+    };
     server.abort();
 
-    print_report(&report, &args, replaying);
-    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// Runs the functional test command once; its output is kept for the
-/// report when it fails.
-async fn run_command(command: String, url: String) -> Result<(), String> {
-    let output = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .env(filibuster::ENV_URL, &url)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    let tail: Vec<&str> = text.lines().rev().take(10).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!("`{command}` exited with {}\n{}", output.status, tail.join("\n")))
-}
-
-fn print_report(report: &Report, args: &TestArgs, replaying: bool) {
-    for failure in report.failures() {
-        println!("Execution {} failed with these faults:", failure.number);
-        print!("{}", failure.describe());
+    if report.passed() {
+        println!("{}", report.summary());
+        if report.replay.is_some() {
+            println!(
+                "Counterexample did not reproduce: every planned fault was injected and the test passed."
+            );
+        }
+    } else {
+        println!("{}", report.failure_message());
+        if let Some(path) = &report.counterexample_file {
+            println!("Counterexample file written: {}", path.display());
+        } else if report.replay.is_none() && report.executions.first().is_some_and(|e| e.failed()) {
+            println!("The functional test failed without any fault injected; nothing explored.");
+        }
     }
     match report.write_json(&args.report_file) {
         Ok(()) => println!("Report: {}", args.report_file.display()),
-        Err(error) => eprintln!("error: cannot write the report to {}: {error}", args.report_file.display()),
+        Err(error) => {
+            eprintln!("error: cannot write the report to {}: {error}", args.report_file.display());
+            return Ok(ExitCode::from(2));
+        }
     }
-    if replaying {
-        println!(
-            "{}",
-            if report.passed() { "Counterexample did not reproduce." } else { "Counterexample reproduced." }
-        );
-    } else if let Some(path) = &report.counterexample_file {
-        println!("Counterexample file written: {}", path.display());
-        println!(
-            "Replay it with: filibuster test --functional-test {:?} --counterexample-file {}",
-            args.functional_test,
-            path.display()
-        );
-    } else if report.executions.first().is_some_and(|e| e.failed()) {
-        println!("The functional test failed without any fault injected; nothing explored.");
+    Ok(ExitCode::from(report.verdict().exit_code()))
+}
+
+/// The functional test command, run once per execution.
+struct FunctionalTest {
+    command: String,
+    url: String,
+    timeout: Duration,
+    /// The process group of the run in progress, to forward signals to.
+    running: Arc<Mutex<Option<i32>>>,
+}
+
+/// How much of the test's stdout and stderr is kept, each: the last bytes.
+const OUTPUT_CAP: usize = 64 * 1024;
+/// Lines of output quoted in the failure message.
+const QUOTED_LINES: usize = 20;
+
+impl FunctionalTest {
+    /// Runs the command in its own process group; it fails by exiting
+    /// non-zero or by outliving the timeout. The execution ends when the
+    /// command exits (what it left running in its group is killed), not
+    /// when its output closes.
+    async fn run(&self) -> Result<(), String> {
+        let command = &self.command;
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env(filibuster::ENV_URL, &self.url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+        let group = child.id().and_then(|id| i32::try_from(id).ok());
+        *lock(&self.running) = group;
+        let stdout = tokio::spawn(tail(child.stdout.take()));
+        let stderr = tokio::spawn(tail(child.stderr.take()));
+        let status = tokio::time::timeout(self.timeout, child.wait()).await;
+        // Whatever the test left behind (a background child holding its
+        // output, say) goes with it.
+        if let Some(group) = group {
+            kill_group(group, Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+        *lock(&self.running) = None;
+        let mut output = collect(stdout).await;
+        output.push_str(&collect(stderr).await);
+        let quoted = last_lines(&output, QUOTED_LINES);
+        match status {
+            Err(_) => Err(format!(
+                "`{command}` timed out after {:.0} s (--execution-timeout); its process group was killed\n{quoted}",
+                self.timeout.as_secs_f64()
+            )),
+            Ok(Err(error)) => Err(format!("cannot wait for `{command}`: {error}")),
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(format!("`{command}` exited with {status}\n{quoted}")),
+        }
     }
-    println!("{}", report.summary());
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads `stream` to its end, keeping the last [`OUTPUT_CAP`] bytes.
+async fn tail(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let Some(mut stream) = stream else { return Vec::new() };
+    let mut kept = std::collections::VecDeque::with_capacity(OUTPUT_CAP);
+    let mut buffer = vec![0; 8192];
+    while let Ok(n) = stream.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend(&buffer[..n]);
+        let excess = kept.len().saturating_sub(OUTPUT_CAP);
+        kept.drain(..excess);
+    }
+    kept.into()
+}
+
+/// What a [`tail`] task kept, waiting briefly: a grandchild outside the
+/// test's process group may still hold the pipe open.
+async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> String {
+    let abort = task.abort_handle();
+    match tokio::time::timeout(Duration::from_millis(500), task).await {
+        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => {
+            abort.abort();
+            String::new()
+        }
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn kill_group(group: i32, signal: Signal) {
+    // ESRCH (nothing left in the group) is the usual answer: ignore it.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), signal);
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn termination() -> Signal {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => Signal::SIGINT,
+        _ = terminate.recv() => Signal::SIGTERM,
+    }
+}
+
+/// Forwards `signal` to the running test's process group, kills what is
+/// left of it after a moment, and answers the exit code (128 + signal).
+async fn stop_group(running: &Mutex<Option<i32>>, signal: Signal) -> u8 {
+    let group = *lock(running);
+    if let Some(group) = group {
+        kill_group(group, signal);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        kill_group(group, Signal::SIGKILL);
+    }
+    128 + signal as u8
 }

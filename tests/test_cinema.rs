@@ -46,7 +46,7 @@ mod app;
 use std::path::PathBuf;
 
 use filibuster::ExecutionStatus;
-use filibuster::{Counterexample, Explorer, Report};
+use filibuster::{Counterexample, Explorer, ReplayOutcome, Report, Verdict};
 
 /// The path of the one movie Chris Rivers booked.
 const CREED: &str = "/movies/267eedb8-0f5d-42d5-8f43-72426b9fb3e6";
@@ -85,7 +85,7 @@ fn faults(report: &Report) -> Vec<Vec<(String, String)>> {
     report
         .executions
         .iter()
-        .map(|e| e.faults.iter().map(|f| (f.fault.clone(), f.path.clone())).collect())
+        .map(|e| e.faults.iter().map(|f| (f.fault.clone(), f.call.path.clone())).collect())
         .collect()
 }
 
@@ -136,7 +136,7 @@ async fn correct_app_passes_all_11_executions() {
                 .map(|c| (c.source.as_str(), c.target.as_deref(), c.path.as_str()))
                 .collect();
             let expected: &[_] = match execution.faults.first() {
-                Some(fault) if fault.path == BOOKINGS => &[("users", Some("bookings"), BOOKINGS)],
+                Some(fault) if fault.call.path == BOOKINGS => &[("users", Some("bookings"), BOOKINGS)],
                 _ => &[("users", Some("bookings"), BOOKINGS), ("users", Some("movies"), CREED)],
             };
             assert_eq!(calls, expected, "execution {}", execution.number);
@@ -188,8 +188,11 @@ async fn buggy_app_fails_on_a_movies_timeout_and_the_counterexample_replays() {
         assert!(message.ends_with(r#"it answered 200 OK: {"20151201":[]}"#), "{message}");
         let described = failure.describe();
         assert!(
-            described.contains(&format!("users -> movies GET {CREED}"))
-                && described.contains("injected reqwest.timeout"),
+            described.starts_with("execution 5 FAILED")
+                && described.contains(&format!(
+                    "users -> movies GET {CREED} (tests/../examples/cinema/app.rs:271, fn get_movie): \
+                     reqwest.timeout"
+                )),
             "{described}"
         );
 
@@ -209,6 +212,8 @@ async fn buggy_app_fails_on_a_movies_timeout_and_the_counterexample_replays() {
         assert_eq!(failures.len(), 1);
         assert_eq!(faults(&replay), [one("reqwest.timeout", CREED)]);
         assert_eq!(failures[0].calls[1].fault.as_deref(), Some("reqwest.timeout"));
+        assert_eq!(replay.replay, Some(ReplayOutcome::Reproduced));
+        assert_eq!((replay.verdict(), replay.verdict().exit_code()), (Verdict::Failed, 1));
 
         // Replayed on the fixed app: the one execution passes.
         let replayer = Explorer::new().replay(counterexample);
@@ -216,6 +221,8 @@ async fn buggy_app_fails_on_a_movies_timeout_and_the_counterexample_replays() {
         assert_eq!(replay.executions_run, 1);
         assert!(replay.passed(), "{:#?}", replay.failures().collect::<Vec<_>>());
         assert_eq!(replay.executions[0].calls[1].fault.as_deref(), Some("reqwest.timeout"));
+        assert_eq!(replay.replay, Some(ReplayOutcome::Fixed));
+        assert_eq!(replay.verdict().exit_code(), 0);
 
         std::fs::remove_file(&path).unwrap();
     }

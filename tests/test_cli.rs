@@ -158,8 +158,14 @@ async fn cli_writes_and_replays_a_counterexample() {
     let output = filibuster(&dir, port, &services.users_url, &[]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("injected reqwest.timeout"), "{text}");
+    assert!(text.contains("execution 5 FAILED with these faults:"), "{text}");
+    assert!(text.contains("(examples/cinema/app.rs:271): reqwest.timeout"), "{text}");
     assert!(text.contains("Counterexample file written: counterexample.json"), "{text}");
+    assert!(
+        text.contains("replay it with: filibuster test --functional-test \"")
+            && text.contains("--counterexample-file counterexample.json"),
+        "{text}"
+    );
     let (run, _) = in_process_counts(true).await;
     assert!(text.contains(&format!("Executions run: {run}\n")), "{text}");
 
@@ -167,7 +173,8 @@ async fn cli_writes_and_replays_a_counterexample() {
         filibuster(&dir, port, &services.users_url, &["--counterexample-file", "counterexample.json"]);
     let text = stdout(&replay);
     assert_eq!(replay.status.code(), Some(1), "{text}");
-    assert!(text.contains("Counterexample reproduced.\nExecutions run: 1\n"), "{text}");
+    assert!(text.contains("the counterexample reproduced: every planned fault was injected"), "{text}");
+    assert!(text.contains("Executions run: 1\n"), "{text}");
 
     std::fs::write(dir.join("broken.json"), "{").unwrap();
     let broken = filibuster(&dir, port, &services.users_url, &["--counterexample-file", "broken.json"]);

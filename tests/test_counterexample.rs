@@ -70,7 +70,7 @@ async fn failure_yields_a_counterexample_that_replays() {
     let failure = failures[0];
     assert_eq!(failure.faults.len(), 1);
     assert_eq!(failure.faults[0].fault, "reqwest.timeout");
-    assert_eq!(failure.faults[0].path, "/b");
+    assert_eq!(failure.faults[0].call.path, "/b");
     assert!(failure.describe().contains("a -> b GET /b"), "{}", failure.describe());
     assert_eq!(report.counterexample_file.as_deref(), Some(path.as_path()));
 

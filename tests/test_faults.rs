@@ -58,6 +58,8 @@ async fn faults_are_genuine_reqwest_values() {
     assert!(report.passed());
     assert_eq!(report.executions_run, 6);
 
+    // The fault-free execution runs twice (the second run checks that it
+    // makes the same calls, and is not counted), then one per fault.
     let mut seen = app.seen.lock().unwrap().clone();
     seen.sort();
     assert_eq!(
@@ -65,6 +67,7 @@ async fn faults_are_genuine_reqwest_values() {
         [
             "error connect=false timeout=true url=/b",
             "error connect=true timeout=false url=/b",
+            "response 200 from /b",
             "response 200 from /b",
             "response 500 from /b",
             "response 502 from /b",

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use filibuster::{Counterexample, Explorer, Report};
+use filibuster::{Counterexample, Explorer, Report, Verdict};
 
 /// Where the JSON report of an exploration goes.
 const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/cinema-report.json");
@@ -112,17 +112,6 @@ async fn explore(explorer: &Explorer, users_url: &str) -> Report {
         .await
 }
 
-/// Prints the failing execution of `report`, if any.
-fn print_failure(report: &Report) {
-    for failure in report.failures() {
-        let faults: Vec<String> =
-            failure.faults.iter().map(|f| format!("{} on {}", f.fault, f.path)).collect();
-        let faults = if faults.is_empty() { "no fault".to_owned() } else { faults.join(", ") };
-        println!("\nexecution {} FAILED ({faults}):", failure.number);
-        print!("{}", failure.describe());
-    }
-}
-
 async fn run(args: Args) -> Result<ExitCode, String> {
     let bug = if args.bug { app::Bug::EmptyListOnMoviesTimeout } else { app::Bug::None };
     let mut explorer = Explorer::new()
@@ -139,7 +128,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         println!("replaying {} ({})", path.display(), faults.join(", "));
         explorer = explorer.replay(counterexample);
     } else {
-        explorer = explorer.counterexample_file(COUNTEREXAMPLE);
+        explorer = explorer.counterexample_file(COUNTEREXAMPLE).replay_command(format!(
+            "cargo run --example cinema -- {}--replay {}",
+            if args.bug { "--bug " } else { "" },
+            shown(Path::new(COUNTEREXAMPLE)).display()
+        ));
         println!(
             "exploring the cinema{}{}: default fault model, GET /users/chris_rivers/bookings",
             if args.bug { " with the planted bug" } else { "" },
@@ -149,32 +142,27 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let users_url = start(&explorer, bug).await?;
     let report = explore(&explorer, &users_url).await;
 
-    print_failure(&report);
-    println!("\n{}", report.summary());
     let report_path = Path::new(if args.replay.is_some() { REPLAY_REPORT } else { REPORT });
-    match report.write_json(report_path) {
-        Ok(()) => println!("report: {}", shown(report_path).display()),
-        Err(error) => eprintln!("cannot write the report {}: {error}", report_path.display()),
+    if let Err(error) = report.write_json(report_path) {
+        return Err(format!("cannot write the report {}: {error}", report_path.display()));
     }
-
-    if report.passed() {
-        if args.replay.is_some() {
-            println!("\nthe counterexample passes: the failure is not reproduced");
-        } else {
+    match (report.verdict(), &report.replay) {
+        (Verdict::Passed, Some(_)) => {
+            println!("\n{}", report.summary());
+            println!("report: {}", shown(report_path).display());
+            println!("\nevery planned fault was injected and the test passes: fixed");
+        }
+        (Verdict::Passed, None) => {
+            println!("\n{}", report.summary());
+            println!("report: {}", shown(report_path).display());
             println!("\nevery execution passed");
         }
-        return Ok(ExitCode::SUCCESS);
+        _ => {
+            println!("\n{}", report.failure_message());
+            println!("report: {}", shown(report_path).display());
+        }
     }
-    if args.replay.is_some() {
-        println!("\nthe counterexample fails again");
-    } else if let Some(path) = &report.counterexample_file {
-        let path = shown(path);
-        println!("\ncounterexample: {}", path.display());
-        println!("replay it with: cargo run --example cinema -- --bug --replay {}", path.display());
-    } else {
-        println!("\nno counterexample: the fault-free execution failed");
-    }
-    Ok(ExitCode::FAILURE)
+    Ok(ExitCode::from(report.verdict().exit_code()))
 }
 
 #[tokio::main]

@@ -1,6 +1,6 @@
 //! A connection of instrumented services to one Filibuster server.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::records::{CreateResponse, Invocation, Update};
@@ -28,14 +28,52 @@ pub struct Connection {
 struct Inner {
     transport: Arc<dyn Transport>,
     failing: AtomicBool,
+    /// Counts the requests its handlers are handling, for a server that
+    /// waits for them (an in-process explorer).
+    live_requests: Option<Arc<AtomicUsize>>,
 }
 
 static DEFAULT: OnceLock<RwLock<Connection>> = OnceLock::new();
+/// Whether the process default was chosen: set with
+/// [`Connection::set_process_default`] or named by `FILIBUSTER_URL`.
+static DEFAULT_CHOSEN: AtomicBool = AtomicBool::new(false);
 
 impl Connection {
     /// A connection through `transport`.
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        Self { inner: Arc::new(Inner { transport, failing: AtomicBool::new(false) }) }
+        Self { inner: Arc::new(Inner { transport, failing: AtomicBool::new(false), live_requests: None }) }
+    }
+
+    /// A connection through `transport` that counts the requests being
+    /// handled in `live_requests`.
+    pub(crate) fn tracked(transport: Arc<dyn Transport>, live_requests: Arc<AtomicUsize>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                failing: AtomicBool::new(false),
+                live_requests: Some(live_requests),
+            }),
+        }
+    }
+
+    /// An instrumented handler started handling a request.
+    pub(crate) fn request_started(&self) {
+        if let Some(live) = &self.inner.live_requests {
+            live.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// ... and is done with it (its spawned work included).
+    pub(crate) fn request_ended(&self) {
+        if let Some(live) = &self.inner.live_requests {
+            live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the process default was chosen ([`Connection::set_process_default`],
+    /// or `FILIBUSTER_URL` in the environment) rather than fallen back on.
+    pub(crate) fn process_default_chosen() -> bool {
+        DEFAULT_CHOSEN.load(Ordering::Relaxed) || std::env::var_os(ENV_URL).is_some()
     }
 
     /// A connection over HTTP to the server at `base_url`.
@@ -57,6 +95,7 @@ impl Connection {
 
     /// Makes `self` the connection of handlers whose request carries none.
     pub fn set_process_default(&self) {
+        DEFAULT_CHOSEN.store(true, Ordering::Relaxed);
         let lock = DEFAULT.get_or_init(|| RwLock::new(self.clone()));
         *lock.write().unwrap_or_else(|e| e.into_inner()) = self.clone();
     }

@@ -66,6 +66,7 @@ impl RequestContext {
     pub(crate) fn new(service: &'static str, connection: Connection, headers: FilibusterHeaders) -> Self {
         let request_id = headers.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let execution_index = headers.execution_index.unwrap_or_default();
+        connection.request_started();
         Self {
             service,
             connection,
@@ -120,7 +121,8 @@ impl RequestContext {
 
     /// Starts an outgoing call from `callsite` with `method` to `url`:
     /// advances this request's clock and counts the call.
-    pub(crate) fn start_call(&self, callsite: &Callsite, method: &str, url: &Url) -> CallStart {
+    pub(crate) fn start_call(&self, callsite: &'static Callsite, method: &str, url: &Url) -> CallStart {
+        crate::known_callsites::register(callsite);
         let target = normalized_target(url);
         let (vclock, execution_index) = with_call_hash(callsite, MODULE, method, &target, |hash| {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -137,6 +139,12 @@ impl RequestContext {
             origin_vclock: self.origin_vclock.clone(),
             execution_index,
         }
+    }
+}
+
+impl Drop for RequestContext {
+    fn drop(&mut self) {
+        self.connection.request_ended();
     }
 }
 

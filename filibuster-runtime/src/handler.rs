@@ -24,6 +24,9 @@ pub struct Incoming(Option<Box<IncomingRequest>>);
 struct IncomingRequest {
     headers: FilibusterHeaders,
     connection: Connection,
+    /// No connection came with the request: `connection` is the process
+    /// default, which nobody chose.
+    unlayered: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Incoming {
@@ -33,10 +36,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Incoming {
         if !switch::enabled() {
             return Ok(Incoming(None));
         }
-        let connection =
-            parts.extensions.get::<Connection>().cloned().unwrap_or_else(Connection::process_default);
+        let (connection, unlayered) = match parts.extensions.get::<Connection>() {
+            Some(connection) => (connection.clone(), false),
+            None => (Connection::process_default(), !Connection::process_default_chosen()),
+        };
         let headers = FilibusterHeaders::from_headers(&parts.headers);
-        Ok(Incoming(Some(Box::new(IncomingRequest { headers, connection }))))
+        Ok(Incoming(Some(Box::new(IncomingRequest { headers, connection, unlayered }))))
     }
 }
 
@@ -58,7 +63,10 @@ pub fn run_handler<F: Future>(
 }
 
 async fn instrumented<F: Future>(incoming: IncomingRequest, service: &'static str, body: F) -> F::Output {
-    let IncomingRequest { headers, connection } = incoming;
+    let IncomingRequest { headers, connection, unlayered } = incoming;
+    if unlayered && crate::unlayered::report(service) {
+        return body.await;
+    }
     let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());
     let forced_sleep = headers.forced_sleep;
     let context = RequestContext::new(service, connection, headers);

@@ -15,11 +15,13 @@ mod execution_index;
 pub mod fault;
 mod handler;
 pub mod headers;
+mod known_callsites;
 pub mod records;
 mod send;
 pub mod server;
 pub mod switch;
 pub mod transport;
+mod unlayered;
 mod vclock;
 mod wire;
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::execution::PlannedFault;
+use super::report::CallSite;
 
 /// A failing execution, saved to be replayed.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +106,31 @@ impl Counterexample {
 }
 
 impl Counterexample {
+    /// Where each call of the failing execution came from, by execution
+    /// index (from its `log`, and its `response_log` for targets and fns).
+    pub(crate) fn sites(&self) -> impl Iterator<Item = (String, CallSite)> + '_ {
+        self.log.iter().chain(&self.response_log).filter_map(|entry| {
+            let index = entry.get("execution_index")?.as_str()?.to_owned();
+            let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
+            let line = match entry.get("callsite_line") {
+                Some(Value::String(line)) => line.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            let site = CallSite {
+                source: text("source_service_name").unwrap_or_default(),
+                target: text("target_service_name").filter(|t| t != "external"),
+                method: text("method").unwrap_or_default(),
+                path: entry.pointer("/args/0").and_then(Value::as_str).map(str::to_owned).unwrap_or_default(),
+                callsite: format!("{}:{line}", text("callsite_file").unwrap_or_default()),
+                function: text("callsite_function").or_else(|| {
+                    crate::known_callsites::function_of(&text("full_traceback")?).map(str::to_owned)
+                }),
+            };
+            Some((index, site))
+        })
+    }
+
     /// The service each call reached, by execution index, as the failing
     /// execution knew it (calls failed before reaching anything included).
     pub(crate) fn targets(&self) -> impl Iterator<Item = (String, String)> + '_ {

@@ -134,11 +134,6 @@ impl LogEntry {
     pub fn identity_json(&self) -> Value {
         serde_json::to_value(self.identity()).unwrap_or(Value::Null)
     }
-
-    /// The path and query the call went to.
-    pub fn path(&self) -> &str {
-        self.invocation.args.first().map(String::as_str).unwrap_or("")
-    }
 }
 
 /// A fault planned for the call with a given execution index: the

@@ -2,6 +2,7 @@
 //! different set of faults, depth first, skipping what dynamic reduction
 //! shows redundant, and stops at the first failure with a counterexample.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,10 +12,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::counterexample::Counterexample;
-use super::report::{CallReport, ExecutionReport, ExecutionStatus, FaultReport, Report};
+use super::execution::LogEntry;
+use super::report::{
+    CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, ReplayOutcome, Report, RunError,
+};
 use super::state::State;
 use super::{FaultModel, PlannedFault, Server};
 use crate::connection::Connection;
+use crate::unlayered::Watch;
 
 /// Drives a [`Server`]: the initial fault-free execution, then every
 /// execution the new calls scheduled, in depth-first order.
@@ -36,7 +41,7 @@ use crate::connection::Connection;
 ///         Ok::<(), reqwest::Error>(())
 ///     })
 ///     .await;
-/// assert!(report.passed(), "{}", report.summary());
+/// report.assert_passed();
 /// # }
 /// ```
 #[derive(Debug)]
@@ -48,7 +53,16 @@ pub struct Explorer {
     replay: Option<Counterexample>,
     progress: bool,
     name: String,
+    replay_command: Option<String>,
+    allow_no_calls: bool,
+    allow_nondeterminism: bool,
+    repeat_initial: bool,
+    grace: Duration,
 }
+
+/// How long an execution waits, once the functional test has returned, for
+/// the calls it started to end.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 impl Default for Explorer {
     fn default() -> Self {
@@ -117,6 +131,11 @@ impl Explorer {
             replay: None,
             progress: false,
             name: String::new(),
+            replay_command: None,
+            allow_no_calls: false,
+            allow_nondeterminism: false,
+            repeat_initial: true,
+            grace: DEFAULT_GRACE,
         }
     }
 
@@ -158,6 +177,49 @@ impl Explorer {
         self
     }
 
+    /// The command that replays a counterexample, shown when the test fails
+    /// (for the CLI, `filibuster test ... --counterexample-file <path>`).
+    pub fn replay_command(mut self, command: impl Into<String>) -> Self {
+        self.replay_command = Some(command.into());
+        self
+    }
+
+    /// Lets a run end without trying any fault: when the fault-free
+    /// execution sees no instrumented call, or the fault model proposes no
+    /// fault for its calls, or (replaying) no call reaches the server because
+    /// services inject faults themselves. Off by default: such a run fails
+    /// with [`RunError::NoInstrumentedCalls`] or [`RunError::NoFaultToTry`].
+    pub fn allow_no_calls(mut self, allow: bool) -> Self {
+        self.allow_no_calls = allow;
+        self
+    }
+
+    /// Explores even when the fault-free execution makes different calls when
+    /// run twice (the differences go to [`Report::nondeterminism`]). Off by
+    /// default: the run fails with [`RunError::Nondeterministic`].
+    pub fn allow_nondeterminism(mut self, allow: bool) -> Self {
+        self.allow_nondeterminism = allow;
+        self
+    }
+
+    /// Runs the fault-free execution twice (the default) to check that it
+    /// makes the same calls each time; the second run is not counted among
+    /// the executions.
+    pub fn repeat_initial_execution(mut self, on: bool) -> Self {
+        self.repeat_initial = on;
+        self
+    }
+
+    /// How long an execution waits, once the functional test has returned,
+    /// for the instrumented calls started under it to end (and, in-process,
+    /// for instrumented handlers to finish their requests, work spawned with
+    /// [`in_current_request`](crate::in_current_request) included). Default
+    /// [`DEFAULT_GRACE`]; calls still running then are listed in the report.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
     /// The server this explorer drives.
     pub fn server(&self) -> &Server {
         &self.server
@@ -169,7 +231,8 @@ impl Explorer {
     }
 
     /// Explores: runs `test` once per test execution and returns what
-    /// happened. Stops at the first execution whose test fails.
+    /// happened. Stops at the first execution whose test fails, and at
+    /// anything that makes the run untrustworthy ([`Report::errors`]).
     pub async fn run<F, Fut>(&self, mut test: F) -> Report
     where
         F: FnMut(TestContext) -> Fut,
@@ -179,39 +242,136 @@ impl Explorer {
         crate::switch::enable();
         let started = Instant::now();
         let bar = self.progress_bar();
-        let mut report = Report::default();
-        {
-            let mut state = self.server.lock();
-            match &self.replay {
-                Some(counterexample) => {
-                    state.begin_replay(counterexample.faults.clone(), counterexample.targets())
-                }
-                None => {
-                    state.exploring = true;
-                    state.begin(None);
-                }
-            }
-        }
-        let first = self.run_one(&mut test, 1).await;
-        let explore = self.replay.is_none() && !first.failed();
-        report.executions_run = 1;
-        report.executions.push(first);
-        if explore {
-            self.run_scheduled(&mut test, &mut report, &bar).await;
+        let watch = Watch::start();
+        let mut report = Report { functional_test: self.name.clone(), ..Report::default() };
+        match &self.replay {
+            Some(counterexample) => self.replay_one(counterexample, &mut test, &mut report, &watch).await,
+            None => self.explore(&mut test, &mut report, &bar, &watch).await,
         }
         {
             let mut state = self.server.lock();
             report.executions_remaining = state.pending();
+            report.late_records = state.late_records;
             state.exploring = false;
+        }
+        if report.errors.is_empty() {
+            report.unreported_targets = unreported_targets(&report);
         }
         report.elapsed = started.elapsed();
         bar.finish_and_clear();
         report
     }
 
+    /// The initial execution, its repetition, then every scheduled one.
+    async fn explore<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar, watch: &Watch)
+    where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
+        {
+            let mut state = self.server.lock();
+            state.exploring = true;
+            state.begin(None);
+        }
+        let first = self.run_one(test, 1).await;
+        report.executions_run = 1;
+        let (failed, calls) = (first.failed(), first.calls.len());
+        report.executions.push(first);
+        if missing_layers(report, watch) || failed {
+            return;
+        }
+        if calls == 0 && !self.allow_no_calls {
+            report.errors.push(RunError::NoInstrumentedCalls);
+            return;
+        }
+        let scheduled = self.server.lock().scheduled_total;
+        if calls > 0 && scheduled == 0 && !self.allow_no_calls {
+            report.errors.push(RunError::NoFaultToTry { calls });
+            return;
+        }
+        if self.repeat_initial && self.max_executions.is_none_or(|max| max > 1) && scheduled > 0 {
+            if let Some(difference) = self.repeat(test, &report.executions[0]).await {
+                if self.allow_nondeterminism {
+                    tracing::warn!("{}", RunError::Nondeterministic(difference.clone()).describe());
+                    report.nondeterminism = Some(difference);
+                } else {
+                    report.errors.push(RunError::Nondeterministic(difference));
+                    return;
+                }
+            }
+            if missing_layers(report, watch) {
+                return;
+            }
+        }
+        self.run_scheduled(test, report, bar, watch).await;
+    }
+
+    /// Runs the fault-free execution again; what differs from `first`, if
+    /// anything.
+    async fn repeat<F, Fut>(&self, test: &mut F, first: &ExecutionReport) -> Option<Nondeterminism>
+    where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
+        self.server.lock().begin_repeat();
+        let second = self.run_one(test, 1).await;
+        self.server.lock().exploring = true;
+        let only_first = calls_missing_from(&first.calls, &second.calls);
+        let only_second = calls_missing_from(&second.calls, &first.calls);
+        let second_run_failed = match second.status {
+            ExecutionStatus::Failed { message } => Some(message),
+            _ => None,
+        };
+        (!only_first.is_empty() || !only_second.is_empty() || second_run_failed.is_some())
+            .then_some(Nondeterminism { only_first, only_second, second_run_failed })
+    }
+
+    /// Runs the execution of `counterexample` alone, and says whether it
+    /// reproduced, is fixed or is stale.
+    async fn replay_one<F, Fut>(
+        &self,
+        counterexample: &Counterexample,
+        test: &mut F,
+        report: &mut Report,
+        watch: &Watch,
+    ) where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
+        {
+            let mut state = self.server.lock();
+            state.begin_replay(counterexample.faults.clone(), counterexample.targets());
+            state.learn_sites(counterexample.sites());
+        }
+        let execution = self.run_one(test, 1).await;
+        report.executions_run = 1;
+        let (failed, calls) = (execution.failed(), execution.calls.len());
+        let unmatched = execution.not_injected.clone();
+        report.executions.push(execution);
+        if missing_layers(report, watch) {
+            return;
+        }
+        report.replay = if calls == 0 {
+            if !self.allow_no_calls {
+                report.errors.push(RunError::NoInstrumentedCalls);
+                return;
+            }
+            Some(ReplayOutcome::Unverified { test_failed: failed })
+        } else if !unmatched.is_empty() {
+            Some(ReplayOutcome::Stale { unmatched, test_failed: failed })
+        } else if failed {
+            Some(ReplayOutcome::Reproduced)
+        } else {
+            Some(ReplayOutcome::Fixed)
+        };
+    }
+
     /// Takes the scheduled executions depth first, pruning or running each,
     /// until none is left, the limit is reached or one fails.
-    async fn run_scheduled<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar)
+    async fn run_scheduled<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar, watch: &Watch)
     where
         F: FnMut(TestContext) -> Fut,
         Fut: Future,
@@ -231,9 +391,12 @@ impl Explorer {
                     report.executions_pruned += 1;
                     report.executions.push(ExecutionReport {
                         number: taken,
-                        faults: fault_reports(&next.faults),
+                        faults: next.faults.iter().map(|f| state.fault_report(f)).collect(),
                         calls: Vec::new(),
                         status: ExecutionStatus::Pruned,
+                        not_injected: Vec::new(),
+                        unfinished: Vec::new(),
+                        requests_still_running: 0,
                     });
                     continue;
                 }
@@ -243,14 +406,23 @@ impl Explorer {
             report.executions_run += 1;
             let failed = execution.failed();
             report.executions.push(execution);
+            if missing_layers(report, watch) {
+                return;
+            }
             if failed {
                 report.counterexample_file = self.write_counterexample();
+                report.replay_command = report.counterexample_file.as_ref().map(|path| {
+                    self.replay_command.clone().unwrap_or_else(|| {
+                        format!("Explorer::replay(Counterexample::load({:?})?)", path.display().to_string())
+                    })
+                });
                 return;
             }
         }
     }
 
-    /// Runs the test once in the execution already begun, then finishes it.
+    /// Runs the test once in the execution already begun, waits for the
+    /// calls it started to end (at most the grace), then finishes it.
     async fn run_one<F, Fut>(&self, test: &mut F, number: usize) -> ExecutionReport
     where
         F: FnMut(TestContext) -> Fut,
@@ -262,16 +434,51 @@ impl Explorer {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
         };
+        self.settle().await;
+        let requests_still_running = self.server.live_requests();
         let mut state = self.server.lock();
+        let not_injected = state.faults_not_met().iter().map(|f| state.fault_report(f)).collect();
+        let unfinished: Vec<CallReport> = state.unfinished().map(|e| call_report(&state, e)).collect();
+        if !unfinished.is_empty() || requests_still_running > 0 {
+            tracing::warn!(
+                execution = number,
+                calls = unfinished.len(),
+                requests = requests_still_running,
+                grace = ?self.grace,
+                "calls or requests still running when the execution was closed"
+            );
+        }
         state.finish();
         ExecutionReport {
             number,
-            faults: fault_reports(&state.faults),
-            calls: call_reports(&state),
+            faults: state.faults.iter().map(|f| state.fault_report(f)).collect(),
+            calls: state.log.iter().map(|e| call_report(&state, e)).collect(),
             status: match outcome {
                 Ok(()) => ExecutionStatus::Passed,
                 Err(message) => ExecutionStatus::Failed { message },
             },
+            not_injected,
+            unfinished,
+            requests_still_running,
+        }
+    }
+
+    /// Waits, at most the grace, until every call of the current execution
+    /// has ended and in-process handlers have finished their requests.
+    async fn settle(&self) {
+        let deadline = Instant::now() + self.grace;
+        let mut waited = false;
+        loop {
+            let busy = self.server.live_requests() > 0 || self.server.lock().unfinished().next().is_some();
+            if !busy || Instant::now() >= deadline {
+                return;
+            }
+            if waited {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            } else {
+                tokio::task::yield_now().await;
+                waited = true;
+            }
         }
     }
 
@@ -335,45 +542,67 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-fn fault_reports(faults: &[PlannedFault]) -> Vec<FaultReport> {
-    faults
+/// Whether handlers ran without the explorer's layer; if so, the error.
+fn missing_layers(report: &mut Report, watch: &Watch) -> bool {
+    let services = watch.services();
+    if services.is_empty() {
+        return false;
+    }
+    report.errors.push(RunError::MissingLayer { services });
+    true
+}
+
+/// The calls of `calls` whose execution index is not among `other`'s (as
+/// many times as they are missing).
+fn calls_missing_from(calls: &[CallReport], other: &[CallReport]) -> Vec<CallSite> {
+    let mut remaining: HashMap<&str, usize> = HashMap::new();
+    for call in other {
+        *remaining.entry(call.execution_index.as_str()).or_default() += 1;
+    }
+    calls
         .iter()
-        .map(|f| FaultReport {
-            execution_index: f.execution_index.clone(),
-            path: f.args.first().cloned().unwrap_or_default(),
-            fault: f.name(),
+        .filter(|call| match remaining.get_mut(call.execution_index.as_str()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
         })
+        .map(CallReport::site)
         .collect()
 }
 
-fn call_reports(state: &State) -> Vec<CallReport> {
-    state
-        .log
-        .iter()
-        .map(|entry| CallReport {
-            source: entry.invocation.source_service_name.to_string(),
-            target: state.target_of(entry),
-            method: entry.invocation.method.to_string(),
-            path: entry.path().to_owned(),
-            callsite: format!(
-                "{}:{}",
-                entry.invocation.callsite_file,
-                entry
-                    .invocation
-                    .callsite_line
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| entry.invocation.callsite_line.to_string())
-            ),
-            execution_index: entry.invocation.execution_index.clone(),
-            fault: entry.injected.as_ref().map(PlannedFault::name),
-            outcome: match (&entry.return_value, &entry.exception) {
-                (Some(value), _) => Some(value.status_code.clone()),
-                (None, Some(exception)) => Some(exception.name.clone()),
-                (None, None) => None,
-            },
-        })
-        .collect()
+/// Calls of the executions run whose target never reported
+/// `request_received`: no status-code fault was tried on them.
+fn unreported_targets(report: &Report) -> Vec<CallSite> {
+    let calls = report.executions.iter().flat_map(|e| &e.calls);
+    let reached: HashSet<CallSite> =
+        calls.clone().filter(|c| c.target.is_some()).map(|c| CallSite { target: None, ..c.site() }).collect();
+    let unreported: BTreeSet<CallSite> = calls
+        .filter(|c| c.target.is_none() && c.fault.is_none())
+        .map(CallReport::site)
+        .filter(|site| !reached.contains(site))
+        .collect();
+    unreported.into_iter().collect()
+}
+
+fn call_report(state: &State, entry: &LogEntry) -> CallReport {
+    let site = state.call_site(entry);
+    CallReport {
+        source: site.source,
+        target: site.target,
+        method: site.method,
+        path: site.path,
+        callsite: site.callsite,
+        function: site.function,
+        execution_index: entry.invocation.execution_index.clone(),
+        fault: entry.injected.as_ref().map(PlannedFault::name),
+        outcome: match (&entry.return_value, &entry.exception) {
+            (Some(value), _) => Some(value.status_code.clone()),
+            (None, Some(exception)) => Some(exception.name.clone()),
+            (None, None) => None,
+        },
+    }
 }
 
 /// The reference's `response_log`: each call with its target and outcome.
@@ -391,6 +620,10 @@ fn response_log(state: &State) -> Vec<Value> {
                 map.insert("return_value".into(), json!(entry.return_value));
                 map.insert("exception".into(), json!(entry.exception));
                 map.insert("fault_injection".into(), json!(entry.injected.is_some()));
+                if let Some(function) = crate::known_callsites::function_of(&entry.invocation.full_traceback)
+                {
+                    map.insert("callsite_function".into(), json!(function));
+                }
                 if let Some(fault) = &entry.injected {
                     map.insert("forced_exception".into(), json!(fault.forced_exception));
                     map.insert("failure_metadata".into(), json!(fault.failure_metadata));

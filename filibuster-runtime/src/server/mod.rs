@@ -11,13 +11,17 @@ mod report;
 mod routes;
 mod state;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
-pub use explorer::{Explorer, TestContext, TestOutcome};
+pub use explorer::{DEFAULT_GRACE, Explorer, TestContext, TestOutcome};
 pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
-pub use report::{CallReport, ExecutionReport, ExecutionStatus, FaultReport, Report};
+pub use report::{
+    CallReport, CallSite, ExecutionReport, ExecutionStatus, FaultReport, Nondeterminism, ReplayOutcome,
+    Report, RunError, Verdict,
+};
 pub use state::RecordError;
 
 use crate::connection::Connection;
@@ -33,6 +37,10 @@ use state::State;
 #[derive(Clone, Debug)]
 pub struct Server {
     state: Arc<Mutex<State>>,
+    /// Requests being handled by instrumented handlers that reach this
+    /// server in-process (through [`Server::connection`]): an execution is
+    /// over only when none is left.
+    live_requests: Arc<AtomicUsize>,
 }
 
 impl Default for Server {
@@ -45,13 +53,13 @@ impl Server {
     /// A server trying the faults of `model`. Until an [`Explorer`] drives
     /// it, it records calls and injects nothing.
     pub fn new(model: FaultModel) -> Self {
-        Self { state: Arc::new(Mutex::new(State::new(model))) }
+        Self { state: Arc::new(Mutex::new(State::new(model))), live_requests: Arc::default() }
     }
 
     /// A connection for services in this process: records reach the server
     /// by a direct call, with no HTTP hop.
     pub fn connection(&self) -> Connection {
-        Connection::new(Arc::new(self.clone()))
+        Connection::tracked(Arc::new(self.clone()), self.live_requests.clone())
     }
 
     /// The protocol's HTTP endpoints.
@@ -59,15 +67,22 @@ impl Server {
         routes::router(self.clone())
     }
 
-    /// Whether a fault was injected in the current test execution.
+    /// Whether a fault was injected in the current test execution (while
+    /// replaying a counterexample: whether one is planned, as the reference
+    /// answers).
     pub fn fault_injected(&self) -> bool {
-        self.lock().injected
+        self.lock().injected()
     }
 
     /// Whether a fault was injected in the current test execution on a call
     /// to `service`.
     pub fn fault_injected_on(&self, service: &str) -> bool {
         self.lock().injected_on(service)
+    }
+
+    /// Requests that in-process instrumented handlers are still handling.
+    pub(crate) fn live_requests(&self) -> usize {
+        self.live_requests.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

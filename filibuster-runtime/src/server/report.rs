@@ -1,13 +1,21 @@
-//! What an exploration found: every execution, with its calls and faults.
+//! What an exploration found: every execution, with its calls and faults,
+//! and whatever makes its verdict untrustworthy.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 /// The result of an exploration.
+///
+/// Its [`Verdict`] says whether the run passed; [`Report::assert_passed`]
+/// fails a test with everything a person needs to act on it.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// The functional test, as named to the explorer (for the CLI, its
+    /// command).
+    pub functional_test: String,
     /// Test executions run, the initial one included.
     pub executions_run: usize,
     /// Scheduled executions skipped by dynamic reduction.
@@ -22,6 +30,113 @@ pub struct Report {
     pub executions: Vec<ExecutionReport>,
     /// The counterexample file written for the failing execution, if any.
     pub counterexample_file: Option<PathBuf>,
+    /// The command that replays the counterexample, when the explorer knows
+    /// one.
+    pub replay_command: Option<String>,
+    /// What makes this run's green meaningless: it failed without finding a
+    /// failing execution.
+    pub errors: Vec<RunError>,
+    /// When replaying a counterexample: what the replay showed.
+    pub replay: Option<ReplayOutcome>,
+    /// Calls whose target never reported `request_received` in any
+    /// execution, so no status-code fault (500, 502, 503) was tried on them:
+    /// the service they reach has no `#[filibuster::handler]`, or is
+    /// outside the app.
+    pub unreported_targets: Vec<CallSite>,
+    /// Records that arrived after their execution had ended, and were
+    /// dropped.
+    pub late_records: usize,
+    /// The fault-free execution was run twice to check that it makes the same
+    /// calls; the differences, when the user allowed them
+    /// ([`Explorer::allow_nondeterminism`](super::Explorer::allow_nondeterminism)).
+    pub nondeterminism: Option<Nondeterminism>,
+}
+
+/// The outcome of an exploration, in one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every execution passed (or, replaying, every planned fault was
+    /// injected and the test passed: the bug is fixed).
+    Passed,
+    /// An execution failed (or, replaying, the counterexample reproduced).
+    Failed,
+    /// The run could not test what it was asked to: see [`Report::errors`].
+    Untested,
+    /// Replaying, some planned fault matched no call: the counterexample no
+    /// longer describes the app.
+    Stale,
+}
+
+impl Verdict {
+    /// The exit code of `filibuster test`: 0 passed (or fixed), 1 failed
+    /// (or reproduced), 2 untested, 3 a stale counterexample.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::Failed => 1,
+            Verdict::Untested => 2,
+            Verdict::Stale => 3,
+        }
+    }
+}
+
+/// Why a run cannot be trusted to have tested anything.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum RunError {
+    /// The fault-free execution saw no instrumented call.
+    NoInstrumentedCalls,
+    /// The fault model proposed no fault for any call of the fault-free
+    /// execution.
+    NoFaultToTry {
+        /// The calls it saw.
+        calls: usize,
+    },
+    /// Handlers of these services ran in routers without the explorer's
+    /// layer, in the explorer's process.
+    MissingLayer {
+        /// The services.
+        services: Vec<String>,
+    },
+    /// The fault-free execution made different calls when run again.
+    Nondeterministic(Nondeterminism),
+}
+
+/// How two runs of the fault-free execution differed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Nondeterminism {
+    /// Calls only the first run made.
+    pub only_first: Vec<CallSite>,
+    /// Calls only the second run made.
+    pub only_second: Vec<CallSite>,
+    /// What the functional test said when it failed on the second run.
+    pub second_run_failed: Option<String>,
+}
+
+/// What a replay showed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReplayOutcome {
+    /// Every planned fault was injected and the test failed again.
+    Reproduced,
+    /// Every planned fault was injected and the test passed: fixed.
+    Fixed,
+    /// These planned faults matched no call: the calls they target are gone
+    /// (a `#[call]` fn renamed, a path changed) or the file was edited.
+    Stale {
+        /// The faults that matched no call.
+        unmatched: Vec<FaultReport>,
+        /// Whether the functional test failed anyway.
+        test_failed: bool,
+    },
+    /// No call reached this server, as when services inject faults
+    /// themselves from the counterexample (the reference's local mode), and
+    /// the run allowed it: the verdict is the functional test's alone.
+    Unverified {
+        /// Whether the functional test failed.
+        test_failed: bool,
+    },
 }
 
 /// One test execution.
@@ -35,6 +150,22 @@ pub struct ExecutionReport {
     pub calls: Vec<CallReport>,
     /// Passed, failed or pruned.
     pub status: ExecutionStatus,
+    /// Planned faults that met no call in this execution ("planned, not
+    /// injected").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_injected: Vec<FaultReport>,
+    /// Calls that had not ended when the execution was closed (after the
+    /// grace period).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<CallReport>,
+    /// Requests instrumented handlers were still handling when the
+    /// execution was closed (in-process services only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub requests_still_running: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// How a test execution ended.
@@ -52,15 +183,33 @@ pub enum ExecutionStatus {
     Pruned,
 }
 
-/// A planned fault.
-#[derive(Clone, Debug, Serialize)]
+/// A planned fault, and the call it targets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FaultReport {
     /// Execution index of the call it targets.
     pub execution_index: String,
-    /// Path and query of that call.
-    pub path: String,
+    /// The call it targets, as far as it is known.
+    #[serde(flatten)]
+    pub call: CallSite,
     /// The fault: an exception name, or `status 503`.
     pub fault: String,
+}
+
+/// Where a call comes from and goes to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CallSite {
+    /// The calling service.
+    pub source: String,
+    /// The service called, when it reported `request_received`.
+    pub target: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// `file:line` of the `.send()`.
+    pub callsite: String,
+    /// The fn holding the `.send()`, when known (calls made in this process).
+    pub function: Option<String>,
 }
 
 /// One call of a test execution.
@@ -76,6 +225,9 @@ pub struct CallReport {
     pub path: String,
     /// Where in the source the call is.
     pub callsite: String,
+    /// The fn holding the `.send()`, when known (calls made in this process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
     /// Execution index of the call.
     pub execution_index: String,
     /// The fault injected into it, if any.
@@ -99,25 +251,120 @@ impl Report {
         self.executions.iter().filter(|e| matches!(e.status, ExecutionStatus::Failed { .. }))
     }
 
-    /// Whether every execution run passed.
-    pub fn passed(&self) -> bool {
-        self.failures().next().is_none()
+    /// The outcome in one word.
+    pub fn verdict(&self) -> Verdict {
+        match &self.replay {
+            _ if !self.errors.is_empty() => Verdict::Untested,
+            Some(ReplayOutcome::Stale { .. }) => Verdict::Stale,
+            _ if self.failures().next().is_some() => Verdict::Failed,
+            _ => Verdict::Passed,
+        }
     }
 
-    /// The figures a person wants at the end, one per line.
+    /// Whether the run tested what it was asked to and every execution
+    /// passed (replaying: whether the bug is fixed).
+    pub fn passed(&self) -> bool {
+        self.verdict() == Verdict::Passed
+    }
+
+    /// Panics unless the run [passed](Report::passed), with
+    /// [`Report::failure_message`]: the way to end a test that explores.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        if !self.passed() {
+            panic!("{}", self.failure_message());
+        }
+    }
+
+    /// Everything about a run that did not pass, once: the errors that made
+    /// it untested, or the failing execution with its number, every fault
+    /// (source -> target, method, path, callsite, fault), the functional
+    /// test's message, the counterexample file and how to replay it; then
+    /// the summary.
+    pub fn failure_message(&self) -> String {
+        let mut out = String::new();
+        for error in &self.errors {
+            let _ = writeln!(out, "{}", error.describe());
+        }
+        match &self.replay {
+            Some(ReplayOutcome::Stale { unmatched, test_failed }) => {
+                let _ = writeln!(
+                    out,
+                    "the counterexample is stale: {} of its planned faults matched no call{}",
+                    unmatched.len(),
+                    if *test_failed { " (the functional test failed anyway)" } else { "" }
+                );
+                for fault in unmatched {
+                    let _ = writeln!(out, "  {}", fault.describe());
+                }
+            }
+            Some(ReplayOutcome::Reproduced) => {
+                let _ = writeln!(out, "the counterexample reproduced: every planned fault was injected");
+            }
+            _ => {}
+        }
+        for failure in self.failures() {
+            out.push_str(&failure.describe());
+        }
+        if let Some(path) = &self.counterexample_file {
+            let _ = writeln!(out, "counterexample: {}", path.display());
+        }
+        if let Some(command) = &self.replay_command {
+            let _ = writeln!(out, "replay it with: {command}");
+        }
+        out.push_str(&self.summary());
+        out
+    }
+
+    /// The figures a person wants at the end, one per line, then what the
+    /// run could not check.
     pub fn summary(&self) -> String {
-        format!(
-            "Executions run: {}\nExecutions pruned: {}\nTotal: {}\nTime elapsed: {:.2} s{}",
+        let mut out = format!(
+            "Executions run: {}\nExecutions pruned: {}\nTotal: {}\nTime elapsed: {:.2} s",
             self.executions_run,
             self.executions_pruned,
             self.total(),
             self.elapsed.as_secs_f64(),
-            if self.executions_remaining > 0 {
-                format!("\nNot explored: {}", self.executions_remaining)
-            } else {
-                String::new()
+        );
+        if self.executions_remaining > 0 {
+            let _ = write!(out, "\nNot explored: {}", self.executions_remaining);
+        }
+        let not_injected: usize = self.executions.iter().map(|e| e.not_injected.len()).sum();
+        if not_injected > 0 {
+            let _ = write!(
+                out,
+                "\nPlanned, not injected: {not_injected} (the call a fault targets did not happen: \
+                 see `not_injected` in the report)"
+            );
+        }
+        let unfinished: usize = self.executions.iter().map(|e| e.unfinished.len()).sum();
+        if unfinished > 0 {
+            let _ = write!(out, "\nCalls still running when their execution was closed: {unfinished}");
+        }
+        if self.late_records > 0 {
+            let _ = write!(out, "\nLate records dropped: {}", self.late_records);
+        }
+        if let Some(n) = &self.nondeterminism {
+            let _ = write!(
+                out,
+                "\nNondeterministic (allowed): the fault-free execution made {} call(s) only the first \
+                 time, {} only the second",
+                n.only_first.len(),
+                n.only_second.len()
+            );
+        }
+        if !self.unreported_targets.is_empty() {
+            let _ = write!(
+                out,
+                "\nNo 500/502/503 tried on {} call(s): their target never reported `request_received` \
+                 (no #[filibuster::handler] on it, or a service outside the app):",
+                self.unreported_targets.len()
+            );
+            for call in &self.unreported_targets {
+                let _ = write!(out, "\n  {}", call.describe());
             }
-        )
+        }
+        out
     }
 
     /// Writes the report as JSON to `path` (creating its directory).
@@ -131,29 +378,137 @@ impl Report {
     }
 }
 
+impl RunError {
+    /// What went wrong and what to check, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            RunError::NoInstrumentedCalls => "no instrumented call was seen in the fault-free execution, \
+                 so no fault could be tried. Check that: the services run with the instrumentation on \
+                 (`FILIBUSTER_ENABLED=1`, or in-process an Explorer, which turns it on); every router \
+                 has the explorer's layer (`.layer(explorer.connection().layer())`); services in other \
+                 processes reach this server (`FILIBUSTER_URL`); the handlers have \
+                 #[filibuster::handler] and the calls #[filibuster::call]. To allow a run without \
+                 calls, use `allow_no_calls` (`--allow-no-calls`)."
+                .to_owned(),
+            RunError::NoFaultToTry { calls } => format!(
+                "the fault model proposes no fault for any of the {calls} call(s) of the fault-free \
+                 execution: check its `pattern`s (they are matched against `reqwest.GET`, \
+                 `reqwest.POST`, ...) and `restrictions`. To allow it, use `allow_no_calls` \
+                 (`--allow-no-calls`)."
+            ),
+            RunError::MissingLayer { services } => format!(
+                "handlers of {} ran in a router without the explorer's layer, so their calls were not \
+                 explored: add `.layer(explorer.connection().layer())` to each router started for the \
+                 exploration (if another exploration runs in this process at the same time, the router \
+                 may be its)",
+                services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            ),
+            RunError::Nondeterministic(n) => {
+                let mut out = String::from(
+                    "the fault-free execution made different calls when run twice, so execution indices \
+                     do not identify calls and faults may miss them",
+                );
+                if let Some(message) = &n.second_run_failed {
+                    let _ = write!(out, "; the second run failed: {message}");
+                }
+                for call in &n.only_first {
+                    let _ = write!(out, "\n  only in the first run: {}", call.describe());
+                }
+                for call in &n.only_second {
+                    let _ = write!(out, "\n  only in the second run: {}", call.describe());
+                }
+                out.push_str("\n  To explore anyway, use `allow_nondeterminism` (`--allow-nondeterminism`).");
+                out
+            }
+        }
+    }
+}
+
+impl CallSite {
+    /// `source -> target METHOD path (file:line, fn)`.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{} -> {} {} {} ({}",
+            self.source,
+            self.target.as_deref().unwrap_or("?"),
+            self.method,
+            self.path,
+            self.callsite
+        );
+        if let Some(function) = &self.function {
+            let _ = write!(out, ", fn {function}");
+        }
+        out.push(')');
+        out
+    }
+}
+
+impl FaultReport {
+    /// `source -> target METHOD path (file:line, fn): fault`.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.call.describe(), self.fault)
+    }
+}
+
+impl CallReport {
+    /// Where the call comes from and goes to.
+    pub fn site(&self) -> CallSite {
+        CallSite {
+            source: self.source.clone(),
+            target: self.target.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            callsite: self.callsite.clone(),
+            function: self.function.clone(),
+        }
+    }
+}
+
 impl ExecutionReport {
     /// Whether the functional test failed in this execution.
     pub fn failed(&self) -> bool {
         matches!(self.status, ExecutionStatus::Failed { .. })
     }
 
-    /// A few lines for people: which call got which fault, and what the
-    /// test saw.
+    /// A few lines for people: the execution's number and outcome, which
+    /// call got which fault, and what the test saw.
     pub fn describe(&self) -> String {
-        let mut out = String::new();
-        for call in self.calls.iter().filter(|c| c.fault.is_some()) {
-            out.push_str(&format!(
-                "  {} -> {} {} {} ({}): injected {}\n",
+        let mut out = match &self.status {
+            ExecutionStatus::Passed => format!("execution {} passed", self.number),
+            ExecutionStatus::Failed { .. } => format!("execution {} FAILED", self.number),
+            ExecutionStatus::Pruned => format!("execution {} pruned", self.number),
+        };
+        out.push_str(if self.faults.is_empty() {
+            " with no fault injected\n"
+        } else {
+            " with these faults:\n"
+        });
+        for fault in &self.faults {
+            let injected = !self.not_injected.contains(fault);
+            let _ = writeln!(
+                out,
+                "  {}{}",
+                fault.describe(),
+                if injected || self.status == ExecutionStatus::Pruned {
+                    ""
+                } else {
+                    " (planned, not injected)"
+                }
+            );
+        }
+        if let ExecutionStatus::Failed { message } = &self.status {
+            let _ = writeln!(out, "  the functional test failed: {message}");
+        }
+        for call in &self.unfinished {
+            let _ = writeln!(
+                out,
+                "  still running when the execution was closed: {} -> {} {} {} ({})",
                 call.source,
                 call.target.as_deref().unwrap_or("?"),
                 call.method,
                 call.path,
-                call.callsite,
-                call.fault.as_deref().unwrap_or_default(),
-            ));
-        }
-        if let ExecutionStatus::Failed { message } = &self.status {
-            out.push_str(&format!("  the functional test failed: {message}\n"));
+                call.callsite
+            );
         }
         out
     }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::execution::{Digest, LogEntry, PlannedFault, Prefix, Scheduled, execution_key, faults_digest};
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::reduction::ReductionIndex;
+use super::report::{CallSite, FaultReport};
 use crate::records::{CreateResponse, Invocation, Update};
 
 /// What is wrong with a record sent to the server.
@@ -18,6 +19,14 @@ pub enum RecordError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Generated ids carry the test execution they belong to: the id of the
+/// `n`-th call (from 0) of the `e`-th test execution (from 0) is
+/// `e * ID_STRIDE + n`. The first execution, and a standalone server that
+/// nobody drives, number their calls 0, 1, 2, as the reference does; a record
+/// that arrives after its execution ended names an earlier one, and is
+/// dropped instead of being taken for a call of the current execution.
+pub(crate) const ID_STRIDE: u64 = 1_000_000_000;
 
 /// Everything the server knows. Guarded by one mutex in [`super::Server`];
 /// every operation is short and never awaits.
@@ -34,7 +43,19 @@ pub(crate) struct State {
     pub faults: Vec<PlannedFault>,
     fault_by_index: HashMap<String, usize>,
     current: Option<Scheduled>,
-    pub injected: bool,
+    any_injected: bool,
+    /// Per planned fault (same order as `faults`): whether it met its call.
+    faults_met: Vec<bool>,
+    /// The current test execution's number in generated ids (see [`ID_STRIDE`]).
+    epoch: u64,
+    /// Whether a test execution was begun since the server started.
+    begun: bool,
+    /// Replaying a counterexample: `fault-injected` answers from the planned
+    /// faults, as the reference does, so that services injecting locally
+    /// (the reference's counterexample mode) get the right answer.
+    replaying: bool,
+    /// Records dropped because their execution had ended.
+    pub late_records: usize,
 
     // The exploration.
     stack: Vec<Scheduled>,
@@ -45,6 +66,9 @@ pub(crate) struct State {
     /// `request_received` in any execution: the target of a call that was
     /// failed before it reached anything.
     targets: HashMap<String, String>,
+    /// Where each call (by execution index) seen in any execution comes
+    /// from: to describe the faults planned for it.
+    sites: HashMap<String, CallSite>,
     pub scheduled_total: usize,
 }
 
@@ -58,21 +82,32 @@ impl State {
             faults: Vec::new(),
             fault_by_index: HashMap::new(),
             current: None,
-            injected: false,
+            any_injected: false,
+            faults_met: Vec::new(),
+            epoch: 0,
+            begun: false,
+            replaying: false,
+            late_records: 0,
             stack: Vec::new(),
             scheduled_keys: HashSet::new(),
             ran_keys: HashSet::new(),
             reduction: ReductionIndex::default(),
             targets: HashMap::new(),
+            sites: HashMap::new(),
             scheduled_total: 0,
         }
     }
 
     /// Starts a test execution: the initial one (`None`) or a scheduled one.
     pub fn begin(&mut self, scheduled: Option<Scheduled>) {
+        if self.begun {
+            self.epoch += 1;
+        }
+        self.begun = true;
         self.log.clear();
         self.services_seen.clear();
-        self.injected = false;
+        self.any_injected = false;
+        self.replaying = false;
         self.plan(scheduled.as_ref().map(|s| s.faults.clone()).unwrap_or_default());
         self.current = scheduled;
     }
@@ -81,6 +116,7 @@ impl State {
     fn plan(&mut self, faults: Vec<PlannedFault>) {
         self.fault_by_index =
             faults.iter().enumerate().map(|(i, f)| (f.execution_index.clone(), i)).collect();
+        self.faults_met = vec![false; faults.len()];
         self.faults = faults;
     }
 
@@ -94,7 +130,27 @@ impl State {
         self.begin(None);
         self.targets.extend(targets);
         self.exploring = false;
+        self.replaying = true;
         self.plan(faults);
+    }
+
+    /// Starts a fault-free test execution that schedules nothing (the
+    /// second run of the initial execution, to see whether it repeats).
+    /// Exploring is off until the caller turns it back on.
+    pub fn begin_repeat(&mut self) {
+        self.begin(None);
+        self.exploring = false;
+    }
+
+    /// The planned faults of the current execution that met no call.
+    pub fn faults_not_met(&self) -> Vec<PlannedFault> {
+        self.faults.iter().zip(&self.faults_met).filter(|(_, met)| !**met).map(|(f, _)| f.clone()).collect()
+    }
+
+    /// The calls of the current execution that have not reported how they
+    /// ended (still running, or their `invocation_complete` was lost).
+    pub fn unfinished(&self) -> impl Iterator<Item = &LogEntry> {
+        self.log.iter().filter(|e| e.return_value.is_none() && e.exception.is_none())
     }
 
     /// Ends the current test execution: remembers it as run.
@@ -127,12 +183,19 @@ impl State {
 
     /// `PUT /filibuster/create`.
     pub fn create(&mut self, invocation: Invocation) -> CreateResponse {
-        let generated_id = self.log.len() as u64;
+        let ordinal = self.log.len() as u64;
+        let generated_id = self.epoch * ID_STRIDE + ordinal;
         let execution_index = invocation.execution_index.clone();
-        let planned = self.fault_by_index.get(&execution_index).map(|&i| self.faults[i].clone());
-        let mut entry = LogEntry::new(generated_id, invocation);
+        let planned = self.fault_by_index.get(&execution_index).map(|&i| {
+            self.faults_met[i] = true;
+            self.faults[i].clone()
+        });
+        let mut entry = LogEntry::new(ordinal, invocation);
         entry.injected = planned.clone();
-        self.injected |= planned.is_some();
+        self.any_injected |= planned.is_some();
+        if !self.sites.contains_key(&execution_index) {
+            self.sites.insert(execution_index.clone(), site_of(&entry.invocation, None));
+        }
         self.log.push(entry);
         if self.is_new(self.log.len() - 1) {
             self.generate(self.log.len() - 1, FaultSite::Invocation);
@@ -153,7 +216,7 @@ impl State {
     pub fn update(&mut self, update: Update) -> Result<(), RecordError> {
         match update {
             Update::RequestReceived(record) => {
-                let index = self.entry_index(&record.generated_id)?;
+                let Some(index) = self.entry_index(&record.generated_id)? else { return Ok(()) };
                 let entry = &mut self.log[index];
                 entry.target_service_name = Some(record.target_service_name.to_string());
                 if entry.invocation.execution_index != record.execution_index {
@@ -169,7 +232,9 @@ impl State {
                 }
             }
             Update::InvocationComplete(record) => {
-                let index = self.entry_index(&record.generated_id.to_string())?;
+                let Some(index) = self.entry_index(&record.generated_id.to_string())? else {
+                    return Ok(());
+                };
                 let entry = &mut self.log[index];
                 let changed = entry.invocation.execution_index != record.execution_index
                     || entry.invocation.vclock != record.vclock;
@@ -189,14 +254,26 @@ impl State {
         Ok(())
     }
 
-    fn entry_index(&self, generated_id: &str) -> Result<usize, RecordError> {
-        let id: usize = generated_id.trim().parse().map_err(|_| {
+    /// The log entry a record's generated id names, or `None` for a record
+    /// of an execution that has ended (dropped, with a debug event).
+    fn entry_index(&mut self, generated_id: &str) -> Result<Option<usize>, RecordError> {
+        let id: u64 = generated_id.trim().parse().map_err(|_| {
             RecordError::Invalid(format!("generated_id must be a non-negative integer, got {generated_id:?}"))
         })?;
-        if id < self.log.len() {
-            Ok(id)
-        } else {
-            Err(RecordError::UnknownGeneratedId(generated_id.to_owned()))
+        let (epoch, ordinal) = (id / ID_STRIDE, id % ID_STRIDE);
+        if epoch < self.epoch {
+            self.late_records += 1;
+            tracing::debug!(
+                generated_id = id,
+                record_execution = epoch + 1,
+                current_execution = self.epoch + 1,
+                "dropped a record that arrived after its test execution ended"
+            );
+            return Ok(None);
+        }
+        match usize::try_from(ordinal) {
+            Ok(index) if epoch == self.epoch && index < self.log.len() => Ok(Some(index)),
+            _ => Err(RecordError::UnknownGeneratedId(generated_id.to_owned())),
         }
     }
 
@@ -249,6 +326,30 @@ impl State {
         }
     }
 
+    /// Where the call at `entry` comes from and goes to.
+    pub fn call_site(&self, entry: &LogEntry) -> CallSite {
+        site_of(&entry.invocation, self.target_of(entry))
+    }
+
+    /// A planned fault, with the call it targets as far as it is known.
+    pub fn fault_report(&self, fault: &PlannedFault) -> FaultReport {
+        let mut call = self.sites.get(&fault.execution_index).cloned().unwrap_or_else(|| CallSite {
+            path: fault.args.first().cloned().unwrap_or_default(),
+            ..CallSite::default()
+        });
+        if call.target.is_none() {
+            call.target = self.targets.get(&fault.execution_index).cloned();
+        }
+        FaultReport { execution_index: fault.execution_index.clone(), call, fault: fault.name() }
+    }
+
+    /// Learns where the calls of a counterexample's log came from.
+    pub fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite)>) {
+        for (execution_index, site) in sites {
+            self.sites.entry(execution_index).or_insert(site);
+        }
+    }
+
     /// The service the call at `entry` reached, or would have reached.
     pub fn target_of(&self, entry: &LogEntry) -> Option<String> {
         entry
@@ -257,8 +358,37 @@ impl State {
             .or_else(|| self.targets.get(&entry.invocation.execution_index).cloned())
     }
 
-    /// Whether a fault was injected, in this execution, on a call to `service`.
+    /// Whether a fault was injected in this execution; while replaying, whether
+    /// one is planned (the reference answers from the planned faults).
+    pub fn injected(&self) -> bool {
+        if self.replaying { !self.faults.is_empty() } else { self.any_injected }
+    }
+
+    /// Whether a fault was injected, in this execution, on a call to `service`;
+    /// while replaying, whether one is planned on a call to it.
     pub fn injected_on(&self, service: &str) -> bool {
+        if self.replaying {
+            return self
+                .faults
+                .iter()
+                .any(|f| self.targets.get(&f.execution_index).is_some_and(|t| t == service));
+        }
         self.log.iter().any(|e| e.injected.is_some() && self.target_of(e).as_deref() == Some(service))
+    }
+}
+
+/// Where the call of `invocation` comes from and goes to.
+pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallSite {
+    let line = match &invocation.callsite_line {
+        serde_json::Value::String(line) => line.clone(),
+        other => other.to_string(),
+    };
+    CallSite {
+        source: invocation.source_service_name.to_string(),
+        target,
+        method: invocation.method.to_string(),
+        path: invocation.args.first().cloned().unwrap_or_default(),
+        callsite: format!("{}:{}", invocation.callsite_file, line),
+        function: crate::known_callsites::function_of(&invocation.full_traceback).map(str::to_owned),
     }
 }
