@@ -118,6 +118,14 @@ pub use filibuster_macros::handler;
 /// fault, the caller gets the genuine reqwest value it stands for: an error
 /// with `is_connect()` or `is_timeout()` true, or a response with the
 /// injected status.
+///
+/// The `.send()`s inside the arguments of `join!`, `try_join!` and `select!`
+/// (tokio's or futures'), `vec!`, and std's assertion and formatting macros
+/// (`assert!`, `assert_eq!`, `format!`, `println!`, ...) are instrumented
+/// too, numbered in source order with the others. A `.send()` inside any
+/// other macro is a compile error at that `send`, since the attribute cannot
+/// rewrite arguments it does not know how to parse: call a
+/// `#[filibuster::call]` fn from the macro instead.
 pub use filibuster_macros::call;
 
 pub use filibuster_runtime::server::{
