@@ -17,8 +17,12 @@ pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> sy
         args::parse_fn(item, "#[filibuster::call] applies to a fn whose body sends reqwest requests")?;
     let args = CallArgs::parse(args)?;
     let name = function.sig.ident.to_string();
+    let client_timeout = match &args.timeout {
+        Some(timeout) => quote!(::core::option::Option::Some(#timeout)),
+        None => quote!(::core::option::Option::None),
+    };
     let key = callsite::key(args.id.map(|id| id.value()), &name, file);
-    let mut rewriter = SendRewriter { key, function: name, count: 0, errors: None };
+    let mut rewriter = SendRewriter { key, function: name, client_timeout, count: 0, errors: None };
     rewriter.visit_block_mut(&mut function.block);
     if let Some(errors) = rewriter.errors {
         return Err(errors);
@@ -36,6 +40,8 @@ pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> sy
 struct SendRewriter {
     key: String,
     function: String,
+    /// `Callsite::client_timeout` of every `.send()` of the fn.
+    client_timeout: TokenStream,
     count: usize,
     /// One per `.send()` inside a macro whose arguments cannot be rewritten.
     errors: Option<syn::Error>,
@@ -46,6 +52,7 @@ impl SendRewriter {
         self.count += 1;
         let id = callsite::id(&self.key, self.count);
         let function = &self.function;
+        let client_timeout = &self.client_timeout;
         let receiver = &call.receiver;
         let span = call.method.span();
         let line = span.start().line as u32;
@@ -60,6 +67,7 @@ impl SendRewriter {
                         function: #function,
                         file: ::core::file!(),
                         line: #line,
+                        client_timeout: #client_timeout,
                     };
                 &__FILIBUSTER_CALLSITE
             })
@@ -263,5 +271,15 @@ mod tests {
     fn sends_only_in_another_macro_are_that_error() {
         let error = expand_fn(quote!(), quote!(my_macro!(http.get("/b").send());)).unwrap_err();
         assert!(error_messages(error)[0].contains("inside `my_macro!`"));
+    }
+
+    #[test]
+    fn client_timeout_goes_into_every_callsite() {
+        let out =
+            expand_fn(quote!(timeout = 2.5), quote!(http.get("/a").send(); vec![http.get("/b").send()];))
+                .unwrap();
+        assert_eq!(out.matches("client_timeout : :: core :: option :: Option :: Some (2.5f64)").count(), 2);
+        let out = expand_fn(quote!(), quote!(http.get("/a").send();)).unwrap();
+        assert!(out.contains("client_timeout : :: core :: option :: Option :: None"), "{out}");
     }
 }

@@ -131,7 +131,8 @@ where
         callsite_line: Value::String(line(callsite.line)),
         full_traceback: Cow::Borrowed(callsite.id),
         metadata: InvocationMetadata {
-            timeout: request.timeout().map(|t| t.as_secs_f64()),
+            // The request's own timeout wins over the client's, as in reqwest.
+            timeout: request.timeout().map(|t| t.as_secs_f64()).or(callsite.client_timeout),
             ssl: (request.url().scheme() == "https").then_some(true),
             other: Map::new(),
         },
