@@ -127,6 +127,11 @@ pub use filibuster_macros::handler;
 /// rewrite arguments it does not know how to parse: call a
 /// `#[filibuster::call]` fn from the macro instead.
 ///
+/// With the instrumentation on, a call made outside any instrumented request
+/// (in a task spawned without [`in_current_request`], or from a handler
+/// without [`#[filibuster::handler]`](handler)) goes ahead uninstrumented,
+/// and a `tracing` warning says so, once per callsite.
+///
 /// # Arguments
 ///
 /// Both optional, in any order:
