@@ -25,9 +25,10 @@ use crate::wire::md5_hex;
 ///
 /// With the instrumentation off, or outside an instrumented handler, this is
 /// `builder.send()` (outside a handler with the instrumentation on, it also
-/// logs a warning, once per callsite). Otherwise the call is reported to the server, which may
-/// answer with a fault: the caller then gets the genuine reqwest error or
-/// response that fault stands for, without the request being sent.
+/// logs a warning, once per callsite). Otherwise the call is reported to the
+/// server, which may answer with a fault: the caller then gets the genuine
+/// reqwest error or response that fault stands for, without the request
+/// being sent.
 ///
 /// The switch is read when `send` is called. Off, the future is reqwest's
 /// own; on, the instrumented work lives in one box, so that the futures of
