@@ -118,6 +118,66 @@ pub use filibuster_macros::handler;
 /// fault, the caller gets the genuine reqwest value it stands for: an error
 /// with `is_connect()` or `is_timeout()` true, or a response with the
 /// injected status.
+///
+/// The `.send()`s inside the arguments of `join!`, `try_join!` and `select!`
+/// (tokio's or futures'), `vec!`, and std's assertion and formatting macros
+/// (`assert!`, `assert_eq!`, `format!`, `println!`, ...) are instrumented
+/// too, numbered in source order with the others. A `.send()` inside any
+/// other macro is a compile error at that `send`, since the attribute cannot
+/// rewrite arguments it does not know how to parse: call a
+/// `#[filibuster::call]` fn from the macro instead.
+///
+/// With the instrumentation on, a call made outside any instrumented request
+/// (in a task spawned without [`in_current_request`], or from a handler
+/// without [`#[filibuster::handler]`](handler)) goes ahead uninstrumented,
+/// and a `tracing` warning says so, once per callsite.
+///
+/// # Arguments
+///
+/// Both optional, in any order:
+///
+/// - `id = "<id>"`: the callsite ids become the md5 of `"<id>#<n>"`, which
+///   survives renaming the fn or moving it to another file.
+/// - `timeout = <seconds>` (an integer or a float, more than 0): the timeout
+///   of the client the fn's `.send()`s go through, when it was set with
+///   `ClientBuilder::timeout`, which its requests do not show. The calls
+///   report it as their timeout, so that the fault model tries a timeout
+///   fault on them (the built-in model tries `reqwest.timeout` only on calls
+///   with a timeout). A timeout set on the request (`RequestBuilder::timeout`)
+///   wins over it.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// struct Peers {
+///     /// Built with `reqwest::Client::builder().timeout(Duration::from_secs(10))`.
+///     http: reqwest::Client,
+///     bookings_url: String,
+///     movies_url: String,
+/// }
+///
+/// #[filibuster::call(id = "user-page", timeout = 10)]
+/// async fn user_page(peers: &Peers, user: &str) -> reqwest::Result<(reqwest::Response, reqwest::Response)> {
+///     tokio::try_join!(
+///         peers.http.get(format!("{}/bookings/{user}", peers.bookings_url)).send(),
+///         // The request's own timeout wins over the client's.
+///         peers
+///             .http
+///             .get(format!("{}/movies/recommended", peers.movies_url))
+///             .timeout(Duration::from_secs(2))
+///             .send(),
+///     )
+/// }
+/// ```
+///
+/// Misuse is a compile error at the offending tokens:
+///
+/// ```compile_fail
+/// #[filibuster::call(timeout = 0)] // `timeout` is the client's timeout in seconds, so more than 0
+/// async fn fetch(http: &reqwest::Client) -> reqwest::Result<reqwest::Response> {
+///     http.get("http://bookings/").send().await
+/// }
+/// ```
 pub use filibuster_macros::call;
 
 pub use filibuster_runtime::server::{

@@ -1,11 +1,15 @@
 //! Calls made by a task a handler spawns are instrumented when the task runs
-//! in the request's context (`filibuster::in_current_request`), and only then.
+//! in the request's context (`filibuster::in_current_request`), and only then;
+//! a call outside it says so in a warning, once per callsite.
 
 mod support;
+
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Clone)]
 struct App {
@@ -92,4 +96,79 @@ async fn handlers_can_read_their_context() {
         .await
         .unwrap();
     assert_eq!(text, r#"Some("a chain-1 [[\"x\", 2]]") None"#);
+}
+
+/// Its calls are only ever made outside the request's context.
+#[filibuster::call]
+async fn fetch_outside(app: App) -> reqwest::Result<reqwest::Response> {
+    app.http.get(format!("{}/b", app.b_url)).send().await
+}
+
+#[filibuster::handler(service = "a")]
+async fn spawns_twice(State(app): State<App>) -> &'static str {
+    for _ in 0..2 {
+        tokio::spawn(fetch_outside(app.clone())).await.unwrap().unwrap();
+    }
+    "done"
+}
+
+/// The WARN events of target `filibuster_runtime::send`, each as its
+/// message followed by its fields.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        let metadata = event.metadata();
+        if *metadata.level() == tracing::Level::WARN && metadata.target() == "filibuster_runtime::send" {
+            let mut text = Text(String::new());
+            event.record(&mut text);
+            self.0.lock().unwrap().push(text.0);
+        }
+    }
+}
+
+/// The test runs on one thread (as `#[tokio::test]` does), so the subscriber
+/// set for it sees the events of every task, the services' included.
+#[tokio::test]
+async fn a_call_outside_the_context_warns_once_per_callsite() {
+    filibuster::enable();
+    let warnings = Warnings::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    let recorder = support::Recorder::default();
+    let connection = recorder.connect().await;
+    let b_url = support::serve(Router::new().route("/b", get(b)).layer(connection.layer())).await;
+    let app = App { http: reqwest::Client::new(), b_url };
+    let a_url = support::serve(
+        Router::new().route("/spawns-twice", get(spawns_twice)).with_state(app).layer(connection.layer()),
+    )
+    .await;
+
+    for _ in 0..2 {
+        reqwest::get(format!("{a_url}/spawns-twice")).await.unwrap().error_for_status().unwrap();
+    }
+    assert_eq!(recorder.creates().len(), 0, "the calls went ahead uninstrumented");
+    let warnings = warnings.0.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "four calls from one callsite, one warning: {warnings:#?}");
+    let warning = &warnings[0];
+    let line = include_str!("test_spawned_calls.rs")
+        .lines()
+        .position(|l| l.contains("async fn fetch_outside"))
+        .map(|i| i + 2)
+        .unwrap();
+    for expected in [
+        format!(
+            "`fetch_outside` at tests/test_spawned_calls.rs:{line} runs outside any instrumented request"
+        ),
+        "tokio::spawn(filibuster::in_current_request(async move { .. }))".to_owned(),
+        "function=\"fetch_outside\"".to_owned(),
+    ] {
+        assert!(warning.contains(&expected), "{expected} in {warning}");
+    }
 }

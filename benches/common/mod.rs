@@ -72,6 +72,7 @@ pub static CALLSITE: Callsite = Callsite {
     function: "get_bookings",
     file: "benches/common/mod.rs",
     line: 90,
+    client_timeout: None,
 };
 
 /// The answer of the stubbed network: a small JSON body, as `bookings` gives.

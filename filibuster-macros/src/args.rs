@@ -1,20 +1,39 @@
 //! Parsing of the attributes' arguments and of the items they apply to, in
 //! one place, so that both attributes report mistakes alike.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Item, ItemFn, Lit, LitStr, meta::ParseNestedMeta};
+use syn::{Expr, ExprLit, ExprUnary, Item, ItemFn, Lit, LitStr, Token, UnOp, meta::ParseNestedMeta};
 
 /// Arguments of `#[filibuster::handler(service = "...")]`.
 pub struct HandlerArgs {
     pub service: LitStr,
 }
 
-/// Arguments of `#[filibuster::call]` and `#[filibuster::call(id = "...")]`.
+/// Arguments of `#[filibuster::call]`, `#[filibuster::call(id = "...")]` and
+/// `#[filibuster::call(timeout = <seconds>)]`, in any combination and order.
 #[derive(Default)]
 pub struct CallArgs {
     pub id: Option<LitStr>,
+    /// The timeout of the client the fn's sends use, in seconds.
+    pub timeout: Option<Seconds>,
+}
+
+/// A positive number of seconds, written as an integer or float literal;
+/// it prints as an `f64` literal with the span of the one written.
+pub struct Seconds {
+    pub value: f64,
+    pub span: Span,
+}
+
+impl ToTokens for Seconds {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let mut literal = Literal::f64_suffixed(self.value);
+        literal.set_span(self.span);
+        literal.to_tokens(tokens);
+    }
 }
 
 const HANDLER_USAGE: &str = "#[filibuster::handler(service = \"users\")]";
@@ -54,8 +73,15 @@ impl CallArgs {
             if meta.path.is_ident("id") {
                 let value = string_value(&meta, "id", "the callsite id of this fn's calls")?;
                 set_once(&mut args.id, value, &meta, "id")
+            } else if meta.path.is_ident("timeout") {
+                let value = seconds_value(&meta)?;
+                set_once(&mut args.timeout, value, &meta, "timeout")
             } else {
-                Err(unknown(&meta, "#[filibuster::call] takes only an optional `id = \"...\"`", CALL_USAGE))
+                Err(unknown(
+                    &meta,
+                    "#[filibuster::call] takes only `id = \"...\"` and `timeout = <seconds>`, both optional",
+                    CALL_USAGE,
+                ))
             }
         })
         .parse2(tokens)?;
@@ -130,10 +156,96 @@ fn string_value(meta: &ParseNestedMeta, name: &str, meaning: &str) -> syn::Resul
     }
 }
 
-fn set_once(slot: &mut Option<LitStr>, value: LitStr, meta: &ParseNestedMeta, name: &str) -> syn::Result<()> {
+/// The number after `timeout =`: the seconds of the client's timeout, more than 0.
+fn seconds_value(meta: &ParseNestedMeta) -> syn::Result<Seconds> {
+    const EXAMPLE: &str = "`timeout = 10`";
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("give the client's timeout in seconds: {EXAMPLE}")));
+    }
+    let not_positive = format!("`timeout` is the client's timeout in seconds, so more than 0: {EXAMPLE}");
+    let expr: Expr = meta.value()?.parse()?;
+    let (digits, suffix, span) = match &expr {
+        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit.base10_digits(), lit.suffix(), lit.span()),
+        Expr::Lit(ExprLit { lit: Lit::Float(lit), .. }) => (lit.base10_digits(), lit.suffix(), lit.span()),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr: inner, .. })
+            if matches!(&**inner, Expr::Lit(ExprLit { lit: Lit::Int(_) | Lit::Float(_), .. })) =>
+        {
+            return Err(syn::Error::new_spanned(&expr, not_positive));
+        }
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!(
+                    "`timeout` takes a number of seconds, the timeout the client of these calls was \
+                     built with (`ClientBuilder::timeout`): {EXAMPLE}"
+                ),
+            ));
+        }
+    };
+    if !suffix.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            format!("`timeout` takes a plain number of seconds, without the suffix `{suffix}`: {EXAMPLE}"),
+        ));
+    }
+    match digits.parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(Seconds { value, span }),
+        _ => Err(syn::Error::new(span, not_positive)),
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta, name: &str) -> syn::Result<()> {
     if slot.is_some() {
         return Err(meta.error(format!("`{name}` is given more than once")));
     }
     *slot = Some(value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn error(tokens: TokenStream) -> String {
+        CallArgs::parse(tokens).err().expect("an error").to_string()
+    }
+
+    #[test]
+    fn timeout_and_id_in_any_order() {
+        for tokens in [quote!(id = "x", timeout = 10), quote!(timeout = 10, id = "x")] {
+            let args = CallArgs::parse(tokens).unwrap();
+            assert_eq!(args.id.unwrap().value(), "x");
+            assert_eq!(args.timeout.unwrap().value, 10.0);
+        }
+        assert_eq!(CallArgs::parse(quote!(timeout = 0.25)).unwrap().timeout.unwrap().value, 0.25);
+        assert_eq!(CallArgs::parse(quote!(timeout = 1e3)).unwrap().timeout.unwrap().value, 1000.0);
+        let args = CallArgs::parse(quote!()).unwrap();
+        assert!(args.id.is_none() && args.timeout.is_none());
+    }
+
+    #[test]
+    fn timeout_mistakes() {
+        assert_eq!(error(quote!(timeout)), "give the client's timeout in seconds: `timeout = 10`");
+        assert_eq!(
+            error(quote!(id = "x", timeout(10))),
+            "give the client's timeout in seconds: `timeout = 10`"
+        );
+        for zero in [quote!(timeout = 0), quote!(timeout = 0.0), quote!(timeout = -5), quote!(timeout = -0.5)]
+        {
+            assert_eq!(
+                error(zero),
+                "`timeout` is the client's timeout in seconds, so more than 0: `timeout = 10`"
+            );
+        }
+        for not_a_number in [quote!(timeout = "10"), quote!(timeout = TEN), quote!(timeout = 5 * 2)] {
+            assert!(error(not_a_number).starts_with("`timeout` takes a number of seconds"));
+        }
+        assert_eq!(
+            error(quote!(timeout = 10s)),
+            "`timeout` takes a plain number of seconds, without the suffix `s`: `timeout = 10`"
+        );
+        assert_eq!(error(quote!(timeout = 10, timeout = 5)), "`timeout` is given more than once");
+    }
 }

@@ -7,6 +7,7 @@ mod args;
 mod call;
 mod callsite;
 mod handler;
+mod macro_args;
 
 use proc_macro::TokenStream;
 

@@ -12,6 +12,7 @@ use crate::wire;
 /// the crate name, the file path relative to its package, the function name
 /// and the ordinal of the `.send()` in the function, or from an explicit
 /// `#[filibuster::call(id = "...")]`. `file` and `line` are for people only.
+/// `client_timeout` comes from `#[filibuster::call(timeout = <seconds>)]`.
 #[derive(Debug)]
 pub struct Callsite {
     /// 32 hex digits, the same on every machine and build.
@@ -22,6 +23,10 @@ pub struct Callsite {
     pub file: &'static str,
     /// Line of the `.send()`.
     pub line: u32,
+    /// The timeout, in seconds, of the client the `.send()` uses, when it
+    /// has one (`ClientBuilder::timeout`, which a request does not show):
+    /// reported as the call's timeout when the request sets none itself.
+    pub client_timeout: Option<f64>,
 }
 
 /// The hash pushed onto the execution index for one outgoing call: md5 hex of
@@ -139,8 +144,10 @@ mod tests {
 
     #[test]
     fn cached_call_hash_is_call_hash() {
-        static A: Callsite = Callsite { id: "abc", function: "f", file: "f.rs", line: 1 };
-        static B: Callsite = Callsite { id: "abd", function: "f", file: "f.rs", line: 2 };
+        static A: Callsite =
+            Callsite { id: "abc", function: "f", file: "f.rs", line: 1, client_timeout: None };
+        static B: Callsite =
+            Callsite { id: "abd", function: "f", file: "f.rs", line: 2, client_timeout: None };
         for _ in 0..3 {
             for callsite in [&A, &B] {
                 for method in ["GET", "POST"] {

@@ -1,7 +1,9 @@
 //! What every `.send()` in a `#[filibuster::call]` fn becomes.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::pin::Pin;
+use std::sync::Mutex;
 
 use futures_util::future::Either;
 use http::{HeaderName, HeaderValue};
@@ -22,9 +24,11 @@ use crate::wire::md5_hex;
 /// Sends `builder`'s request from `callsite`.
 ///
 /// With the instrumentation off, or outside an instrumented handler, this is
-/// `builder.send()`. Otherwise the call is reported to the server, which may
-/// answer with a fault: the caller then gets the genuine reqwest error or
-/// response that fault stands for, without the request being sent.
+/// `builder.send()` (outside a handler with the instrumentation on, it also
+/// logs a warning, once per callsite). Otherwise the call is reported to the
+/// server, which may answer with a fault: the caller then gets the genuine
+/// reqwest error or response that fault stands for, without the request
+/// being sent.
 ///
 /// The switch is read when `send` is called. Off, the future is reqwest's
 /// own; on, the instrumented work lives in one box, so that the futures of
@@ -58,9 +62,37 @@ where
         });
         match start {
             Some(start) => instrumented(request, callsite, start, execute).await,
-            None => execute(request).await,
+            None => {
+                warn_outside_request(callsite);
+                execute(request).await
+            }
         }
     })
+}
+
+/// Says, once per callsite, that a `.send()` runs with the instrumentation
+/// on but outside any instrumented request (in a plain `tokio::spawn`, or in
+/// a handler without `#[filibuster::handler]`), so it goes ahead
+/// uninstrumented: no fault can be injected there.
+#[cold]
+fn warn_outside_request(callsite: &'static Callsite) {
+    static WARNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    if !WARNED.lock().unwrap_or_else(|e| e.into_inner()).insert(callsite.id) {
+        return;
+    }
+    tracing::warn!(
+        callsite = callsite.id,
+        function = callsite.function,
+        file = callsite.file,
+        line = callsite.line,
+        "the `.send()` of `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
+         uninstrumented and no fault is injected there: run it inside an instrumented handler, or carry \
+         the request's context into spawned tasks with \
+         `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` (said once per callsite)",
+        callsite.function,
+        callsite.file,
+        callsite.line,
+    );
 }
 
 /// What the server decided for one call.
@@ -131,7 +163,8 @@ where
         callsite_line: Value::String(line(callsite.line)),
         full_traceback: Cow::Borrowed(callsite.id),
         metadata: InvocationMetadata {
-            timeout: request.timeout().map(|t| t.as_secs_f64()),
+            // The request's own timeout wins over the client's, as in reqwest.
+            timeout: request.timeout().map(|t| t.as_secs_f64()).or(callsite.client_timeout),
             ssl: (request.url().scheme() == "https").then_some(true),
             other: Map::new(),
         },
