@@ -392,3 +392,66 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallSi
         function: crate::known_callsites::function_of(&invocation.full_traceback).map(str::to_owned),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{InvocationComplete, RequestReceived, ReturnValue};
+
+    fn invocation(execution_index: &str) -> Invocation {
+        serde_json::from_value(serde_json::json!({
+            "instrumentation_type": "invocation", "source_service_name": "a", "module": "reqwest",
+            "method": "GET", "args": ["/b"], "full_traceback": "x", "vclock": {"a": 1},
+            "origin_vclock": {}, "execution_index": execution_index,
+        }))
+        .unwrap()
+    }
+
+    fn complete(generated_id: u64, execution_index: &str) -> Update {
+        Update::InvocationComplete(InvocationComplete {
+            instrumentation_type: "invocation_complete".into(),
+            generated_id,
+            execution_index: execution_index.to_owned(),
+            vclock: serde_json::from_str(r#"{"a": 1}"#).unwrap(),
+            return_value: Some(ReturnValue::response(200, String::new())),
+            exception: None,
+        })
+    }
+
+    /// Ids carry their execution: a record of an execution that has ended is
+    /// dropped (and counted), never taken for a call of the current one.
+    #[test]
+    fn late_records_are_dropped_not_misattributed() {
+        let mut state = State::new(FaultModel::default());
+        state.begin(None);
+        let ei = r#"[["h", 1]]"#;
+        assert_eq!(state.create(invocation(ei)).generated_id, 0);
+        assert_eq!(state.create(invocation(r#"[["h", 2]]"#)).generated_id, 1);
+        state.finish();
+        state.begin(None);
+        let answer = state.create(invocation(ei));
+        assert_eq!(answer.generated_id, ID_STRIDE);
+
+        // `invocation_complete` and `request_received` of the first
+        // execution's second call arrive now.
+        state.update(complete(1, ei)).unwrap();
+        let received = Update::RequestReceived(RequestReceived {
+            instrumentation_type: "request_received".into(),
+            generated_id: "0".into(),
+            execution_index: ei.into(),
+            target_service_name: "b".into(),
+        });
+        state.update(received).unwrap();
+        assert_eq!(state.late_records, 2);
+        assert!(state.log[0].return_value.is_none() && state.log[0].target_service_name.is_none());
+        assert_eq!(state.unfinished().count(), 1);
+
+        // The current call's own record lands; an id of the current
+        // execution that names no call is an error, as is one from the future.
+        state.update(complete(ID_STRIDE, ei)).unwrap();
+        assert_eq!(state.unfinished().count(), 0);
+        for id in [ID_STRIDE + 1, 2 * ID_STRIDE] {
+            assert!(matches!(state.update(complete(id, ei)), Err(RecordError::UnknownGeneratedId(_))));
+        }
+    }
+}
