@@ -193,8 +193,15 @@ impl State {
         let mut entry = LogEntry::new(ordinal, invocation);
         entry.injected = planned.clone();
         self.any_injected |= planned.is_some();
-        if !self.sites.contains_key(&execution_index) {
-            self.sites.insert(execution_index.clone(), site_of(&entry.invocation, None));
+        match self.sites.get_mut(&execution_index) {
+            None => {
+                self.sites.insert(execution_index.clone(), site_of(&entry.invocation, None));
+            }
+            Some(site) if site.function.is_none() => {
+                site.function =
+                    crate::known_callsites::function_of(&entry.invocation.full_traceback).map(str::to_owned);
+            }
+            Some(_) => {}
         }
         self.log.push(entry);
         if self.is_new(self.log.len() - 1) {
@@ -346,7 +353,9 @@ impl State {
     /// Learns where the calls of a counterexample's log came from.
     pub fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite)>) {
         for (execution_index, site) in sites {
-            self.sites.entry(execution_index).or_insert(site);
+            let known = self.sites.entry(execution_index).or_insert_with(|| site.clone());
+            known.target = known.target.take().or(site.target);
+            known.function = known.function.take().or(site.function);
         }
     }
 
