@@ -393,6 +393,11 @@ impl Synthetic {
         }
     }
 
+    /// The invocation record of the application's first call.
+    pub fn first_invocation(&self) -> Invocation {
+        self.calls[0].invocation.clone()
+    }
+
     /// Number of calls of the application.
     pub fn calls(&self) -> usize {
         self.calls.len()

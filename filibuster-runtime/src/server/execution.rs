@@ -1,8 +1,8 @@
 //! Test executions as the explorer sees them: the log of calls, the planned
 //! faults, and the digests that identify both.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +32,10 @@ pub(crate) struct LogEntry {
     pub exception: Option<Exception>,
     /// The fault injected into this call, if any.
     pub injected: Option<PlannedFault>,
+    /// The moment the current identity took effect (see [`EntryVersion`]).
+    pub since: u64,
+    /// Earlier identities, when updates rewrote it.
+    pub past: Vec<EntryVersion>,
 }
 
 /// The fields of a log entry that identify a call, in the reference's
@@ -54,7 +58,7 @@ struct Identity<'a> {
 }
 
 impl LogEntry {
-    pub fn new(generated_id: u64, invocation: Invocation) -> Self {
+    pub fn new(generated_id: u64, invocation: Invocation, since: u64) -> Self {
         let mut entry = Self {
             generated_id,
             invocation,
@@ -63,6 +67,8 @@ impl LogEntry {
             return_value: None,
             exception: None,
             injected: None,
+            since,
+            past: Vec::new(),
         };
         entry.refresh_digest();
         entry
@@ -171,47 +177,100 @@ pub(crate) fn faults_digest(faults: &[PlannedFault]) -> Digest {
     digest(&serde_json::to_vec(faults).unwrap_or_default())
 }
 
-/// Identifies an execution: the log (a prefix when scheduled, the whole log
-/// once run) and the planned faults, as the reference compares them.
-pub(crate) fn execution_key(entry_digests: impl Iterator<Item = Digest>, faults: Digest) -> Digest {
-    let mut bytes = Vec::with_capacity(16 * 8);
-    for d in entry_digests {
-        bytes.extend_from_slice(&d.to_be_bytes());
-    }
-    bytes.extend_from_slice(&faults.to_be_bytes());
+/// Extends the digest of a log by one entry: executions are identified by
+/// the chain of their entries' digests, computed as calls arrive, so that
+/// scheduling costs the same whatever the length of the log.
+pub(crate) fn chain(previous: Digest, entry: Digest) -> Digest {
+    let mut bytes = [0; 32];
+    bytes[..16].copy_from_slice(&previous.to_be_bytes());
+    bytes[16..].copy_from_slice(&entry.to_be_bytes());
     digest(&bytes)
 }
 
-/// What a scheduled execution keeps of the log that discovered it.
-#[derive(Debug)]
-pub(crate) struct Prefix {
-    /// Per entry: execution index, clock, origin clock, digest.
-    pub entries: Vec<PrefixEntry>,
-    /// The digests of the entries, to tell a *new* call in O(1).
-    pub digests: HashSet<Digest>,
+/// Identifies an execution: its log (a prefix when scheduled, the whole log
+/// once run) as a [`chain`] of entry digests, and the planned faults, as the
+/// reference compares them.
+pub(crate) fn execution_key(log_chain: Digest, faults: Digest) -> Digest {
+    chain(log_chain, faults)
 }
 
-#[derive(Debug)]
-pub(crate) struct PrefixEntry {
+/// The log of one execution once it has finished, shared by every execution
+/// it scheduled: a scheduled execution keeps a length and a moment, not a
+/// copy of the log.
+#[derive(Debug, Default)]
+pub(crate) struct FrozenLog {
+    /// Per entry, its versions (more than one when an update rewrote its
+    /// execution index or clock, as the reference's clients make it do).
+    entries: Vec<Vec<EntryVersion>>,
+    /// Where each digest was an entry's: (position, from, until) moments.
+    positions: HashMap<Digest, Vec<(usize, u64, u64)>>,
+}
+
+/// What identifies one entry of the log from a moment on.
+#[derive(Clone, Debug)]
+pub(crate) struct EntryVersion {
+    /// The moment (the server's count of log changes) it took effect.
+    pub from: u64,
     pub execution_index: String,
     pub vclock: VectorClock,
     pub origin_vclock: VectorClock,
     pub digest: Digest,
 }
 
+impl EntryVersion {
+    pub fn of(entry: &LogEntry, from: u64) -> Self {
+        Self {
+            from,
+            execution_index: entry.invocation.execution_index.clone(),
+            vclock: entry.invocation.vclock.clone(),
+            origin_vclock: entry.invocation.origin_vclock.clone(),
+            digest: entry.digest,
+        }
+    }
+}
+
+impl FrozenLog {
+    pub fn of(log: &[LogEntry]) -> Self {
+        let mut positions: HashMap<Digest, Vec<(usize, u64, u64)>> = HashMap::with_capacity(log.len());
+        let mut entries = Vec::with_capacity(log.len());
+        for (i, e) in log.iter().enumerate() {
+            let mut versions = e.past.clone();
+            versions.push(EntryVersion::of(e, e.since));
+            for (v, version) in versions.iter().enumerate() {
+                let until = versions.get(v + 1).map_or(u64::MAX, |next| next.from);
+                positions.entry(version.digest).or_default().push((i, version.from, until));
+            }
+            entries.push(versions);
+        }
+        Self { entries, positions }
+    }
+}
+
+/// The log of the execution that scheduled another, up to the call that
+/// scheduled it, as it was then. The log is filled in when that execution
+/// finishes, before any execution it scheduled can run.
+#[derive(Clone, Debug)]
+pub(crate) struct Prefix {
+    pub log: Arc<OnceLock<FrozenLog>>,
+    pub len: usize,
+    /// The moment it was taken.
+    pub at: u64,
+}
+
 impl Prefix {
-    pub fn of(log: &[LogEntry]) -> Arc<Self> {
-        Arc::new(Self {
-            entries: log
-                .iter()
-                .map(|e| PrefixEntry {
-                    execution_index: e.invocation.execution_index.clone(),
-                    vclock: e.invocation.vclock.clone(),
-                    origin_vclock: e.invocation.origin_vclock.clone(),
-                    digest: e.digest,
-                })
-                .collect(),
-            digests: log.iter().map(|e| e.digest).collect(),
+    /// The entries of the prefix, as they were when it was taken.
+    pub fn entries(&self) -> Vec<&EntryVersion> {
+        let Some(log) = self.log.get() else { return Vec::new() };
+        log.entries[..self.len.min(log.entries.len())]
+            .iter()
+            .filter_map(|versions| versions.iter().rev().find(|v| v.from <= self.at))
+            .collect()
+    }
+
+    /// Whether the prefix held an entry with this digest.
+    pub fn contains(&self, digest: Digest) -> bool {
+        self.log.get().and_then(|log| log.positions.get(&digest)).is_some_and(|spans| {
+            spans.iter().any(|&(i, from, until)| i < self.len && from <= self.at && self.at < until)
         })
     }
 }
@@ -219,7 +278,7 @@ impl Prefix {
 /// An execution waiting on the stack.
 #[derive(Clone, Debug)]
 pub(crate) struct Scheduled {
-    pub prefix: Arc<Prefix>,
+    pub prefix: Prefix,
     pub faults: Vec<PlannedFault>,
     pub key: Digest,
 }

@@ -137,14 +137,17 @@ impl ReductionIndex {
         if self.executions == 0 {
             return false;
         }
-        let entries = &scheduled.prefix.entries;
+        let entries = scheduled.prefix.entries();
+        // The digest of the last entry with each execution index.
+        let digests: HashMap<&str, Digest> =
+            entries.iter().map(|e| (e.execution_index.as_str(), e.digest)).collect();
         let mut by_origin: HashMap<_, Vec<&str>> = HashMap::new();
-        for e in entries {
+        for e in &entries {
             by_origin.entry(&e.origin_vclock).or_default().push(e.execution_index.as_str());
         }
         let mut groups: HashMap<&str, HashSet<&str>> = HashMap::new();
         groups.insert("[]", HashSet::new());
-        for e in entries {
+        for e in &entries {
             if let Some(children) = by_origin.get(&e.vclock) {
                 groups.entry(e.execution_index.as_str()).or_default().extend(children.iter().copied());
             }
@@ -155,7 +158,8 @@ impl ReductionIndex {
         groups.values().all(|children| {
             let mut lists = Vec::with_capacity(children.len());
             for child in children {
-                let Some(list) = self.requirement(scheduled, child).and_then(|k| self.postings.get(&k))
+                let Some(list) =
+                    self.requirement(scheduled, &digests, child).and_then(|k| self.postings.get(&k))
                 else {
                     return false;
                 };
@@ -167,7 +171,12 @@ impl ReductionIndex {
 
     /// The posting key a past call must have to match child `ei` of
     /// `scheduled`, or `None` when nothing can match.
-    fn requirement(&self, scheduled: &Scheduled, ei: &str) -> Option<Digest> {
+    fn requirement(
+        &self,
+        scheduled: &Scheduled,
+        digests: &HashMap<&str, Digest>,
+        ei: &str,
+    ) -> Option<Digest> {
         match last_fault_for(&scheduled.faults, ei) {
             Some(PlannedFault { forced_exception: Some(forced), .. }) => {
                 Some(key(Space::Exception, ei, &canonical(&object(forced))))
@@ -186,8 +195,8 @@ impl ReductionIndex {
             }
             Some(_) => None,
             None => {
-                let entry = scheduled.prefix.entries.iter().rev().find(|e| e.execution_index == ei)?;
-                Some(key(Space::Clean, ei, &entry.digest.to_be_bytes()))
+                let digest = digests.get(ei)?;
+                Some(key(Space::Clean, ei, &digest.to_be_bytes()))
             }
         }
     }

@@ -3,7 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::execution::{Digest, LogEntry, PlannedFault, Prefix, Scheduled, execution_key, faults_digest};
+use std::sync::{Arc, OnceLock};
+
+use super::execution::{
+    Digest, EntryVersion, FrozenLog, LogEntry, PlannedFault, Prefix, Scheduled, chain, execution_key,
+    faults_digest,
+};
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::reduction::ReductionIndex;
 use super::report::{CallSite, FaultReport};
@@ -39,6 +44,14 @@ pub(crate) struct State {
 
     // The current test execution.
     pub log: Vec<LogEntry>,
+    /// Per entry, the chain of the log's entry digests up to it (see
+    /// [`chain`]).
+    chains: Vec<Digest>,
+    /// Counts changes to the log's identifying fields (calls added,
+    /// rewritten by updates): the moments prefixes are taken at.
+    moment: u64,
+    /// The log as the executions it schedules will see it, once finished.
+    frozen: Arc<OnceLock<FrozenLog>>,
     services_seen: HashSet<String>,
     pub faults: Vec<PlannedFault>,
     fault_by_index: HashMap<String, usize>,
@@ -78,6 +91,9 @@ impl State {
             model,
             exploring: false,
             log: Vec::new(),
+            chains: Vec::new(),
+            moment: 0,
+            frozen: Arc::default(),
             services_seen: HashSet::new(),
             faults: Vec::new(),
             fault_by_index: HashMap::new(),
@@ -105,6 +121,8 @@ impl State {
         }
         self.begun = true;
         self.log.clear();
+        self.chains.clear();
+        self.frozen = Arc::default();
         self.services_seen.clear();
         self.any_injected = false;
         self.replaying = false;
@@ -155,9 +173,10 @@ impl State {
 
     /// Ends the current test execution: remembers it as run.
     pub fn finish(&mut self) {
-        let key = execution_key(self.log.iter().map(|e| e.digest), faults_digest(&self.faults));
+        let key = execution_key(self.log_chain(), faults_digest(&self.faults));
         self.ran_keys.insert(key);
         self.reduction.add_execution(&self.log, &self.faults);
+        let _ = self.frozen.set(FrozenLog::of(&self.log));
     }
 
     /// The next scheduled execution, depth first.
@@ -190,7 +209,8 @@ impl State {
             self.faults_met[i] = true;
             self.faults[i].clone()
         });
-        let mut entry = LogEntry::new(ordinal, invocation);
+        self.moment += 1;
+        let mut entry = LogEntry::new(ordinal, invocation, self.moment);
         entry.injected = planned.clone();
         self.any_injected |= planned.is_some();
         match self.sites.get_mut(&execution_index) {
@@ -203,6 +223,7 @@ impl State {
             }
             Some(_) => {}
         }
+        self.chains.push(chain(self.log_chain(), entry.digest));
         self.log.push(entry);
         if self.is_new(self.log.len() - 1) {
             self.generate(self.log.len() - 1, FaultSite::Invocation);
@@ -224,12 +245,11 @@ impl State {
         match update {
             Update::RequestReceived(record) => {
                 let Some(index) = self.entry_index(&record.generated_id)? else { return Ok(()) };
+                if self.log[index].invocation.execution_index != record.execution_index {
+                    self.rewrite(index, |i| i.execution_index = record.execution_index);
+                }
                 let entry = &mut self.log[index];
                 entry.target_service_name = Some(record.target_service_name.to_string());
-                if entry.invocation.execution_index != record.execution_index {
-                    entry.invocation.execution_index = record.execution_index;
-                    entry.refresh_digest();
-                }
                 self.targets.insert(
                     entry.invocation.execution_index.clone(),
                     record.target_service_name.into_owned(),
@@ -242,14 +262,16 @@ impl State {
                 let Some(index) = self.entry_index(&record.generated_id.to_string())? else {
                     return Ok(());
                 };
-                let entry = &mut self.log[index];
-                let changed = entry.invocation.execution_index != record.execution_index
-                    || entry.invocation.vclock != record.vclock;
-                entry.invocation.execution_index = record.execution_index;
-                entry.invocation.vclock = record.vclock;
-                if changed {
-                    entry.refresh_digest();
+                let entry = &self.log[index];
+                if entry.invocation.execution_index != record.execution_index
+                    || entry.invocation.vclock != record.vclock
+                {
+                    self.rewrite(index, |i| {
+                        i.execution_index = record.execution_index;
+                        i.vclock = record.vclock;
+                    });
                 }
+                let entry = &mut self.log[index];
                 if record.return_value.is_some() {
                     entry.return_value = record.return_value;
                 }
@@ -259,6 +281,28 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// The chain of the whole log's entry digests.
+    fn log_chain(&self) -> Digest {
+        self.chains.last().copied().unwrap_or(0)
+    }
+
+    /// Changes what identifies the call at `index`, as the reference's
+    /// server lets an update do (its clients report the execution index
+    /// popped after the call): the old identity is kept for the prefixes
+    /// taken before, and the chains after it are recomputed.
+    fn rewrite(&mut self, index: usize, change: impl FnOnce(&mut Invocation)) {
+        self.moment += 1;
+        let entry = &mut self.log[index];
+        entry.past.push(EntryVersion::of(entry, entry.since));
+        change(&mut entry.invocation);
+        entry.refresh_digest();
+        entry.since = self.moment;
+        for i in index..self.log.len() {
+            let previous = if i == 0 { 0 } else { self.chains[i - 1] };
+            self.chains[i] = chain(previous, self.log[i].digest);
+        }
     }
 
     /// The log entry a record's generated id names, or `None` for a record
@@ -288,7 +332,7 @@ impl State {
     fn is_new(&self, index: usize) -> bool {
         match &self.current {
             None => true,
-            Some(scheduled) => !scheduled.prefix.digests.contains(&self.log[index].digest),
+            Some(scheduled) => !scheduled.prefix.contains(self.log[index].digest),
         }
     }
 
@@ -307,7 +351,7 @@ impl State {
         if proposals.is_empty() {
             return;
         }
-        let prefix = Prefix::of(&self.log);
+        let prefix = Prefix { log: self.frozen.clone(), len: self.log.len(), at: self.moment };
         let mut batch = HashSet::new();
         for proposal in proposals {
             let mut fault = PlannedFault {
@@ -323,7 +367,7 @@ impl State {
             let mut faults = self.faults.clone();
             faults.push(fault);
             faults.sort_by(|a, b| a.execution_index.cmp(&b.execution_index));
-            let key = execution_key(prefix.entries.iter().map(|e| e.digest), faults_digest(&faults));
+            let key = execution_key(self.log_chain(), faults_digest(&faults));
             if self.scheduled_keys.contains(&key) || self.ran_keys.contains(&key) || !batch.insert(key) {
                 continue;
             }
