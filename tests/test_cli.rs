@@ -8,7 +8,7 @@ mod app;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use filibuster::Explorer;
 
@@ -44,12 +44,20 @@ impl Drop for Services {
 }
 
 fn start_services(filibuster_url: &str, bug: bool) -> Services {
+    start_services_instrumented(filibuster_url, bug, true)
+}
+
+/// [`start_services`], with `FILIBUSTER_ENABLED=1` only when `instrumented`.
+fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
     let (users, bookings, movies) = (free_port(), free_port(), free_port());
     let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
         let mut command = Command::new(example(name));
+        command.env_remove("FILIBUSTER_ENABLED");
+        if instrumented {
+            command.env("FILIBUSTER_ENABLED", "1");
+        }
         command
             .env("PORT", port.to_string())
-            .env("FILIBUSTER_ENABLED", "1")
             .env("FILIBUSTER_URL", filibuster_url)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -102,6 +110,64 @@ fn filibuster(dir: &std::path::Path, port: u16, users_url: &str, extra: &[&str])
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Both streams, for assertions and their messages.
+fn both(output: &Output) -> String {
+    format!("{}{}", stdout(output), String::from_utf8_lossy(&output.stderr))
+}
+
+/// `filibuster test --listen 127.0.0.1:<free port> --functional-test <test> <extra>`
+/// in `dir`, for tests that bring no services.
+fn cli_test(dir: &std::path::Path, test: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_filibuster"));
+    command
+        .current_dir(dir)
+        .args(["test", "--listen", &format!("127.0.0.1:{}", free_port()), "--functional-test", test])
+        .args(extra);
+    command
+}
+
+/// Reads `stream` to its end on a thread.
+fn read_all(mut stream: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// How long [`run`] lets the CLI run: a hang fails the test instead of
+/// blocking the suite.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs `command` to its end (at most [`DEADLINE`]): its output, and how long
+/// it took.
+fn run(command: &mut Command) -> (Output, Duration) {
+    let started = Instant::now();
+    let child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    finish(child, started)
+}
+
+/// Waits for `child` (spawned with piped stdout and stderr), killing it past
+/// [`DEADLINE`]; its output, and the time since `started`.
+fn finish(mut child: Child, started: Instant) -> (Output, Duration) {
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the CLI was still running after {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let output = Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() };
+    (output, elapsed)
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -243,4 +309,50 @@ async fn cli_server_serves_the_protocol_alone() {
     let injected: serde_json::Value =
         reqwest::get(format!("{base}/filibuster/fault-injected")).await.unwrap().json().await.unwrap();
     assert_eq!(injected, serde_json::json!({"result": false}));
+}
+
+#[test]
+fn cli_refuses_to_pass_without_instrumented_calls() {
+    let port = free_port();
+    let dir = workdir("no-calls");
+    let untested = |output: &Output| {
+        let text = both(output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains("no instrumented call was seen"), "{text}");
+        assert!(text.contains("FILIBUSTER_ENABLED=1"), "{text}");
+        assert!(text.contains("--allow-no-calls"), "{text}");
+    };
+
+    // No services at all.
+    untested(&run(&mut cli_test(&dir, "true", &[])).0);
+
+    // Services without the instrumentation: the check passes, but tested nothing.
+    let services = start_services_instrumented(&format!("http://127.0.0.1:{port}"), false, false);
+    untested(&filibuster(&dir, port, &services.users_url, &[]));
+    let allowed = filibuster(&dir, port, &services.users_url, &["--allow-no-calls"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", both(&allowed));
+    drop(services);
+
+    // Instrumented services that report to a port where nothing listens.
+    let services = start_services(&format!("http://127.0.0.1:{}", free_port()), false);
+    untested(&filibuster(&dir, port, &services.users_url, &[]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_refuses_to_pass_when_the_fault_model_proposes_nothing() {
+    let port = free_port();
+    let services = start_services(&format!("http://127.0.0.1:{port}"), false);
+    let dir = workdir("no-fault");
+    std::fs::write(
+        dir.join("analysis.json"),
+        r#"{"reqwest": {"pattern": "nothing\\.at\\.all", "exceptions": [{"name": "reqwest.connect"}]}}"#,
+    )
+    .unwrap();
+    let output = filibuster(&dir, port, &services.users_url, &["--analysis-file", "analysis.json"]);
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("the fault model proposes no fault for any of the 2 call(s)"), "{text}");
+    assert!(text.contains("Executions run: 1\n"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
