@@ -356,3 +356,70 @@ fn cli_refuses_to_pass_when_the_fault_model_proposes_nothing() {
     assert!(text.contains("Executions run: 1\n"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `counterexample` (a file's text) with its first planned fault's execution
+/// index moved to an invocation no call has; in `failures` alone, or
+/// everywhere in `TestExecution` (as when the call moved: its log still says
+/// where it was).
+fn moved_fault(counterexample: &str, everywhere: bool) -> String {
+    let mut file: serde_json::Value = serde_json::from_str(counterexample).unwrap();
+    let text = file["TestExecution"].as_str().unwrap().to_owned();
+    let mut execution: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let index = execution["failures"][0]["execution_index"].as_str().unwrap().to_owned();
+    let moved = index.replace(", 1]]", ", 99]]");
+    assert_ne!(index, moved, "{index}");
+    if everywhere {
+        let quote = |s: &str| serde_json::Value::from(s).to_string();
+        execution =
+            serde_json::from_str(&execution.to_string().replace(&quote(&index), &quote(&moved))).unwrap();
+    } else {
+        execution["failures"][0]["execution_index"] = moved.clone().into();
+        execution["_failures"][0]["execution_index"] = moved.into();
+    }
+    file["TestExecution"] = execution.to_string().into();
+    file.to_string()
+}
+
+#[test]
+fn cli_replays_stale_and_fixed_counterexamples() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = workdir("stale");
+    let buggy = start_services(&url, true);
+    let found = filibuster(&dir, port, &buggy.users_url, &[]);
+    assert_eq!(found.status.code(), Some(1), "{}", both(&found));
+    let genuine = std::fs::read_to_string(dir.join("counterexample.json")).unwrap();
+    let movie = "GET /movies/267eedb8-0f5d-42d5-8f43-72426b9fb3e6";
+
+    // The call the fault targets moved: the log still says where it was.
+    std::fs::write(dir.join("moved.json"), moved_fault(&genuine, true)).unwrap();
+    let stale = filibuster(&dir, port, &buggy.users_url, &["--counterexample-file", "moved.json"]);
+    let text = both(&stale);
+    assert_eq!(stale.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("the counterexample is stale: 1 of its planned faults matched no call")
+            && text.contains(&format!(
+                "  users -> movies {movie} (examples/cinema/app.rs:271): reqwest.timeout\n"
+            )),
+        "{text}"
+    );
+
+    // Only the planned fault edited: its path and fault are all there is.
+    std::fs::write(dir.join("edited.json"), moved_fault(&genuine, false)).unwrap();
+    let stale = filibuster(&dir, port, &buggy.users_url, &["--counterexample-file", "edited.json"]);
+    let text = both(&stale);
+    assert_eq!(stale.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("is stale") && text.contains(&movie[4..]) && text.contains("reqwest.timeout"),
+        "{text}"
+    );
+    drop(buggy);
+
+    // The bug fixed, the genuine counterexample no longer fails.
+    let fixed = start_services(&url, false);
+    let replay = filibuster(&dir, port, &fixed.users_url, &["--counterexample-file", "counterexample.json"]);
+    let text = both(&replay);
+    assert_eq!(replay.status.code(), Some(0), "{text}");
+    assert!(text.contains("Counterexample did not reproduce: every planned fault was injected"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
