@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use filibuster::{Counterexample, Explorer, FaultModel, Server};
+use filibuster::{Counterexample, Explorer, FaultModel, ReplayOutcome, Server};
 use nix::sys::signal::Signal;
 
 /// Service-level fault injection testing: runs a functional test again and
@@ -200,7 +200,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
 
     if report.passed() {
         println!("{}", report.summary());
-        if report.replay.is_some() {
+        if report.replay == Some(ReplayOutcome::Fixed) {
             println!(
                 "Counterexample did not reproduce: every planned fault was injected and the test passed."
             );
@@ -212,6 +212,13 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         } else if report.replay.is_none() && report.executions.first().is_some_and(|e| e.failed()) {
             println!("The functional test failed without any fault injected; nothing explored.");
         }
+    }
+    if let Some(ReplayOutcome::Unverified { test_failed }) = &report.replay {
+        println!(
+            "No call reached this server (allowed by --allow-no-calls), so it could not check that the \
+             planned faults were injected: the functional test {}.",
+            if *test_failed { "failed" } else { "passed" }
+        );
     }
     match report.write_json(&args.report_file) {
         Ok(()) => println!("Report: {}", args.report_file.display()),

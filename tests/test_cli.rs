@@ -423,3 +423,43 @@ fn cli_replays_stale_and_fixed_counterexamples() {
     assert!(text.contains("Counterexample did not reproduce: every planned fault was injected"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A functional test that passes when `GET $FILIBUSTER_URL/filibuster/fault-injected`
+/// answers true; bash's /dev/tcp, so it needs no HTTP client.
+const FAULT_INJECTED_PROBE: &str = r#"bash -c 'u=${FILIBUSTER_URL#http://}; exec 3<>/dev/tcp/${u%:*}/${u##*:} && printf "GET /filibuster/fault-injected HTTP/1.0\r\n\r\n" >&3 && grep -q "\"result\":true" <&3'"#;
+
+#[test]
+fn cli_answers_fault_injected_from_the_plan_while_replaying() {
+    let dir = workdir("local-replay");
+    let fault = serde_json::json!({
+        "execution_index": r#"[["0123456789abcdef0123456789abcdef", 1]]"#,
+        "forced_exception": {"name": "reqwest.timeout", "metadata": {}},
+        "args": ["/movies/1"],
+    });
+    let counterexample = serde_json::json!({
+        "functional_test": FAULT_INJECTED_PROBE,
+        "TestExecution": serde_json::json!({"failures": [fault], "log": []}).to_string(),
+    });
+    std::fs::write(dir.join("local.json"), counterexample.to_string()).unwrap();
+
+    // Exploring, no fault is injected: the probe fails.
+    let (output, _) = run(&mut cli_test(&dir, FAULT_INJECTED_PROBE, &["--allow-no-calls"]));
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+
+    // Replaying, the services would inject the planned fault themselves
+    // (the reference's local mode; here no service at all): the answer is
+    // the plan's.
+    let (output, _) = run(&mut cli_test(
+        &dir,
+        FAULT_INJECTED_PROBE,
+        &["--allow-no-calls", "--counterexample-file", "local.json"],
+    ));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(!text.contains("every planned fault was injected"), "{text}");
+    assert!(
+        text.contains("could not check that the planned faults were injected: the functional test passed"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
