@@ -279,7 +279,7 @@ impl FunctionalTest {
         let quoted = last_lines(&output, QUOTED_LINES);
         match status {
             Err(_) => Err(format!(
-                "`{command}` timed out after {:.0} s (--execution-timeout); its process group was killed\n{quoted}",
+                "`{command}` timed out after {} s (--execution-timeout); its process group was killed\n{quoted}",
                 self.timeout.as_secs_f64()
             )),
             Ok(Err(error)) => Err(format!("cannot wait for `{command}`: {error}")),

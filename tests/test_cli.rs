@@ -463,3 +463,63 @@ fn cli_answers_fault_injected_from_the_plan_while_replaying() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A `sleep` argument unique to this test process and `tag` (0 to 9), to
+/// find the sleep among the machine's processes.
+fn sleep_marker(tag: u32) -> String {
+    assert!(tag < 10);
+    format!("100{tag}.{}", std::process::id())
+}
+
+/// Whether a live `sleep <marker>` process exists (a zombie has no command
+/// line).
+fn sleeping(marker: &str) -> bool {
+    let wanted = format!("sleep\0{marker}\0");
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| cmdline.ends_with(wanted.as_bytes()))
+    })
+}
+
+/// Waits up to 5 s for `condition`; whether it held.
+fn eventually(condition: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn cli_kills_a_functional_test_past_its_timeout() {
+    let dir = workdir("timeout");
+    let marker = sleep_marker(1);
+    let test = format!("echo started; sleep {marker}");
+    let (output, elapsed) =
+        run(&mut cli_test(&dir, &test, &["--allow-no-calls", "--execution-timeout", "0.5"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}\n{text}");
+    assert!(
+        text.contains(&format!(
+            "`{test}` timed out after 0.5 s (--execution-timeout); its process group was killed\nstarted"
+        )),
+        "{text}"
+    );
+    assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_ends_an_execution_when_the_test_exits_not_when_its_output_closes() {
+    let dir = workdir("background");
+    let marker = sleep_marker(2);
+    let test = format!("sleep {marker} & echo started; exit 0");
+    let (output, elapsed) = run(&mut cli_test(&dir, &test, &["--allow-no-calls"]));
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived");
+    std::fs::remove_dir_all(dir).unwrap();
+}
