@@ -523,3 +523,22 @@ fn cli_ends_an_execution_when_the_test_exits_not_when_its_output_closes() {
     assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cli_keeps_only_the_tail_of_a_loud_test() {
+    let dir = workdir("loud");
+    let (output, _) = run(&mut cli_test(
+        &dir,
+        "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo the last line; exit 1",
+        &["--allow-no-calls"],
+    ));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", &text[text.len().saturating_sub(2000)..]);
+    assert!(output.stdout.len() < 200_000, "{} bytes on stdout", output.stdout.len());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("filibuster-report.json")).unwrap()).unwrap();
+    let message = report["executions"][0]["status"]["message"].as_str().unwrap();
+    assert!(message.len() < 100_000, "{} bytes", message.len());
+    assert!(message.ends_with("xxxx\nthe last line"), "{}", &message[message.len().saturating_sub(200)..]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
