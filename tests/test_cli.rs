@@ -542,3 +542,28 @@ fn cli_keeps_only_the_tail_of_a_loud_test() {
     assert!(message.ends_with("xxxx\nthe last line"), "{}", &message[message.len().saturating_sub(200)..]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cli_forwards_sigterm_and_sigint_to_the_test_and_exits_128_plus_the_signal() {
+    let dir = workdir("signal");
+    for (tag, signal, code) in [(3, "TERM", 143), (4, "INT", 130)] {
+        let marker = sleep_marker(tag);
+        let started = Instant::now();
+        let child = cli_test(&dir, &format!("sleep {marker}"), &["--allow-no-calls"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(eventually(|| sleeping(&marker)), "sleep {marker} did not start");
+        let kill =
+            Command::new("sh").arg("-c").arg(format!("kill -{signal} {}", child.id())).status().unwrap();
+        assert!(kill.success());
+        let (output, _) = finish(child, started);
+        let text = both(&output);
+        assert_eq!(output.status.code(), Some(code), "SIG{signal}: {:?}\n{text}", output.status);
+        assert!(text.contains(&format!("interrupted by SIG{signal}")), "{text}");
+        assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived SIG{signal}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
