@@ -567,3 +567,25 @@ fn cli_forwards_sigterm_and_sigint_to_the_test_and_exits_128_plus_the_signal() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cli_exits_2_on_usage_errors_and_an_unwritable_report() {
+    let dir = workdir("usage");
+    let (output, _) = run(&mut cli_test(&dir, "true", &["--max-tests", "0"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("invalid value '0' for '--max-tests <MAX_TESTS>'"), "{text}");
+
+    let (output, _) = run(&mut cli_test(&dir, " ", &["--allow-no-calls"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("the functional test command is empty"), "{text}");
+
+    // It would pass, but its report cannot be written.
+    let (output, _) =
+        run(&mut cli_test(&dir, "true", &["--allow-no-calls", "--report-file", "/proc/x.json"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("error: cannot write the report to /proc/x.json"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
