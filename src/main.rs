@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use filibuster::{Counterexample, Explorer, FaultModel, Server};
+use filibuster::{Counterexample, Explorer, FaultModel, ReplayOutcome, Server};
 use nix::sys::signal::Signal;
 
 /// Service-level fault injection testing: runs a functional test again and
@@ -200,7 +200,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
 
     if report.passed() {
         println!("{}", report.summary());
-        if report.replay.is_some() {
+        if report.replay == Some(ReplayOutcome::Fixed) {
             println!(
                 "Counterexample did not reproduce: every planned fault was injected and the test passed."
             );
@@ -212,6 +212,13 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         } else if report.replay.is_none() && report.executions.first().is_some_and(|e| e.failed()) {
             println!("The functional test failed without any fault injected; nothing explored.");
         }
+    }
+    if let Some(ReplayOutcome::Unverified { test_failed }) = &report.replay {
+        println!(
+            "No call reached this server (allowed by --allow-no-calls), so it could not check that the \
+             planned faults were injected: the functional test {}.",
+            if *test_failed { "failed" } else { "passed" }
+        );
     }
     match report.write_json(&args.report_file) {
         Ok(()) => println!("Report: {}", args.report_file.display()),
@@ -272,7 +279,7 @@ impl FunctionalTest {
         let quoted = last_lines(&output, QUOTED_LINES);
         match status {
             Err(_) => Err(format!(
-                "`{command}` timed out after {:.0} s (--execution-timeout); its process group was killed\n{quoted}",
+                "`{command}` timed out after {} s (--execution-timeout); its process group was killed\n{quoted}",
                 self.timeout.as_secs_f64()
             )),
             Ok(Err(error)) => Err(format!("cannot wait for `{command}`: {error}")),

@@ -8,7 +8,7 @@ mod app;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use filibuster::Explorer;
 
@@ -44,12 +44,20 @@ impl Drop for Services {
 }
 
 fn start_services(filibuster_url: &str, bug: bool) -> Services {
+    start_services_instrumented(filibuster_url, bug, true)
+}
+
+/// [`start_services`], with `FILIBUSTER_ENABLED=1` only when `instrumented`.
+fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
     let (users, bookings, movies) = (free_port(), free_port(), free_port());
     let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
         let mut command = Command::new(example(name));
+        command.env_remove("FILIBUSTER_ENABLED");
+        if instrumented {
+            command.env("FILIBUSTER_ENABLED", "1");
+        }
         command
             .env("PORT", port.to_string())
-            .env("FILIBUSTER_ENABLED", "1")
             .env("FILIBUSTER_URL", filibuster_url)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -102,6 +110,64 @@ fn filibuster(dir: &std::path::Path, port: u16, users_url: &str, extra: &[&str])
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Both streams, for assertions and their messages.
+fn both(output: &Output) -> String {
+    format!("{}{}", stdout(output), String::from_utf8_lossy(&output.stderr))
+}
+
+/// `filibuster test --listen 127.0.0.1:<free port> --functional-test <test> <extra>`
+/// in `dir`, for tests that bring no services.
+fn cli_test(dir: &std::path::Path, test: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_filibuster"));
+    command
+        .current_dir(dir)
+        .args(["test", "--listen", &format!("127.0.0.1:{}", free_port()), "--functional-test", test])
+        .args(extra);
+    command
+}
+
+/// Reads `stream` to its end on a thread.
+fn read_all(mut stream: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// How long [`run`] lets the CLI run: a hang fails the test instead of
+/// blocking the suite.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs `command` to its end (at most [`DEADLINE`]): its output, and how long
+/// it took.
+fn run(command: &mut Command) -> (Output, Duration) {
+    let started = Instant::now();
+    let child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    finish(child, started)
+}
+
+/// Waits for `child` (spawned with piped stdout and stderr), killing it past
+/// [`DEADLINE`]; its output, and the time since `started`.
+fn finish(mut child: Child, started: Instant) -> (Output, Duration) {
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the CLI was still running after {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let output = Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() };
+    (output, elapsed)
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -243,4 +309,285 @@ async fn cli_server_serves_the_protocol_alone() {
     let injected: serde_json::Value =
         reqwest::get(format!("{base}/filibuster/fault-injected")).await.unwrap().json().await.unwrap();
     assert_eq!(injected, serde_json::json!({"result": false}));
+}
+
+#[test]
+fn cli_refuses_to_pass_without_instrumented_calls() {
+    let port = free_port();
+    let dir = workdir("no-calls");
+    let untested = |output: &Output| {
+        let text = both(output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains("no instrumented call was seen"), "{text}");
+        assert!(text.contains("FILIBUSTER_ENABLED=1"), "{text}");
+        assert!(text.contains("--allow-no-calls"), "{text}");
+    };
+
+    // No services at all.
+    untested(&run(&mut cli_test(&dir, "true", &[])).0);
+
+    // Services without the instrumentation: the check passes, but tested nothing.
+    let services = start_services_instrumented(&format!("http://127.0.0.1:{port}"), false, false);
+    untested(&filibuster(&dir, port, &services.users_url, &[]));
+    let allowed = filibuster(&dir, port, &services.users_url, &["--allow-no-calls"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", both(&allowed));
+    drop(services);
+
+    // Instrumented services that report to a port where nothing listens.
+    let services = start_services(&format!("http://127.0.0.1:{}", free_port()), false);
+    untested(&filibuster(&dir, port, &services.users_url, &[]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_refuses_to_pass_when_the_fault_model_proposes_nothing() {
+    let port = free_port();
+    let services = start_services(&format!("http://127.0.0.1:{port}"), false);
+    let dir = workdir("no-fault");
+    std::fs::write(
+        dir.join("analysis.json"),
+        r#"{"reqwest": {"pattern": "nothing\\.at\\.all", "exceptions": [{"name": "reqwest.connect"}]}}"#,
+    )
+    .unwrap();
+    let output = filibuster(&dir, port, &services.users_url, &["--analysis-file", "analysis.json"]);
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("the fault model proposes no fault for any of the 2 call(s)"), "{text}");
+    assert!(text.contains("Executions run: 1\n"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `counterexample` (a file's text) with its first planned fault's execution
+/// index moved to an invocation no call has; in `failures` alone, or
+/// everywhere in `TestExecution` (as when the call moved: its log still says
+/// where it was).
+fn moved_fault(counterexample: &str, everywhere: bool) -> String {
+    let mut file: serde_json::Value = serde_json::from_str(counterexample).unwrap();
+    let text = file["TestExecution"].as_str().unwrap().to_owned();
+    let mut execution: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let index = execution["failures"][0]["execution_index"].as_str().unwrap().to_owned();
+    let moved = index.replace(", 1]]", ", 99]]");
+    assert_ne!(index, moved, "{index}");
+    if everywhere {
+        let quote = |s: &str| serde_json::Value::from(s).to_string();
+        execution =
+            serde_json::from_str(&execution.to_string().replace(&quote(&index), &quote(&moved))).unwrap();
+    } else {
+        execution["failures"][0]["execution_index"] = moved.clone().into();
+        execution["_failures"][0]["execution_index"] = moved.into();
+    }
+    file["TestExecution"] = execution.to_string().into();
+    file.to_string()
+}
+
+#[test]
+fn cli_replays_stale_and_fixed_counterexamples() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = workdir("stale");
+    let buggy = start_services(&url, true);
+    let found = filibuster(&dir, port, &buggy.users_url, &[]);
+    assert_eq!(found.status.code(), Some(1), "{}", both(&found));
+    let genuine = std::fs::read_to_string(dir.join("counterexample.json")).unwrap();
+    let movie = "GET /movies/267eedb8-0f5d-42d5-8f43-72426b9fb3e6";
+
+    // The call the fault targets moved: the log still says where it was.
+    std::fs::write(dir.join("moved.json"), moved_fault(&genuine, true)).unwrap();
+    let stale = filibuster(&dir, port, &buggy.users_url, &["--counterexample-file", "moved.json"]);
+    let text = both(&stale);
+    assert_eq!(stale.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("the counterexample is stale: 1 of its planned faults matched no call")
+            && text.contains(&format!(
+                "  users -> movies {movie} (examples/cinema/app.rs:271): reqwest.timeout\n"
+            )),
+        "{text}"
+    );
+
+    // Only the planned fault edited: its path and fault are all there is.
+    std::fs::write(dir.join("edited.json"), moved_fault(&genuine, false)).unwrap();
+    let stale = filibuster(&dir, port, &buggy.users_url, &["--counterexample-file", "edited.json"]);
+    let text = both(&stale);
+    assert_eq!(stale.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("is stale") && text.contains(&movie[4..]) && text.contains("reqwest.timeout"),
+        "{text}"
+    );
+    drop(buggy);
+
+    // The bug fixed, the genuine counterexample no longer fails.
+    let fixed = start_services(&url, false);
+    let replay = filibuster(&dir, port, &fixed.users_url, &["--counterexample-file", "counterexample.json"]);
+    let text = both(&replay);
+    assert_eq!(replay.status.code(), Some(0), "{text}");
+    assert!(text.contains("Counterexample did not reproduce: every planned fault was injected"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A functional test that passes when `GET $FILIBUSTER_URL/filibuster/fault-injected`
+/// answers true; bash's /dev/tcp, so it needs no HTTP client.
+const FAULT_INJECTED_PROBE: &str = r#"bash -c 'u=${FILIBUSTER_URL#http://}; exec 3<>/dev/tcp/${u%:*}/${u##*:} && printf "GET /filibuster/fault-injected HTTP/1.0\r\n\r\n" >&3 && grep -q "\"result\":true" <&3'"#;
+
+#[test]
+fn cli_answers_fault_injected_from_the_plan_while_replaying() {
+    let dir = workdir("local-replay");
+    let fault = serde_json::json!({
+        "execution_index": r#"[["0123456789abcdef0123456789abcdef", 1]]"#,
+        "forced_exception": {"name": "reqwest.timeout", "metadata": {}},
+        "args": ["/movies/1"],
+    });
+    let counterexample = serde_json::json!({
+        "functional_test": FAULT_INJECTED_PROBE,
+        "TestExecution": serde_json::json!({"failures": [fault], "log": []}).to_string(),
+    });
+    std::fs::write(dir.join("local.json"), counterexample.to_string()).unwrap();
+
+    // Exploring, no fault is injected: the probe fails.
+    let (output, _) = run(&mut cli_test(&dir, FAULT_INJECTED_PROBE, &["--allow-no-calls"]));
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+
+    // Replaying, the services would inject the planned fault themselves
+    // (the reference's local mode; here no service at all): the answer is
+    // the plan's.
+    let (output, _) = run(&mut cli_test(
+        &dir,
+        FAULT_INJECTED_PROBE,
+        &["--allow-no-calls", "--counterexample-file", "local.json"],
+    ));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(!text.contains("every planned fault was injected"), "{text}");
+    assert!(
+        text.contains("could not check that the planned faults were injected: the functional test passed"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A `sleep` argument unique to this test process and `tag` (0 to 9), to
+/// find the sleep among the machine's processes.
+fn sleep_marker(tag: u32) -> String {
+    assert!(tag < 10);
+    format!("100{tag}.{}", std::process::id())
+}
+
+/// Whether a live `sleep <marker>` process exists (a zombie has no command
+/// line).
+fn sleeping(marker: &str) -> bool {
+    let wanted = format!("sleep\0{marker}\0");
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| cmdline.ends_with(wanted.as_bytes()))
+    })
+}
+
+/// Waits up to 5 s for `condition`; whether it held.
+fn eventually(condition: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn cli_kills_a_functional_test_past_its_timeout() {
+    let dir = workdir("timeout");
+    let marker = sleep_marker(1);
+    let test = format!("echo started; sleep {marker}");
+    let (output, elapsed) =
+        run(&mut cli_test(&dir, &test, &["--allow-no-calls", "--execution-timeout", "0.5"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}\n{text}");
+    assert!(
+        text.contains(&format!(
+            "`{test}` timed out after 0.5 s (--execution-timeout); its process group was killed\nstarted"
+        )),
+        "{text}"
+    );
+    assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_ends_an_execution_when_the_test_exits_not_when_its_output_closes() {
+    let dir = workdir("background");
+    let marker = sleep_marker(2);
+    let test = format!("sleep {marker} & echo started; exit 0");
+    let (output, elapsed) = run(&mut cli_test(&dir, &test, &["--allow-no-calls"]));
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_keeps_only_the_tail_of_a_loud_test() {
+    let dir = workdir("loud");
+    let (output, _) = run(&mut cli_test(
+        &dir,
+        "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo the last line; exit 1",
+        &["--allow-no-calls"],
+    ));
+    let end = String::from_utf8_lossy(&output.stdout[output.stdout.len().saturating_sub(2000)..]);
+    assert_eq!(output.status.code(), Some(1), "{end}");
+    assert!(output.stdout.len() < 200_000, "{} bytes on stdout", output.stdout.len());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("filibuster-report.json")).unwrap()).unwrap();
+    let message = report["executions"][0]["status"]["message"].as_str().unwrap();
+    assert!(message.len() < 100_000, "{} bytes", message.len());
+    assert!(message.ends_with("xxxx\nthe last line"), "{}", &message[message.len().saturating_sub(200)..]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_forwards_sigterm_and_sigint_to_the_test_and_exits_128_plus_the_signal() {
+    let dir = workdir("signal");
+    for (tag, signal, code) in [(3, "TERM", 143), (4, "INT", 130)] {
+        let marker = sleep_marker(tag);
+        let started = Instant::now();
+        let child = cli_test(&dir, &format!("sleep {marker}"), &["--allow-no-calls"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(eventually(|| sleeping(&marker)), "sleep {marker} did not start");
+        let kill =
+            Command::new("sh").arg("-c").arg(format!("kill -{signal} {}", child.id())).status().unwrap();
+        assert!(kill.success());
+        let (output, _) = finish(child, started);
+        let text = both(&output);
+        assert_eq!(output.status.code(), Some(code), "SIG{signal}: {:?}\n{text}", output.status);
+        assert!(text.contains(&format!("interrupted by SIG{signal}")), "{text}");
+        assert!(eventually(|| !sleeping(&marker)), "sleep {marker} survived SIG{signal}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_exits_2_on_usage_errors_and_an_unwritable_report() {
+    let dir = workdir("usage");
+    let (output, _) = run(&mut cli_test(&dir, "true", &["--max-tests", "0"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("invalid value '0' for '--max-tests <MAX_TESTS>'"), "{text}");
+
+    for blank in ["", " "] {
+        let (output, _) = run(&mut cli_test(&dir, blank, &["--allow-no-calls"]));
+        let text = both(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains("the functional test command is empty"), "{text}");
+    }
+
+    // It would pass, but its report cannot be written.
+    let (output, _) =
+        run(&mut cli_test(&dir, "true", &["--allow-no-calls", "--report-file", "/proc/x.json"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("error: cannot write the report to /proc/x.json"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
