@@ -58,10 +58,8 @@ fn calls_per_execution(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let app = common::Synthetic::new();
     let template = app.first_invocation();
-    let invocation = |i: usize| Invocation {
-        execution_index: format!(r#"[["{:032x}", 1]]"#, i),
-        ..template.clone()
-    };
+    let invocation =
+        |i: usize| Invocation { execution_index: format!(r#"[["{:032x}", 1]]"#, i), ..template.clone() };
     for calls in [10usize, 1_000, 10_000] {
         group.bench_with_input(BenchmarkId::new("calls", calls), &calls, |b, &calls| {
             b.to_async(&runtime).iter_custom(|iters| {

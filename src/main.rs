@@ -207,9 +207,10 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         }
     } else {
         println!("{}", report.failure_message());
-        if let Some(path) = &report.counterexample_file {
-            println!("Counterexample file written: {}", path.display());
-        } else if report.replay.is_none() && report.executions.first().is_some_and(|e| e.failed()) {
+        if report.counterexample_file.is_none()
+            && report.replay.is_none()
+            && report.executions.first().is_some_and(|e| e.failed())
+        {
             println!("The functional test failed without any fault injected; nothing explored.");
         }
     }

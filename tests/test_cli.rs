@@ -226,7 +226,7 @@ async fn cli_writes_and_replays_a_counterexample() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("execution 5 FAILED with these faults:"), "{text}");
     assert!(text.contains("(examples/cinema/app.rs:271): reqwest.timeout"), "{text}");
-    assert!(text.contains("Counterexample file written: counterexample.json"), "{text}");
+    assert!(text.contains("\ncounterexample: counterexample.json\n"), "{text}");
     assert!(
         text.contains("replay it with: filibuster test --functional-test \"")
             && text.contains("--counterexample-file counterexample.json"),
@@ -537,7 +537,7 @@ fn cli_keeps_only_the_tail_of_a_loud_test() {
     assert!(output.stdout.len() < 200_000, "{} bytes on stdout", output.stdout.len());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("filibuster-report.json")).unwrap()).unwrap();
-    let message = report["executions"][0]["status"]["message"].as_str().unwrap();
+    let message = report["executions"][0]["message"].as_str().unwrap();
     assert!(message.len() < 100_000, "{} bytes", message.len());
     assert!(message.ends_with("xxxx\nthe last line"), "{}", &message[message.len().saturating_sub(200)..]);
     std::fs::remove_dir_all(dir).unwrap();

@@ -148,7 +148,8 @@ pub struct ExecutionReport {
     pub faults: Vec<FaultReport>,
     /// The calls it made, in the order they were reported (empty if pruned).
     pub calls: Vec<CallReport>,
-    /// Passed, failed or pruned.
+    /// Passed, failed or pruned (`"status"`, and `"message"` when failed).
+    #[serde(flatten)]
     pub status: ExecutionStatus,
     /// Planned faults that met no call in this execution ("planned, not
     /// injected").
@@ -425,16 +426,22 @@ impl RunError {
 }
 
 impl CallSite {
-    /// `source -> target METHOD path (file:line, fn)`.
+    /// `source -> target METHOD path (file:line, fn)`, with `?` for what is
+    /// not known.
     pub fn describe(&self) -> String {
+        let known = |text: &str| if text.is_empty() { "?".to_owned() } else { text.to_owned() };
         let mut out = format!(
-            "{} -> {} {} {} ({}",
-            self.source,
+            "{} -> {} {} {} (",
+            known(&self.source),
             self.target.as_deref().unwrap_or("?"),
-            self.method,
-            self.path,
-            self.callsite
+            known(&self.method),
+            known(&self.path),
         );
+        if self.callsite.is_empty() || self.callsite == ":" {
+            out.push_str("callsite unknown");
+        } else {
+            out.push_str(&self.callsite);
+        }
         if let Some(function) = &self.function {
             let _ = write!(out, ", fn {function}");
         }
