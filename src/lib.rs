@@ -182,13 +182,13 @@ pub use filibuster_macros::call;
 
 pub use filibuster_runtime::server::{
     CallReport, CallSite, CounterexampleError, DEFAULT_GRACE, ExecutionReport, ExecutionStatus,
-    FaultModelError, FaultReport, Nondeterminism, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, RunError,
-    TestOutcome, Verdict,
+    FaultModelError, FaultReport, Limits, Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT,
+    ReplayOutcome, RunError, TestOutcome, Verdict,
 };
 pub use filibuster_runtime::{
     Callsite, Connection, Counterexample, DEFAULT_URL, ENV_URL, ExecutionIndex, Explorer, FaultModel,
     InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock, call_hash, disable,
-    enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records, switch,
+    enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records, server, switch,
     transport,
 };
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use filibuster::{Counterexample, Explorer, FaultModel, ReplayOutcome, Server};
+use filibuster::server::ServeOptions;
+use filibuster::{Counterexample, Explorer, FaultModel, Limits, ReplayOutcome, Server};
 use nix::sys::signal::Signal;
 
 /// Service-level fault injection testing: runs a functional test again and
@@ -33,9 +34,17 @@ enum Command {
 
 #[derive(Args)]
 struct ServerArgs {
-    /// Address to listen on.
+    /// Address to listen on (loopback unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:5005")]
     listen: SocketAddr,
+    /// Allow --listen on an address other than loopback: anyone who reaches
+    /// it can send records.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Calls one test execution may hold (`filibuster server` starts its log
+    /// anew past it; `filibuster test` fails the run).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_calls: u64,
     /// Fault model (the reference's analysis-file JSON); the built-in reqwest
     /// model when absent.
     #[arg(long)]
@@ -83,6 +92,16 @@ struct TestArgs {
     /// calls it started to end.
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
     grace: f64,
+    /// The run's token (random when absent): the functional test gets
+    /// FILIBUSTER_URL with it, and services started with that URL (or with
+    /// FILIBUSTER_TOKEN) carry it; once records carry it, records without it
+    /// are refused.
+    #[arg(long)]
+    token: Option<String>,
+    /// Take records without the run's token even once others carry it
+    /// (reference services beside services built with filibuster-rs).
+    #[arg(long)]
+    accept_untokened: bool,
     /// Seconds one run of the functional test may take; past it its whole
     /// process group is killed and the execution fails as timed out.
     #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = seconds)]
@@ -134,19 +153,34 @@ fn fault_model(path: &Option<PathBuf>) -> Result<FaultModel, String> {
     }
 }
 
-async fn listen(router: axum::Router, addr: SocketAddr) -> Result<tokio::task::JoinHandle<()>, String> {
+/// Serves `router` on `args.listen` with the bounds of `ServeOptions`.
+async fn listen(router: axum::Router, args: &ServerArgs) -> Result<tokio::task::JoinHandle<()>, String> {
+    let addr = args.listen;
+    if !addr.ip().is_loopback() {
+        if !args.allow_remote {
+            return Err(format!(
+                "--listen {addr} is not a loopback address: anyone who reaches it could steer the run; \
+                 pass --allow-remote to listen there anyway"
+            ));
+        }
+        eprintln!("warning: listening on {addr}, beyond loopback: anyone who reaches it can send records");
+    }
     let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        filibuster::server::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     Ok(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
+        if let Err(error) = filibuster::server::serve(listener, router, ServeOptions::default()).await {
             tracing::error!(%error, "the Filibuster server stopped");
         }
     }))
 }
 
+fn limits(args: &ServerArgs) -> Limits {
+    Limits { calls_per_execution: usize::try_from(args.max_calls).unwrap_or(usize::MAX), ..Limits::default() }
+}
+
 async fn server(args: ServerArgs) -> Result<ExitCode, String> {
-    let server = Server::new(fault_model(&args.analysis_file)?);
-    let handle = listen(server.router(), args.listen).await?;
+    let server = Server::new(fault_model(&args.analysis_file)?).with_limits(limits(&args));
+    let handle = listen(server.router(), &args).await?;
     eprintln!("Filibuster server listening on http://{}", args.listen);
     tokio::select! {
         _ = handle => Ok(ExitCode::FAILURE),
@@ -177,8 +211,10 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
     if let Some(path) = &args.counterexample_file {
         explorer = explorer.replay(Counterexample::load(path).map_err(|e| e.to_string())?);
     }
-    let server = listen(explorer.server().router(), args.server.listen).await?;
-    let url = format!("http://{}", args.server.listen);
+    let token = args.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    explorer.server().clone().with_token(&token, args.accept_untokened).with_limits(limits(&args.server));
+    let server = listen(explorer.server().router(), &args.server).await?;
+    let url = format!("http://{}/run/{token}", args.server.listen);
 
     let test = FunctionalTest {
         command: args.functional_test.clone(),

@@ -425,8 +425,9 @@ fn cli_replays_stale_and_fixed_counterexamples() {
 }
 
 /// A functional test that passes when `GET $FILIBUSTER_URL/filibuster/fault-injected`
-/// answers true; bash's /dev/tcp, so it needs no HTTP client.
-const FAULT_INJECTED_PROBE: &str = r#"bash -c 'u=${FILIBUSTER_URL#http://}; exec 3<>/dev/tcp/${u%:*}/${u##*:} && printf "GET /filibuster/fault-injected HTTP/1.0\r\n\r\n" >&3 && grep -q "\"result\":true" <&3'"#;
+/// answers true; bash's /dev/tcp, so it needs no HTTP client. The URL
+/// holds the run's token as a path (`http://127.0.0.1:PORT/run/<token>`).
+const FAULT_INJECTED_PROBE: &str = r#"bash -c 'u=${FILIBUSTER_URL#http://}; h=${u%%/*}; p=${u#"$h"}; exec 3<>/dev/tcp/${h%:*}/${h##*:} && printf "GET $p/filibuster/fault-injected HTTP/1.0\r\n\r\n" >&3 && grep -q "\"result\":true" <&3'"#;
 
 #[test]
 fn cli_answers_fault_injected_from_the_plan_while_replaying() {
@@ -589,5 +590,13 @@ fn cli_exits_2_on_usage_errors_and_an_unwritable_report() {
     let text = both(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("error: cannot write the report to /proc/x.json"), "{text}");
+
+    // Beyond loopback only when asked, with a warning.
+    let mut remote = Command::new(env!("CARGO_BIN_EXE_filibuster"));
+    remote.current_dir(&dir).args(["test", "--listen", "0.0.0.0:0", "--functional-test", "true"]);
+    let (output, _) = run(&mut remote);
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("is not a loopback address") && text.contains("--allow-remote"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }

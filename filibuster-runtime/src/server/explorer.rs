@@ -244,6 +244,11 @@ impl Explorer {
         let bar = self.progress_bar();
         let watch = Watch::start();
         let mut report = Report { functional_test: self.name.clone(), ..Report::default() };
+        {
+            let mut state = self.server.lock();
+            state.ring = false;
+            state.limit_reached = None;
+        }
         match &self.replay {
             Some(counterexample) => self.replay_one(counterexample, &mut test, &mut report, &watch).await,
             None => self.explore(&mut test, &mut report, &bar, &watch).await,
@@ -252,7 +257,14 @@ impl Explorer {
             let mut state = self.server.lock();
             report.executions_remaining = state.pending();
             report.late_records = state.late_records;
+            report.records_refused = state.tokens.refused;
+            report.records_conflicting = state.conflicts;
+            let lost = state.records_lost();
+            if lost > 0 {
+                report.errors.push(RunError::RecordsLost { count: lost });
+            }
             state.exploring = false;
+            state.ring = true;
         }
         if report.errors.is_empty() {
             report.unreported_targets = unreported_targets(&report);
@@ -278,7 +290,7 @@ impl Explorer {
         report.executions_run = 1;
         let (failed, calls) = (first.failed(), first.calls.len());
         report.executions.push(first);
-        if missing_layers(report, watch) || failed {
+        if must_stop(report, watch, &self.server) || failed {
             return;
         }
         if calls == 0 && !self.allow_no_calls {
@@ -300,7 +312,7 @@ impl Explorer {
                     return;
                 }
             }
-            if missing_layers(report, watch) {
+            if must_stop(report, watch, &self.server) {
                 return;
             }
         }
@@ -351,7 +363,7 @@ impl Explorer {
         let (failed, calls) = (execution.failed(), execution.calls.len());
         let unmatched = execution.not_injected.clone();
         report.executions.push(execution);
-        if missing_layers(report, watch) {
+        if must_stop(report, watch, &self.server) {
             return;
         }
         report.replay = if calls == 0 {
@@ -406,7 +418,7 @@ impl Explorer {
             report.executions_run += 1;
             let failed = execution.failed();
             report.executions.push(execution);
-            if missing_layers(report, watch) {
+            if must_stop(report, watch, &self.server) {
                 return;
             }
             if failed {
@@ -542,8 +554,13 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Whether handlers ran without the explorer's layer; if so, the error.
-fn missing_layers(report: &mut Report, watch: &Watch) -> bool {
+/// Whether the run must stop: handlers ran without the explorer's layer, or
+/// the server reached a limit; if so, the error.
+fn must_stop(report: &mut Report, watch: &Watch, server: &Server) -> bool {
+    if let Some(limit) = server.lock().limit_reached.clone() {
+        report.errors.push(RunError::LimitReached { limit });
+        return true;
+    }
     let services = watch.services();
     if services.is_empty() {
         return false;

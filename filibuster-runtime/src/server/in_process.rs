@@ -4,21 +4,26 @@
 use futures_util::future::BoxFuture;
 
 use super::Server;
+use super::origin::Origin;
 use crate::records::{CreateResponse, Invocation, Update};
 use crate::transport::{Transport, TransportError};
 
 impl Transport for Server {
     fn new_test_execution<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
-        let answer = self.lock().new_test_execution(service);
-        Box::pin(async move { Ok(answer) })
+        let answer =
+            self.lock().new_test_execution(service).map_err(|e| TransportError::Rejected(e.to_string()));
+        Box::pin(async move { answer })
     }
 
     fn create<'a>(
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
-        let answer = self.lock().create(invocation.clone());
-        Box::pin(async move { Ok(answer) })
+        let answer = self
+            .lock()
+            .create_from(invocation.clone(), Origin::InProcess)
+            .map_err(|e| TransportError::Rejected(e.to_string()));
+        Box::pin(async move { answer })
     }
 
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {

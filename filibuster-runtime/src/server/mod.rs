@@ -6,9 +6,11 @@ mod execution;
 mod explorer;
 mod fault_model;
 mod in_process;
+mod origin;
 mod reduction;
 mod report;
 mod routes;
+mod serve;
 mod state;
 
 use std::sync::atomic::AtomicUsize;
@@ -18,11 +20,13 @@ pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
 pub use explorer::{DEFAULT_GRACE, Explorer, TestContext, TestOutcome};
 pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use origin::Origin;
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FaultReport, Nondeterminism, ReplayOutcome,
     Report, RunError, Verdict,
 };
-pub use state::RecordError;
+pub use serve::{ServeOptions, bind, serve};
+pub use state::{Limits, RecordError};
 
 use crate::connection::Connection;
 use state::State;
@@ -41,6 +45,8 @@ pub struct Server {
     /// server in-process (through [`Server::connection`]): an execution is
     /// over only when none is left.
     live_requests: Arc<AtomicUsize>,
+    /// Rejected requests, logged rate-limited.
+    rejections: Arc<routes::RejectionLog>,
 }
 
 impl Default for Server {
@@ -53,7 +59,34 @@ impl Server {
     /// A server trying the faults of `model`. Until an [`Explorer`] drives
     /// it, it records calls and injects nothing.
     pub fn new(model: FaultModel) -> Self {
-        Self { state: Arc::new(Mutex::new(State::new(model))), live_requests: Arc::default() }
+        Self {
+            state: Arc::new(Mutex::new(State::new(model))),
+            live_requests: Arc::default(),
+            rejections: Arc::default(),
+        }
+    }
+
+    /// Gives the server a run token: records under `/run/<token>/` carry
+    /// it, and once one has arrived, records without it are refused unless
+    /// `accept_untokened` (see [`Origin`]).
+    pub fn with_token(self, token: impl Into<String>, accept_untokened: bool) -> Self {
+        {
+            let mut state = self.lock();
+            state.tokens.token = Some(token.into());
+            state.tokens.accept_untokened = accept_untokened;
+        }
+        self
+    }
+
+    /// Sets the bounds of what the server keeps.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        self.lock().limits = limits;
+        self
+    }
+
+    /// Whether `token` is this server's run token.
+    pub(crate) fn token_matches(&self, token: &str) -> bool {
+        self.lock().tokens.token.as_deref().is_some_and(|t| !t.is_empty() && t == token)
     }
 
     /// A connection for services in this process: records reach the server

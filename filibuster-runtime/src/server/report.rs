@@ -46,6 +46,13 @@ pub struct Report {
     /// Records that arrived after their execution had ended, and were
     /// dropped.
     pub late_records: usize,
+    /// Records refused for lacking the run's token, once the run's services
+    /// carried it (someone else on the machine, or a service started for
+    /// another run).
+    pub records_refused: u64,
+    /// Records refused because they contradicted a recorded call (another
+    /// target, another outcome, another execution index).
+    pub records_conflicting: u64,
     /// The fault-free execution was run twice to check that it makes the same
     /// calls; the differences, when the user allowed them
     /// ([`Explorer::allow_nondeterminism`](super::Explorer::allow_nondeterminism)).
@@ -101,6 +108,17 @@ pub enum RunError {
     },
     /// The fault-free execution made different calls when run again.
     Nondeterministic(Nondeterminism),
+    /// A limit of the server was reached (see [`Limits`](super::Limits)).
+    LimitReached {
+        /// Which, and by what.
+        limit: String,
+    },
+    /// Services said they could not deliver records to the server (it was
+    /// slow, gone or overloaded): calls went un-faulted and unrecorded.
+    RecordsLost {
+        /// How many records.
+        count: u64,
+    },
 }
 
 /// How two runs of the fault-free execution differed.
@@ -345,6 +363,16 @@ impl Report {
         if self.late_records > 0 {
             let _ = write!(out, "\nLate records dropped: {}", self.late_records);
         }
+        if self.records_refused > 0 {
+            let _ = write!(out, "\nRecords refused for lacking the run's token: {}", self.records_refused);
+        }
+        if self.records_conflicting > 0 {
+            let _ = write!(
+                out,
+                "\nRecords refused as contradicting a recorded call: {}",
+                self.records_conflicting
+            );
+        }
         if let Some(n) = &self.nondeterminism {
             let _ = write!(
                 out,
@@ -403,6 +431,14 @@ impl RunError {
                  exploration (if another exploration runs in this process at the same time, the router \
                  may be its)",
                 services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            ),
+            RunError::LimitReached { limit } => format!(
+                "the Filibuster server reached a limit: {limit}; the run cannot be complete (raise it with \
+                 `Server::with_limits`)"
+            ),
+            RunError::RecordsLost { count } => format!(
+                "services could not deliver {count} record(s) to the Filibuster server (slow, gone or \
+                 overloaded): their calls went un-faulted and unrecorded, so the exploration is incomplete"
             ),
             RunError::Nondeterministic(n) => {
                 let mut out = String::from(

@@ -10,6 +10,7 @@ use super::execution::{
     faults_digest,
 };
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
+use super::origin::{Origin, TokenPolicy};
 use super::reduction::ReductionIndex;
 use super::report::{CallSite, FaultReport};
 use crate::records::{CreateResponse, Invocation, Update};
@@ -23,6 +24,38 @@ pub enum RecordError {
     /// A field has the wrong form.
     #[error("{0}")]
     Invalid(String),
+    /// The record contradicts what the server recorded for that call.
+    #[error("{0}")]
+    Conflict(String),
+    /// The record lacks the run's token, which the run's services carry.
+    #[error(
+        "refused: this run's services carry its token (in FILIBUSTER_URL), this record does not; \
+         reference services that cannot carry it need `filibuster test --accept-untokened`"
+    )]
+    Forbidden,
+    /// A limit of the server was reached.
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// The bounds of what a server keeps, so that no peer can make it hold
+/// unbounded memory.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Calls one test execution may hold. The explorer fails the run past
+    /// it; a standalone server (`filibuster server`) starts its log anew.
+    pub calls_per_execution: usize,
+    /// Distinct service names the server takes.
+    pub services: usize,
+    /// Distinct calls (execution indices) the server remembers the targets
+    /// and callsites of, for reports.
+    pub known_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { calls_per_execution: 100_000, services: 1_000, known_calls: 1_000_000 }
+    }
 }
 
 /// Generated ids carry the test execution they belong to: the id of the
@@ -38,6 +71,20 @@ pub(crate) const ID_STRIDE: u64 = 1_000_000_000;
 #[derive(Debug)]
 pub(crate) struct State {
     pub model: FaultModel,
+    pub limits: Limits,
+    /// Whether the log starts anew when full (a standalone server) rather
+    /// than failing the run (an explorer).
+    pub ring: bool,
+    /// The first limit reached, for the explorer to report.
+    pub limit_reached: Option<String>,
+    /// Every service name seen, to bound them.
+    service_names: HashSet<String>,
+    pub tokens: TokenPolicy,
+    /// Records refused because they contradict the recorded call.
+    pub conflicts: u64,
+    /// Per sender (an HTTP transport of a service), the records it could not
+    /// deliver, as it last said.
+    lost_by_sender: HashMap<String, u64>,
     /// Whether new calls schedule new executions (off for a standalone
     /// server nobody drives, and when replaying a counterexample).
     pub exploring: bool,
@@ -89,6 +136,13 @@ impl State {
     pub fn new(model: FaultModel) -> Self {
         Self {
             model,
+            limits: Limits::default(),
+            ring: true,
+            limit_reached: None,
+            service_names: HashSet::new(),
+            tokens: TokenPolicy::default(),
+            conflicts: 0,
+            lost_by_sender: HashMap::new(),
             exploring: false,
             log: Vec::new(),
             chains: Vec::new(),
@@ -116,7 +170,7 @@ impl State {
 
     /// Starts a test execution: the initial one (`None`) or a scheduled one.
     pub fn begin(&mut self, scheduled: Option<Scheduled>) {
-        if self.begun {
+        if self.begun || !self.log.is_empty() {
             self.epoch += 1;
         }
         self.begun = true;
@@ -196,8 +250,79 @@ impl State {
     }
 
     /// `GET /filibuster/new-test-execution/<service>`.
-    pub fn new_test_execution(&mut self, service: &str) -> bool {
-        self.services_seen.insert(service.to_owned())
+    pub fn new_test_execution(&mut self, service: &str) -> Result<bool, RecordError> {
+        self.admit_service(service)?;
+        Ok(self.services_seen.insert(service.to_owned()))
+    }
+
+    /// Takes a service name, within the limit.
+    fn admit_service(&mut self, service: &str) -> Result<(), RecordError> {
+        if self.service_names.contains(service) {
+            return Ok(());
+        }
+        if self.service_names.len() >= self.limits.services {
+            return Err(self.reached(format!(
+                "more than {} distinct service names: refused `{}`",
+                self.limits.services,
+                truncated(service, 64)
+            )));
+        }
+        self.service_names.insert(service.to_owned());
+        Ok(())
+    }
+
+    /// Notes the first limit reached (the explorer fails the run with it).
+    fn reached(&mut self, message: String) -> RecordError {
+        if self.limit_reached.is_none() {
+            tracing::error!("Filibuster server: {message}");
+            self.limit_reached = Some(message.clone());
+        }
+        RecordError::Limit(message)
+    }
+
+    /// Whether a record from `origin` is taken.
+    pub fn admit(&mut self, origin: Origin) -> Result<(), RecordError> {
+        if self.tokens.admits(origin) { Ok(()) } else { Err(RecordError::Forbidden) }
+    }
+
+    /// What a sender said of the records it could not deliver (a cumulative
+    /// count).
+    pub fn note_lost(&mut self, sender: &str, lost: u64) {
+        if let Some(known) = self.lost_by_sender.get_mut(sender) {
+            *known = (*known).max(lost);
+        } else if self.lost_by_sender.len() < self.limits.services {
+            self.lost_by_sender.insert(truncated(sender, 64).to_owned(), lost);
+        }
+    }
+
+    /// Records the senders said they could not deliver.
+    pub fn records_lost(&self) -> u64 {
+        self.lost_by_sender.values().fold(0, |sum, n| sum.saturating_add(*n))
+    }
+
+    /// `PUT /filibuster/create` from `origin`.
+    pub fn create_from(
+        &mut self,
+        invocation: Invocation,
+        origin: Origin,
+    ) -> Result<CreateResponse, RecordError> {
+        self.admit(origin)?;
+        self.admit_service(&invocation.source_service_name)?;
+        if self.log.len() >= self.limits.calls_per_execution {
+            if self.ring {
+                tracing::warn!(
+                    calls = self.log.len(),
+                    "Filibuster server: the log is full; it starts anew (records of the calls before are dropped)"
+                );
+                self.begin(None);
+            } else {
+                return Err(self.reached(format!(
+                    "more than {} calls in one test execution",
+                    self.limits.calls_per_execution
+                )));
+            }
+        }
+        Ok(self.create(invocation))
     }
 
     /// `PUT /filibuster/create`.
@@ -213,10 +338,12 @@ impl State {
         let mut entry = LogEntry::new(ordinal, invocation, self.moment);
         entry.injected = planned.clone();
         self.any_injected |= planned.is_some();
+        let room = self.sites.len() < self.limits.known_calls;
         match self.sites.get_mut(&execution_index) {
-            None => {
+            None if room => {
                 self.sites.insert(execution_index.clone(), site_of(&entry.invocation, None));
             }
+            None => {}
             Some(site) if site.function.is_none() => {
                 site.function =
                     crate::known_callsites::function_of(&entry.invocation.full_traceback).map(str::to_owned);
@@ -240,20 +367,51 @@ impl State {
         }
     }
 
-    /// `POST /filibuster/update`.
+    /// `POST /filibuster/update`, from a service of this process.
     pub fn update(&mut self, update: Update) -> Result<(), RecordError> {
+        self.update_from(update, Origin::InProcess)
+    }
+
+    /// `POST /filibuster/update` from `origin`. An update adds what the
+    /// call's target and outcome were; it may change the call's execution
+    /// index and clock only when it comes without a token (the reference's
+    /// clients report the index popped after the call, and its server takes
+    /// it), never its target nor an outcome already reported.
+    pub fn update_from(&mut self, update: Update, origin: Origin) -> Result<(), RecordError> {
+        self.admit(origin)?;
+        let may_rewrite = origin == Origin::Untokened;
         match update {
             Update::RequestReceived(record) => {
+                self.admit_service(&record.target_service_name)?;
                 let Some(index) = self.entry_index(&record.generated_id)? else { return Ok(()) };
-                if self.log[index].invocation.execution_index != record.execution_index {
+                let entry = &self.log[index];
+                if entry.target_service_name.as_deref().is_some_and(|t| t != record.target_service_name) {
+                    return Err(self.conflict(format!(
+                        "call {} already reached `{}`; a request_received names `{}`",
+                        record.generated_id,
+                        entry.target_service_name.as_deref().unwrap_or_default(),
+                        truncated(&record.target_service_name, 64)
+                    )));
+                }
+                if entry.invocation.execution_index != record.execution_index {
+                    if !may_rewrite {
+                        return Err(self.conflict(format!(
+                            "call {} has another execution index than this request_received's",
+                            record.generated_id
+                        )));
+                    }
                     self.rewrite(index, |i| i.execution_index = record.execution_index);
                 }
                 let entry = &mut self.log[index];
                 entry.target_service_name = Some(record.target_service_name.to_string());
-                self.targets.insert(
-                    entry.invocation.execution_index.clone(),
-                    record.target_service_name.into_owned(),
-                );
+                if self.targets.len() < self.limits.known_calls
+                    || self.targets.contains_key(&entry.invocation.execution_index)
+                {
+                    self.targets.insert(
+                        entry.invocation.execution_index.clone(),
+                        record.target_service_name.into_owned(),
+                    );
+                }
                 if self.is_new(index) {
                     self.generate(index, FaultSite::RequestReceived);
                 }
@@ -263,9 +421,24 @@ impl State {
                     return Ok(());
                 };
                 let entry = &self.log[index];
+                let outcome_known = entry.return_value.is_some() || entry.exception.is_some();
+                let same_outcome =
+                    entry.return_value == record.return_value && entry.exception == record.exception;
+                if outcome_known && !same_outcome {
+                    return Err(self.conflict(format!(
+                        "call {} has already reported how it ended",
+                        record.generated_id
+                    )));
+                }
                 if entry.invocation.execution_index != record.execution_index
                     || entry.invocation.vclock != record.vclock
                 {
+                    if !may_rewrite {
+                        return Err(self.conflict(format!(
+                            "call {} has another execution index or clock than this invocation_complete's",
+                            record.generated_id
+                        )));
+                    }
                     self.rewrite(index, |i| {
                         i.execution_index = record.execution_index;
                         i.vclock = record.vclock;
@@ -281,6 +454,11 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    fn conflict(&mut self, message: String) -> RecordError {
+        self.conflicts += 1;
+        RecordError::Conflict(message)
     }
 
     /// The chain of the whole log's entry digests.
@@ -444,6 +622,18 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallSi
         callsite: format!("{}:{}", invocation.callsite_file, line),
         function: crate::known_callsites::function_of(&invocation.full_traceback).map(str::to_owned),
     }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]
