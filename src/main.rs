@@ -123,8 +123,21 @@ fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Raises the limit on open files to its hard limit: the server holds a
+/// connection per concurrent record, and bursts of services open thousands.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::debug!(%error, "cannot raise the limit on open files");
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    raise_open_files_limit();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

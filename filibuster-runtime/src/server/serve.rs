@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 /// How the server bounds what clients can make it hold.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Connections open at once; past it, new ones wait in the listen backlog.
+    /// Connections open at once; past it, new ones wait in the listen
+    /// backlog. Once three quarters are taken, new connections are not kept
+    /// alive.
     pub max_connections: usize,
     /// Time a client has to send a request's headers (idle keep-alive
     /// connections included).
@@ -30,7 +32,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            max_connections: 1024,
+            max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             max_body: 2 << 20,
@@ -60,7 +62,8 @@ pub async fn serve(listener: TcpListener, router: Router, options: ServeOptions)
             axum::http::StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         ));
-    let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let max_connections = options.max_connections.max(1);
+    let permits = Arc::new(Semaphore::new(max_connections));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else { return Ok(()) };
         let (stream, _) = match listener.accept().await {
@@ -75,12 +78,16 @@ pub async fn serve(listener: TcpListener, router: Router, options: ServeOptions)
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let header_read_timeout = options.header_read_timeout;
+        // Near the cap, connections are not kept alive: idle ones cannot
+        // hold the places that new ones wait for.
+        let keep_alive = permits.available_permits() >= max_connections / 4;
         tokio::spawn(async move {
             let _permit = permit;
             let service = TowerToHyperService::new(router);
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
+                .keep_alive(keep_alive)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "Filibuster server: connection closed");
