@@ -131,10 +131,12 @@ impl Connection {
                 Some(value)
             }
             Err(error) => {
+                // The message leaves the source out; the subscriber prints the chain.
+                let error = &error as &(dyn std::error::Error + 'static);
                 if !self.inner.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "Filibuster server unavailable; calls go ahead without faults");
+                    tracing::warn!(error, "Filibuster server unavailable; calls go ahead without faults");
                 } else {
-                    tracing::debug!(%error, "Filibuster server still unavailable");
+                    tracing::debug!(error, "Filibuster server still unavailable");
                 }
                 None
             }

@@ -8,10 +8,15 @@ use futures_util::future::BoxFuture;
 use crate::records::{CreateResponse, Invocation, Update};
 
 /// What went wrong talking to a Filibuster server.
+///
+/// The message of each variant says what happened in this crate's terms; the
+/// underlying error, when there is one, is its
+/// [`source`](std::error::Error::source) and not repeated in the message, so
+/// that a printed error chain names it once.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The request did not get an answer (unreachable, refused, timed out).
-    #[error("Filibuster server at {url} is unreachable: {source}")]
+    #[error("Filibuster server at {url} is unreachable")]
     Unreachable {
         /// The server's base URL.
         url: String,
