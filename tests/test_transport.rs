@@ -1,7 +1,8 @@
 //! The HTTP transport when the Filibuster server is slow, gone, answers too
 //! much or comes back: each request waits a bounded time, a circuit breaker
 //! stops asking a failing server, answers are read up to a cap, connecting
-//! is retried. Real axum servers on 127.0.0.1, real reqwest.
+//! is retried, lost records are counted and reported with the next request
+//! that gets through. Real axum servers on 127.0.0.1, real reqwest.
 
 use std::convert::Infallible;
 use std::error::Error as _;
@@ -15,13 +16,13 @@ use axum::extract::State;
 use axum::http::header::CONTENT_LENGTH;
 use axum::routing::{any, get};
 use filibuster::Connection;
-use filibuster::headers::GENERATED_ID;
+use filibuster::headers::{GENERATED_ID, LOST_RECORDS, SENDER};
 use filibuster::records::Invocation;
 use filibuster::transport::{ENV_SERVER_TIMEOUT, HttpTransport, Transport, TransportError, TransportOptions};
 use serde_json::json;
 
 mod support;
-use support::{Downstream, Recorder, serve};
+use support::{Downstream, Recorder, header, serve};
 
 #[derive(Clone)]
 struct App {
@@ -131,6 +132,7 @@ async fn twenty_calls_to_a_server_that_does_not_answer(url: &str) -> Connection 
     let seen = b.seen();
     assert_eq!(seen.len(), 20);
     assert!(seen.iter().all(|h| h.get(GENERATED_ID).is_none()), "un-faulted, unreported");
+    assert_eq!(connection.records_lost(), 20, "3 timed out, 17 not sent");
     connection
 }
 
@@ -192,6 +194,8 @@ async fn answers_past_the_cap_are_not_read() {
     assert!(matches!(error, TransportError::TooLarge { endpoint: "update", limit: 1048576 }), "{error:?}");
     let elapsed = started.elapsed();
     assert!(elapsed < timeout, "both returned at the cap: {elapsed:?}");
+    // The server answered: the records reached it.
+    assert_eq!(transport.records_lost(), 0);
 
     // Through a connection, the call would go ahead un-faulted.
     let connection = Connection::new(Arc::new(transport));
@@ -283,6 +287,7 @@ async fn the_breaker_opens_once_and_closes_when_the_server_comes_back() {
         call_a(&a_url).await;
     }
     let opened = Instant::now();
+    assert_eq!(connection.records_lost(), 6);
 
     // The server comes back; while the breaker is open it is not asked.
     let recorder = Recorder::default();
@@ -290,6 +295,7 @@ async fn the_breaker_opens_once_and_closes_when_the_server_comes_back() {
     call_a(&a_url).await;
     assert_eq!(recorder.records(), [], "asked while the breaker is open");
     assert!(opened.elapsed() < pause, "the test was too slow to see the breaker open");
+    assert_eq!(connection.records_lost(), 7);
 
     // After the pause, one call probes it: it answers, the breaker closes.
     tokio::time::sleep_until((opened + pause + Duration::from_millis(100)).into()).await;
@@ -299,7 +305,13 @@ async fn the_breaker_opens_once_and_closes_when_the_server_comes_back() {
     let records = recorder.records();
     let kinds: Vec<_> = records.iter().map(|(endpoint, _)| endpoint.as_str()).collect();
     assert_eq!(kinds, ["create", "update", "create", "update"]);
+    assert_eq!(connection.records_lost(), 7);
     assert!(b.seen()[7..].iter().all(|h| h.get(GENERATED_ID).is_some()), "instrumented again");
+    // The lost records (refused after retries, and skipped) are reported.
+    for headers in recorder.record_headers() {
+        assert_eq!(header(&headers, LOST_RECORDS).as_deref(), Some("7"));
+        assert_eq!(header(&headers, SENDER).as_deref(), Some(transport.sender_id()));
+    }
 
     // Said once each: the first failure (with its cause, once), the
     // breaker opening, the server answering again.
@@ -313,6 +325,53 @@ async fn the_breaker_opens_once_and_closes_when_the_server_comes_back() {
     assert_eq!(logs.matching("WARN", "").len(), 2, "{lines:#?}");
     let again = logs.matching("INFO", "Filibuster server answers again");
     assert_eq!(again.len(), 1, "{lines:#?}");
+    assert!(again[0].contains("records_lost=7"), "{}", again[0]);
+}
+
+#[tokio::test]
+async fn lost_records_are_counted_and_reported_with_the_next_request() {
+    filibuster::enable();
+    let port = free_port();
+    // No breaker and no retries: every call asks, and fails at once.
+    let options = TransportOptions { connect_retries: vec![], breaker_threshold: 0, ..Default::default() };
+    let transport = HttpTransport::with_options(format!("http://127.0.0.1:{port}"), options);
+    let connection = Connection::new(Arc::new(transport.clone()));
+    let b = Downstream::default();
+    let a_url = serve_a(b.serve().await, &connection).await;
+    let recorder = Recorder::default();
+
+    // Up: delivered, nothing lost.
+    let (stop, server) = serve_on(port, &recorder).await;
+    call_a(&a_url).await;
+    assert_eq!(connection.records_lost(), 0);
+    // Down: three calls go ahead, their records are lost.
+    stop.send(()).unwrap();
+    server.await.unwrap();
+    for _ in 0..3 {
+        call_a(&a_url).await;
+    }
+    assert_eq!(connection.records_lost(), 3);
+    assert_eq!(recorder.records().len(), 2);
+    // Up again: the next records say how many were lost before them.
+    let _server = serve_on(port, &recorder).await;
+    call_a(&a_url).await;
+    assert_eq!(connection.records_lost(), 3);
+
+    let headers = recorder.record_headers();
+    assert_eq!(headers.len(), 4, "{:#?}", recorder.records());
+    let sender = transport.sender_id();
+    assert_eq!(uuid_version(sender), Some('4'), "{sender}");
+    let seen: Vec<_> = headers.iter().map(|h| (header(h, SENDER), header(h, LOST_RECORDS))).collect();
+    let with = |lost: Option<&str>| (Some(sender.to_owned()), lost.map(str::to_owned));
+    assert_eq!(seen, [with(None), with(None), with(Some("3")), with(Some("3"))]);
+    // Another transport is another sender.
+    assert_ne!(HttpTransport::new("http://127.0.0.1:1").sender_id(), sender);
+}
+
+/// The version digit of a hyphenated UUID.
+fn uuid_version(id: &str) -> Option<char> {
+    let groups: Vec<_> = id.split('-').map(str::len).collect();
+    (groups == [8, 4, 4, 4, 12]).then(|| id.as_bytes()[14] as char)
 }
 
 #[tokio::test]
@@ -331,6 +390,7 @@ async fn a_refused_connection_is_tried_again() {
     assert_eq!(answer.generated_id, 1);
     assert!(started.elapsed() >= Duration::from_millis(30));
     assert_eq!(recorder.creates().len(), 1);
+    assert_eq!(transport.records_lost(), 0);
     drop(server);
 }
 
@@ -363,6 +423,7 @@ async fn waiting_for_a_connection_does_not_eat_the_answers_timeout() {
     let elapsed = started.elapsed();
     assert_eq!(answer.unwrap().generated_id, 1, "after {elapsed:?}");
     assert!(elapsed > 2 * timeout, "the connection did wait: {elapsed:?}");
+    assert_eq!(transport.records_lost(), 0);
 }
 
 #[tokio::test]
@@ -375,6 +436,7 @@ async fn transport_errors_keep_their_cause_as_source_not_in_their_message() {
     assert_eq!(error.to_string(), format!("no answer from the Filibuster server at http://127.0.0.1:{port}"));
     let source = error.source().expect("the cause is the source");
     assert!(source.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_connect));
+    assert_eq!(transport.records_lost(), 1);
 }
 
 /// Set by [`the_server_timeout_comes_from_the_environment`] for the run of

@@ -40,7 +40,11 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:5005";
 /// - an answer longer than 1 MiB is not read further;
 /// - a circuit breaker: after 3 failures in a row the server is left alone
 ///   for 5 s, then one call probes it; meanwhile calls go ahead un-faulted at
-///   once. Its opening is logged once with `tracing::warn!`.
+///   once. Its opening is logged once with `tracing::warn!`;
+/// - records that did not reach the server are counted
+///   ([`Connection::records_lost`]) and the count is sent to the server on
+///   every later request, in `X-Filibuster-Lost-Records`, with the sender's
+///   id in `X-Filibuster-Sender` ([`headers`](crate::headers)).
 ///
 /// The in-process connection of a [`Server`](crate::Server) never fails
 /// that way: it calls the server directly.
@@ -120,6 +124,16 @@ impl Connection {
         Self::http_with(url, TransportOptions::from_env())
     }
 
+    /// How many records (`create`, `update`) did not reach the server so
+    /// far, cumulative: over HTTP, connecting failed after its retries, no
+    /// answer came in time (the server may have taken the record anyway), or
+    /// the circuit breaker left the server alone. A lost `create` also means
+    /// its call goes unreported (it goes ahead un-faulted, and its
+    /// `invocation_complete` is not sent). Always 0 in-process.
+    pub fn records_lost(&self) -> u64 {
+        self.inner.transport.records_lost()
+    }
+
     /// The connection used by handlers whose request carries none: the one
     /// set with [`Connection::set_process_default`], else [`Connection::from_env`].
     pub fn process_default() -> Connection {
@@ -160,7 +174,7 @@ impl Connection {
             Ok(value) => {
                 if self.inner.failing.load(Ordering::Relaxed) {
                     self.inner.failing.store(false, Ordering::Relaxed);
-                    tracing::info!("Filibuster server answers again");
+                    tracing::info!(records_lost = self.records_lost(), "Filibuster server answers again");
                 }
                 Some(value)
             }

@@ -27,6 +27,13 @@
 //!   `tracing::warn!`. A failure here is a request that got no answer in time
 //!   or an answer that could not be read; a server that answers, even with
 //!   an error status, is reachable;
+//! - every record (`create`, `update`) that did not reach the server as far
+//!   as the sender knows (connecting failed, no answer came in time, or the
+//!   breaker was open) is counted ([`HttpTransport::records_lost`]), and every
+//!   later request to the server carries the cumulative count in
+//!   [`headers::LOST_RECORDS`], with the
+//!   transport's random id in [`headers::SENDER`]
+//!   (sent on every request).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -37,9 +44,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, Method};
+use http::{HeaderName, HeaderValue, Method};
 use reqwest::{Request, Response, Url};
 
+use crate::headers;
 use crate::records::{CreateResponse, Invocation, Update};
 
 /// Environment variable read by [`TransportOptions::from_env`] (and so by
@@ -137,6 +145,12 @@ pub trait Transport: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>>;
     /// `POST /filibuster/update`.
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>>;
+    /// How many records did not reach the server so far, as far as the
+    /// transport knows (see [`HttpTransport::records_lost`]). A transport
+    /// that cannot lose records, such as the in-process server, answers 0.
+    fn records_lost(&self) -> u64 {
+        0
+    }
 }
 
 /// How an [`HttpTransport`] waits for, retries and gives up on its server.
@@ -217,8 +231,8 @@ fn parse_timeout_ms(value: Option<&str>) -> Result<Option<Duration>, &str> {
 }
 
 /// The protocol over HTTP, to a server such as `filibuster server` or the
-/// reference implementation. Clones share their connections and circuit
-/// breaker.
+/// reference implementation. Clones share their connections, circuit
+/// breaker, lost-record count and sender id.
 ///
 /// See the [module docs](self) for how it behaves when the server is slow or
 /// gone.
@@ -234,10 +248,16 @@ struct Shared {
     options: TransportOptions,
     create_url: Result<Url, BadUrl>,
     update_url: Result<Url, BadUrl>,
+    /// `X-Filibuster-Sender`, built once.
+    sender: HeaderValue,
+    lost: AtomicU64,
     breaker: Breaker,
     connects: Arc<Connects>,
 }
 
+/// The outgoing headers, named at compile time.
+const SENDER: HeaderName = HeaderName::from_static(headers::SENDER);
+const LOST_RECORDS: HeaderName = HeaderName::from_static(headers::LOST_RECORDS);
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 impl HttpTransport {
@@ -258,9 +278,13 @@ impl HttpTransport {
             .build()
             .unwrap_or_default();
         let url = |path: &str| parse_url(format!("{base}{path}"));
+        let sender =
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value");
         let shared = Shared {
             create_url: url("/filibuster/create"),
             update_url: url("/filibuster/update"),
+            sender,
+            lost: AtomicU64::new(0),
             breaker: Breaker::new(options.breaker_threshold, options.breaker_pause),
             connects,
             options,
@@ -278,18 +302,38 @@ impl HttpTransport {
         &self.shared.options
     }
 
-    /// One request to the server through the circuit breaker.
+    /// The id this transport sends in `X-Filibuster-Sender`: a random UUID
+    /// (v4), one per transport and its clones.
+    pub fn sender_id(&self) -> &str {
+        self.shared.sender.to_str().unwrap_or_default()
+    }
+
+    /// How many records (`create`, `update`) did not reach the server so
+    /// far, as far as this transport knows: connecting failed (after the
+    /// retries), no answer came in time (the server may still have taken
+    /// it), or the circuit breaker was open. Cumulative; sent to the server
+    /// in `X-Filibuster-Lost-Records` on every later request once not 0.
+    pub fn records_lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+
+    /// One request to the server through the circuit breaker; `record`: it
+    /// carries a record, to be counted if lost.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         method: Method,
         url: &Result<Url, BadUrl>,
         body: Option<Bytes>,
+        record: bool,
     ) -> Result<T, TransportError> {
         let shared = &*self.shared;
         let url = match url {
             Ok(url) => url,
             Err(BadUrl { url, reason }) => {
+                if record {
+                    shared.lost.fetch_add(1, Ordering::Relaxed);
+                }
                 return Err(TransportError::InvalidUrl { url: url.clone(), reason: reason.clone() });
             }
         };
@@ -297,6 +341,9 @@ impl HttpTransport {
             Admission::Closed => false,
             Admission::Probe => true,
             Admission::Refused => {
+                if record {
+                    shared.lost.fetch_add(1, Ordering::Relaxed);
+                }
                 let failures = shared.breaker.failures.load(Ordering::Relaxed);
                 return Err(TransportError::CircuitOpen { url: self.base.clone(), failures });
             }
@@ -308,7 +355,10 @@ impl HttpTransport {
                 shared.breaker.answered(probe);
                 Ok(answer)
             }
-            Err(Failure { error, counts }) => {
+            Err(Failure { error, lost, counts }) => {
+                if lost && record {
+                    shared.lost.fetch_add(1, Ordering::Relaxed);
+                }
                 if !counts {
                     shared.breaker.answered(probe);
                 } else if let Some(failures) = shared.breaker.failed(probe) {
@@ -316,9 +366,11 @@ impl HttpTransport {
                         server = %self.base,
                         failures,
                         pause = ?shared.options.breaker_pause,
+                        records_lost = self.records_lost(),
                         error = &error as &(dyn StdError + 'static),
                         "the Filibuster server failed {failures} times in a row: not asking it for {:?}, \
-                         then one call probes it; meanwhile instrumented calls go ahead without faults",
+                         then one call probes it; meanwhile instrumented calls go ahead without faults and \
+                         their records are counted as lost",
                         shared.options.breaker_pause,
                     );
                 } else {
@@ -388,11 +440,18 @@ impl HttpTransport {
             .map_err(|e| Failure::answered(TransportError::Malformed { endpoint, reason: e.to_string() }))
     }
 
-    /// A request with `body` as JSON.
+    /// A request with the sender's headers and, once records were lost,
+    /// their count.
     fn request(&self, method: Method, url: &Url, body: Option<Bytes>) -> Request {
         let mut request = Request::new(method, url.clone());
+        let headers = request.headers_mut();
+        headers.insert(SENDER, self.shared.sender.clone());
+        let lost = self.records_lost();
+        if lost > 0 {
+            headers.insert(LOST_RECORDS, HeaderValue::from(lost));
+        }
         if let Some(body) = body {
-            request.headers_mut().insert(http::header::CONTENT_TYPE, JSON);
+            headers.insert(http::header::CONTENT_TYPE, JSON);
             *request.body_mut() = Some(body.into());
         }
         request
@@ -404,31 +463,35 @@ impl fmt::Debug for HttpTransport {
         f.debug_struct("HttpTransport")
             .field("base", &self.base)
             .field("options", &self.shared.options)
+            .field("sender", &self.sender_id())
+            .field("records_lost", &self.records_lost())
             .finish_non_exhaustive()
     }
 }
 
-/// A failed exchange: the error, and whether it counts as a failure of the
-/// server for the circuit breaker.
+/// A failed exchange: the error, whether the record is lost (it did not
+/// reach the server as far as the sender knows), and whether it counts as a
+/// failure of the server for the circuit breaker.
 struct Failure {
     error: TransportError,
+    lost: bool,
     counts: bool,
 }
 
 impl Failure {
-    /// No answer came: the server failed.
+    /// No answer came: the record is lost, the server failed.
     fn no_answer(error: TransportError) -> Self {
-        Self { error, counts: true }
+        Self { error, lost: true, counts: true }
     }
 
     /// An answer came that could not be read: the server failed.
     fn bad_answer(error: TransportError) -> Self {
-        Self { error, counts: true }
+        Self { error, lost: false, counts: true }
     }
 
     /// The server answered, with an error: it is reachable.
     fn answered(error: TransportError) -> Self {
-        Self { error, counts: false }
+        Self { error, lost: false, counts: false }
     }
 }
 
@@ -737,7 +800,8 @@ impl Transport for HttpTransport {
     fn new_test_execution<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
             let url = parse_url(format!("{}/filibuster/new-test-execution/{service}", self.base));
-            let answer: NewTestExecution = self.call("new-test-execution", Method::GET, &url, None).await?;
+            let answer: NewTestExecution =
+                self.call("new-test-execution", Method::GET, &url, None, false).await?;
             Ok(answer.new_test_execution)
         })
     }
@@ -748,7 +812,7 @@ impl Transport for HttpTransport {
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
         Box::pin(async move {
             let body = json_body(invocation)?;
-            self.call("create", Method::PUT, &self.shared.create_url, Some(body)).await
+            self.call("create", Method::PUT, &self.shared.create_url, Some(body), true).await
         })
     }
 
@@ -756,9 +820,13 @@ impl Transport for HttpTransport {
         Box::pin(async move {
             let body = json_body(update)?;
             let _: serde_json::Value =
-                self.call("update", Method::POST, &self.shared.update_url, Some(body)).await?;
+                self.call("update", Method::POST, &self.shared.update_url, Some(body), true).await?;
             Ok(())
         })
+    }
+
+    fn records_lost(&self) -> u64 {
+        HttpTransport::records_lost(self)
     }
 }
 
