@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::records::{CreateResponse, Invocation, Update};
-use crate::transport::{HttpTransport, Transport, TransportError};
+use crate::transport::{HttpTransport, Transport, TransportError, TransportOptions};
 
 /// Environment variable naming the server's URL.
 pub const ENV_URL: &str = "FILIBUSTER_URL";
@@ -17,9 +17,37 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:5005";
 /// Handlers use the connection found in the request's extensions (add it to
 /// a router with [`Connection::layer`]) or else the process default
 /// ([`Connection::process_default`]): HTTP to `FILIBUSTER_URL`, by default
-/// `http://127.0.0.1:5005`. A server that cannot be reached or answers
-/// nonsense never breaks a service: the call goes ahead un-faulted and the
-/// problem is logged once with `tracing` (again only after it recovered).
+/// `http://127.0.0.1:5005`.
+///
+/// # When the server is slow or gone
+///
+/// A server that cannot be reached or answers nonsense never breaks a
+/// service: the call goes ahead un-faulted. The first failure after the
+/// server last answered is logged with `tracing::warn!` (the error and its
+/// sources, once), the next ones at `debug`, and `tracing::info!` says when
+/// it answers again.
+///
+/// Over HTTP ([`Connection::http`], [`Connection::http_with`],
+/// [`Connection::from_env`]) such a server costs the services little (see
+/// [`transport`](crate::transport) for the details and
+/// [`TransportOptions`] for the knobs):
+///
+/// - a request waits at most 1 s for the server's answer
+///   ([`TransportOptions::timeout`]; `FILIBUSTER_SERVER_TIMEOUT_MS` for
+///   [`Connection::from_env`]), after a connection that may take up to 2.5 s
+///   to set up; a connection refused or reset is tried again after 10, 50
+///   and 200 ms;
+/// - an answer longer than 1 MiB is not read further;
+/// - a circuit breaker: after 3 failures in a row the server is left alone
+///   for 5 s, then one call probes it; meanwhile calls go ahead un-faulted at
+///   once. Its opening is logged once with `tracing::warn!`;
+/// - records that did not reach the server are counted
+///   ([`Connection::records_lost`]) and the count is sent to the server on
+///   every later request, in `X-Filibuster-Lost-Records`, with the sender's
+///   id in `X-Filibuster-Sender` ([`headers`](crate::headers)).
+///
+/// The in-process connection of a [`Server`](crate::Server) never fails
+/// that way: it calls the server directly.
 #[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
@@ -76,14 +104,34 @@ impl Connection {
         DEFAULT_CHOSEN.load(Ordering::Relaxed) || std::env::var_os(ENV_URL).is_some()
     }
 
-    /// A connection over HTTP to the server at `base_url`.
+    /// A connection over HTTP to the server at `base_url`, with the default
+    /// [`TransportOptions`].
     pub fn http(base_url: impl Into<String>) -> Self {
         Self::new(Arc::new(HttpTransport::new(base_url)))
     }
 
-    /// A connection over HTTP to `FILIBUSTER_URL`, or `http://127.0.0.1:5005`.
+    /// A connection over HTTP to the server at `base_url`, with `options`:
+    /// `Connection::http_with(url, TransportOptions { timeout, ..Default::default() })`.
+    pub fn http_with(base_url: impl Into<String>, options: TransportOptions) -> Self {
+        Self::new(Arc::new(HttpTransport::with_options(base_url, options)))
+    }
+
+    /// A connection over HTTP to `FILIBUSTER_URL`, or `http://127.0.0.1:5005`,
+    /// waiting `FILIBUSTER_SERVER_TIMEOUT_MS` milliseconds for each answer
+    /// (default 1000; [`TransportOptions::from_env`]).
     pub fn from_env() -> Self {
-        Self::http(std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned()))
+        let url = std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        Self::http_with(url, TransportOptions::from_env())
+    }
+
+    /// How many records (`create`, `update`) did not reach the server so
+    /// far, cumulative: over HTTP, connecting failed after its retries, no
+    /// answer came in time (the server may have taken the record anyway), or
+    /// the circuit breaker left the server alone. A lost `create` also means
+    /// its call goes unreported (it goes ahead un-faulted, and its
+    /// `invocation_complete` is not sent). Always 0 in-process.
+    pub fn records_lost(&self) -> u64 {
+        self.inner.transport.records_lost()
     }
 
     /// The connection used by handlers whose request carries none: the one
@@ -126,15 +174,17 @@ impl Connection {
             Ok(value) => {
                 if self.inner.failing.load(Ordering::Relaxed) {
                     self.inner.failing.store(false, Ordering::Relaxed);
-                    tracing::info!("Filibuster server answers again");
+                    tracing::info!(records_lost = self.records_lost(), "Filibuster server answers again");
                 }
                 Some(value)
             }
             Err(error) => {
+                // The message leaves the source out; the subscriber prints the chain.
+                let error = &error as &(dyn std::error::Error + 'static);
                 if !self.inner.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "Filibuster server unavailable; calls go ahead without faults");
+                    tracing::warn!(error, "Filibuster server unavailable; calls go ahead without faults");
                 } else {
-                    tracing::debug!(%error, "Filibuster server still unavailable");
+                    tracing::debug!(error, "Filibuster server still unavailable");
                 }
                 None
             }

@@ -19,6 +19,23 @@ pub const REQUEST_ID: &str = "x-filibuster-request-id";
 /// `X-Filibuster-Forced-Sleep`: seconds the receiving handler sleeps first.
 pub const FORCED_SLEEP: &str = "x-filibuster-forced-sleep";
 
+/// `X-Filibuster-Lost-Records`: on a request from instrumented services to
+/// the Filibuster server (not between services), how many records (`create`,
+/// `update`) the sender could not deliver to the server so far, cumulative,
+/// as a decimal number: connecting failed, no answer came in time (the
+/// server may have taken the record anyway), or the sender's circuit breaker
+/// left the server alone. Sent on every request once not 0, with
+/// [`SENDER`]; absent, the sender has lost none (or predates this header).
+/// Not part of the reference protocol.
+pub const LOST_RECORDS: &str = "x-filibuster-lost-records";
+/// `X-Filibuster-Sender`: on a request from instrumented services to the
+/// Filibuster server, a random id (a UUID v4) of the sending transport (one
+/// per [`HttpTransport`](crate::transport::HttpTransport) and its clones,
+/// typically one per process), so that [`LOST_RECORDS`] counts can be told
+/// apart per sender. Sent on every request. Not part of the reference
+/// protocol.
+pub const SENDER: &str = "x-filibuster-sender";
+
 /// The longest forced sleep a handler honours; longer requests are cut to it.
 pub const MAX_FORCED_SLEEP: Duration = Duration::from_secs(30);
 

@@ -46,11 +46,15 @@ pub fn ei(steps: &[(&str, u32)]) -> String {
 /// A stand-in for the Filibuster server that never injects a fault: it
 /// answers `PUT /filibuster/create` with `{"generated_id": N, "execution_index":
 /// <echo>}` (N counting up from the first id) and `POST /filibuster/update`
-/// with `{}`, and records every body, in arrival order.
+/// with `{}`, and records every body (and its request's headers), in
+/// arrival order.
 #[derive(Clone)]
 pub struct Recorder {
     first_id: u64,
     records: Arc<Mutex<Vec<(String, Value)>>>,
+    /// The headers of each record's request, in the order of `records`
+    /// (pushed under its lock).
+    headers: Arc<Mutex<Vec<HeaderMap>>>,
     others: Arc<Mutex<Vec<String>>>,
 }
 
@@ -63,7 +67,7 @@ impl Default for Recorder {
 impl Recorder {
     /// A recorder whose first `generated_id` is `first_id`.
     pub fn starting_at(first_id: u64) -> Self {
-        Self { first_id, records: Arc::default(), others: Arc::default() }
+        Self { first_id, records: Arc::default(), headers: Arc::default(), others: Arc::default() }
     }
 
     /// The recorder's routes. `GET /filibuster/new-test-execution/<service>`
@@ -85,6 +89,13 @@ impl Recorder {
     /// Every `(endpoint, body)` received, endpoint `"create"` or `"update"`.
     pub fn records(&self) -> Vec<(String, Value)> {
         self.records.lock().unwrap().clone()
+    }
+
+    /// The headers of the request of each record, in the order of
+    /// [`Recorder::records`].
+    pub fn record_headers(&self) -> Vec<HeaderMap> {
+        let _records = self.records.lock().unwrap();
+        self.headers.lock().unwrap().clone()
     }
 
     /// The bodies sent to `create`, in order.
@@ -112,16 +123,19 @@ impl Recorder {
     }
 }
 
-async fn create(State(r): State<Recorder>, Json(body): Json<Value>) -> Json<Value> {
+async fn create(State(r): State<Recorder>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
     let mut records = r.records.lock().unwrap();
     let id = r.first_id + records.iter().filter(|(e, _)| e == "create").count() as u64;
     let execution_index = body["execution_index"].clone();
     records.push(("create".into(), body));
+    r.headers.lock().unwrap().push(headers);
     Json(json!({"generated_id": id, "execution_index": execution_index}))
 }
 
-async fn update(State(r): State<Recorder>, Json(body): Json<Value>) -> Json<Value> {
-    r.records.lock().unwrap().push(("update".into(), body));
+async fn update(State(r): State<Recorder>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    let mut records = r.records.lock().unwrap();
+    records.push(("update".into(), body));
+    r.headers.lock().unwrap().push(headers);
     Json(json!({}))
 }
 
