@@ -186,10 +186,10 @@ pub use filibuster_runtime::server::{
     ReplayOutcome, RunError, TestOutcome, Verdict,
 };
 pub use filibuster_runtime::{
-    Callsite, Connection, Counterexample, DEFAULT_URL, ENV_URL, ExecutionIndex, Explorer, FaultModel,
-    InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock, call_hash, disable,
-    enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records, server, switch,
-    transport,
+    Callsite, Connection, Counterexample, DEFAULT_URL, ENV_TOKEN, ENV_URL, ExecutionIndex, Explorer,
+    FaultModel, InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock,
+    call_hash, disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target,
+    records, server, switch, transport,
 };
 
 #[doc(hidden)]

@@ -6,6 +6,21 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::records::{CreateResponse, Invocation, Update};
 use crate::transport::{HttpTransport, Transport, TransportError, TransportOptions};
 
+/// Environment variable holding the run's token (`filibuster test --token`).
+pub const ENV_TOKEN: &str = "FILIBUSTER_TOKEN";
+
+/// The server's URL from the environment: `FILIBUSTER_URL` (or the default),
+/// under `/run/<token>` when `FILIBUSTER_TOKEN` is set.
+fn url_from_env() -> String {
+    let url = std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned());
+    match std::env::var(ENV_TOKEN) {
+        Ok(token) if !token.trim().is_empty() => {
+            format!("{}/run/{}", url.trim_end_matches('/'), token.trim())
+        }
+        _ => url,
+    }
+}
+
 /// Environment variable naming the server's URL.
 pub const ENV_URL: &str = "FILIBUSTER_URL";
 /// The server's URL when [`ENV_URL`] is not set.
@@ -118,10 +133,11 @@ impl Connection {
 
     /// A connection over HTTP to `FILIBUSTER_URL`, or `http://127.0.0.1:5005`,
     /// waiting `FILIBUSTER_SERVER_TIMEOUT_MS` milliseconds for each answer
-    /// (default 1000; [`TransportOptions::from_env`]).
+    /// (default 1000; [`TransportOptions::from_env`]). With
+    /// `FILIBUSTER_TOKEN`, records go under `/run/<token>/` of that URL, so
+    /// that they carry the run's token (`filibuster test --token`).
     pub fn from_env() -> Self {
-        let url = std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-        Self::http_with(url, TransportOptions::from_env())
+        Self::http_with(url_from_env(), TransportOptions::from_env())
     }
 
     /// How many records (`create`, `update`) did not reach the server so

@@ -26,7 +26,7 @@ mod vclock;
 mod wire;
 
 pub use callsite::{Callsite, call_hash, normalized_target};
-pub use connection::{Connection, DEFAULT_URL, ENV_URL};
+pub use connection::{Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL};
 pub use context::{RequestContext, in_current_request};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
 pub use handler::{Incoming, run_handler};

@@ -153,16 +153,12 @@ async fn update(
     }
 }
 
-/// The headers a service's transport sends with its records once it lost
-/// some: how many, cumulatively, and which transport it is.
-const LOST_RECORDS: &str = "x-filibuster-lost-records";
-const SENDER: &str = "x-filibuster-sender";
-
 /// Takes what a sender says of the records it could not deliver.
 fn note_lost(server: &Server, headers: &HeaderMap) {
-    let lost = headers.get(LOST_RECORDS).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let lost =
+        headers.get(crate::headers::LOST_RECORDS).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     if let Some(lost) = lost.filter(|n| *n > 0) {
-        let sender = headers.get(SENDER).and_then(|v| v.to_str().ok()).unwrap_or("unnamed");
+        let sender = headers.get(crate::headers::SENDER).and_then(|v| v.to_str().ok()).unwrap_or("unnamed");
         server.lock().note_lost(sender, lost);
     }
 }
