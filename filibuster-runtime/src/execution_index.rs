@@ -169,9 +169,10 @@ pub struct InvocationCounters(HashMap<String, u32, BuildHasherDefault<wire::Fast
 
 impl InvocationCounters {
     /// Counts one more call of `hash` and returns its count (1 for the first).
+    /// The count saturates at `u32::MAX` rather than overflowing.
     pub fn next(&mut self, hash: &str) -> u32 {
         if let Some(count) = self.0.get_mut(hash) {
-            *count += 1;
+            *count = count.saturating_add(1);
             return *count;
         }
         self.0.insert(hash.to_owned(), 1);
@@ -224,5 +225,13 @@ mod tests {
         assert_eq!(c.next("x"), 1);
         assert_eq!(c.next("y"), 1);
         assert_eq!(c.next("x"), 2);
+    }
+
+    #[test]
+    fn counters_saturate() {
+        let mut c = InvocationCounters::default();
+        c.0.insert("x".into(), u32::MAX - 1);
+        assert_eq!(c.next("x"), u32::MAX);
+        assert_eq!(c.next("x"), u32::MAX);
     }
 }
