@@ -210,6 +210,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The wire form of a child, built from any parent's wire form and
+        /// any hash (an incoming header's, with escapes), is the child's.
+        #[test]
+        fn child_wire_of_any_parent(
+            steps in proptest::collection::vec((".{0,12}", 1u32..), 0..5),
+            hash in ".{0,40}",
+            count: u32,
+        ) {
+            let mut parent = ExecutionIndex::new();
+            for (hash, count) in steps {
+                parent.push(hash, count);
+            }
+            let wire = ExecutionIndex::child_wire(&parent.to_wire(), &hash, count);
+            proptest::prop_assert_eq!(&wire, &parent.child(&hash, count).to_wire());
+            proptest::prop_assert_eq!(&ExecutionIndex::parse(&parent.to_wire()).unwrap(), &parent);
+            if count > 0 {
+                proptest::prop_assert_eq!(ExecutionIndex::parse(&wire).unwrap(), parent.child(&hash, count));
+            }
+        }
+    }
+
     #[test]
     fn rejects_malformed() {
         for bad in

@@ -27,6 +27,28 @@ pub(super) fn router(server: Server) -> Router {
         .route("/filibuster/fault-injected/{service}", get(fault_injected_on))
         .route("/filibuster/fault-injected/service/{service}", get(fault_injected_on))
         .with_state(server)
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Gives the answers axum makes itself (an unknown path, a wrong method, a
+/// service name that is not UTF-8, a body over its limit) the same
+/// `{"error": "..."}` body as the endpoints' own.
+async fn json_errors(response: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let json = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t == "application/json");
+    if json || response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let message = match String::from_utf8_lossy(&text).trim() {
+        "" => parts.status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
+    };
+    // The head is kept (`Allow` of a 405, say), the body replaced.
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json!({"error": message}).to_string()))
 }
 
 async fn index() -> axum::Json<Value> {
