@@ -4,8 +4,8 @@
 //! counterexample files — comes out as a value or a clear error.
 //!
 //! Every property runs in plain `cargo test`; the case counts (`config`)
-//! split a budget of about 117k cases, about 30 s of CPU in a debug build
-//! (15 to 20 s on two idle cores).
+//! split a budget of about 120k cases, about 20 s of CPU in a debug build
+//! (about 10 s on two idle cores).
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -568,7 +568,7 @@ async fn answer(router: Router, request: Request<Body>) -> (u16, Vec<u8>) {
 // Headers.
 
 proptest! {
-    #![proptest_config(config(10_000))]
+    #![proptest_config(config(8_000))]
 
     /// Any value of any Filibuster header is read or ignored, as said.
     #[test]
@@ -635,7 +635,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(20_000))]
+    #![proptest_config(config(25_000))]
 
     /// A forced sleep is honoured when it is a finite, non-negative number
     /// of seconds, bounded by `MAX_FORCED_SLEEP`, and ignored otherwise.
@@ -725,7 +725,7 @@ fn any_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(config(40_000))]
+    #![proptest_config(config(45_000))]
 
     /// Any bytes are a record, clock, index, analysis file or
     /// counterexample file, or an error; never a panic.
@@ -757,7 +757,7 @@ proptest! {
 // Records.
 
 proptest! {
-    #![proptest_config(config(5_000))]
+    #![proptest_config(config(3_500))]
 
     /// Records near the valid forms parse or fail, and what parses prints
     /// back to something that parses.
@@ -789,7 +789,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(3_000))]
+    #![proptest_config(config(2_000))]
 
     /// A real server takes any sequence of parsed records through its
     /// `Transport`: it numbers the calls in order, echoes their indices,
@@ -857,7 +857,7 @@ thread_local! {
 }
 
 proptest! {
-    #![proptest_config(config(3_000))]
+    #![proptest_config(config(2_000))]
 
     /// The server's HTTP endpoints answer any request with a status below
     /// 500 and a JSON body.
@@ -1061,7 +1061,7 @@ fn call() -> impl Strategy<Value = Invocation> {
 }
 
 proptest! {
-    #![proptest_config(config(2_500))]
+    #![proptest_config(config(1_800))]
 
     /// An analysis file near the real format is a fault model or an error
     /// naming the file; a model proposes faults for any call.
@@ -1177,7 +1177,7 @@ fn counterexample_file() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(2_000))]
+    #![proptest_config(config(1_600))]
 
     /// A counterexample file near the real format parses or fails with a
     /// message; what parses prints back to itself.
