@@ -243,3 +243,47 @@ async fn forced_sleeps_of_zero_or_nonsense_let_the_handler_run() {
     // Not reached by an instrumented call: nothing to report.
     assert_eq!(recorder.records(), []);
 }
+
+/// One call to `b`, from a service named `users`.
+#[filibuster::handler(service = "users")]
+async fn users_once(State(app): State<App>) -> String {
+    fetch_b(&app).await.unwrap().text().await.unwrap()
+}
+
+/// A clock whose own entry is already at `u64::MAX` (any client can send
+/// one) saturates when the call increments it: no panic in the handler (a
+/// debug build overflowed), no wrap to 0 (a release build did), a normal
+/// answer, and the call reported with the saturated clock.
+#[tokio::test]
+async fn a_clock_at_the_largest_count_saturates() {
+    filibuster::enable();
+    let recorder = Recorder::default();
+    let connection = recorder.connect().await;
+    let b = Downstream::default();
+    let app = App { http: reqwest::Client::new(), b_url: b.serve().await };
+    let url =
+        serve(Router::new().route("/start", get(users_once)).with_state(app).layer(connection.layer())).await;
+    let client = reqwest::Client::new();
+    let max = r#"{"users": 18446744073709551615}"#;
+    // Alone, then as an instrumented call's headers.
+    let requests = [
+        client.get(format!("{url}/start")).header(VCLOCK, max),
+        client
+            .get(format!("{url}/start"))
+            .header(VCLOCK, max)
+            .header(ORIGIN_VCLOCK, max)
+            .header(EXECUTION_INDEX, r#"[["x", 1]]"#)
+            .header(GENERATED_ID, "18446744073709551615"),
+    ];
+    for (n, request) in requests.into_iter().enumerate() {
+        assert_eq!(get_text(request).await, "hello from b");
+        let creates = recorder.creates();
+        assert_eq!(creates.len(), n + 1);
+        assert_eq!(creates[n]["vclock"], json!({"users": u64::MAX}), "{:#?}", creates[n]);
+        assert_eq!(header(&b.seen()[n], VCLOCK).as_deref(), Some(max));
+    }
+    assert_eq!(recorder.creates()[1]["origin_vclock"], json!({"users": u64::MAX}));
+    let received = recorder.updates_of("request_received");
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["generated_id"], "18446744073709551615");
+}

@@ -169,9 +169,10 @@ pub struct InvocationCounters(HashMap<String, u32, BuildHasherDefault<wire::Fast
 
 impl InvocationCounters {
     /// Counts one more call of `hash` and returns its count (1 for the first).
+    /// The count saturates at `u32::MAX` rather than overflowing.
     pub fn next(&mut self, hash: &str) -> u32 {
         if let Some(count) = self.0.get_mut(hash) {
-            *count += 1;
+            *count = count.saturating_add(1);
             return *count;
         }
         self.0.insert(hash.to_owned(), 1);
@@ -209,6 +210,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The wire form of a child, built from any parent's wire form and
+        /// any hash (an incoming header's, with escapes), is the child's.
+        #[test]
+        fn child_wire_of_any_parent(
+            steps in proptest::collection::vec((".{0,12}", 1u32..), 0..5),
+            hash in ".{0,40}",
+            count: u32,
+        ) {
+            let mut parent = ExecutionIndex::new();
+            for (hash, count) in steps {
+                parent.push(hash, count);
+            }
+            let wire = ExecutionIndex::child_wire(&parent.to_wire(), &hash, count);
+            proptest::prop_assert_eq!(&wire, &parent.child(&hash, count).to_wire());
+            proptest::prop_assert_eq!(&ExecutionIndex::parse(&parent.to_wire()).unwrap(), &parent);
+            if count > 0 {
+                proptest::prop_assert_eq!(ExecutionIndex::parse(&wire).unwrap(), parent.child(&hash, count));
+            }
+        }
+    }
+
     #[test]
     fn rejects_malformed() {
         for bad in
@@ -224,5 +249,13 @@ mod tests {
         assert_eq!(c.next("x"), 1);
         assert_eq!(c.next("y"), 1);
         assert_eq!(c.next("x"), 2);
+    }
+
+    #[test]
+    fn counters_saturate() {
+        let mut c = InvocationCounters::default();
+        c.0.insert("x".into(), u32::MAX - 1);
+        assert_eq!(c.next("x"), u32::MAX);
+        assert_eq!(c.next("x"), u32::MAX);
     }
 }

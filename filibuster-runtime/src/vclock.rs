@@ -36,10 +36,12 @@ impl VectorClock {
         self.0.get(service).copied().unwrap_or(0)
     }
 
-    /// Adds one to the entry of `service`.
+    /// Adds one to the entry of `service`. A count already at `u64::MAX`
+    /// (which only a client can send) stays there: the clock saturates
+    /// rather than wrapping to 0 or panicking.
     pub fn increment(&mut self, service: &str) {
         match self.0.get_mut(service) {
-            Some(count) => *count += 1,
+            Some(count) => *count = count.saturating_add(1),
             None => {
                 self.0.insert(Arc::from(service), 1);
             }
@@ -166,6 +168,21 @@ mod tests {
         assert_eq!(b.get("b"), 3);
         assert!(b.descends(&a));
         assert_eq!(b.to_wire(), r#"{"a": 2, "b": 3}"#);
+    }
+
+    /// A count at `u64::MAX`, as any client can send it in
+    /// `X-Filibuster-VClock`, saturates instead of overflowing.
+    #[test]
+    fn increment_saturates_at_the_largest_count() {
+        let mut clock = VectorClock::parse(r#"{"users": 18446744073709551615}"#).unwrap();
+        clock.increment("users");
+        clock.increment("users");
+        assert_eq!(clock.get("users"), u64::MAX);
+        assert_eq!(clock.to_wire(), r#"{"users": 18446744073709551615}"#);
+        let mut other: VectorClock = [("users", 7), ("b", u64::MAX)].into_iter().collect();
+        other.merge(&clock);
+        assert_eq!((other.get("users"), other.get("b")), (u64::MAX, u64::MAX));
+        assert!(other.descends(&clock));
     }
 
     #[test]

@@ -125,6 +125,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        /// Any string (a service name or hash from a header) prints as
+        /// serde_json prints it; any number as `to_string` does.
+        #[test]
+        fn any_string_prints_as_serde_json_does(s in ".{0,40}|[ -~]{0,40}", n: u64) {
+            let mut out = String::new();
+            push_json_str(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+            let mut digits = String::new();
+            push_u64(&mut digits, n);
+            proptest::prop_assert_eq!(digits, n.to_string());
+        }
+    }
+
     #[test]
     fn md5_of_empty_and_escapes() {
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
 use crate::records::{Exception, FailureMetadata, Invocation};
@@ -155,8 +155,9 @@ impl FaultModel {
                 return Err(invalid(name, "an object with `pattern` and `exceptions` or `errors`"));
             };
             let pattern = match entry.get("pattern") {
-                Some(Value::String(p)) => anchored(p)
-                    .ok_or_else(|| invalid(format!("{name}.pattern"), "a valid regular expression"))?,
+                Some(Value::String(p)) => {
+                    anchored(p).map_err(|expected| invalid(format!("{name}.pattern"), expected))?
+                }
                 _ => return Err(invalid(format!("{name}.pattern"), "a string (a regular expression)")),
             };
             let exceptions = match entry.get("exceptions") {
@@ -177,9 +178,8 @@ impl FaultModel {
                     for (i, e) in list.iter().enumerate() {
                         let key = format!("{name}.errors[{i}]");
                         let service_name = match e.get("service_name") {
-                            Some(Value::String(s)) => anchored(s).ok_or_else(|| {
-                                invalid(format!("{key}.service_name"), "a valid regular expression")
-                            })?,
+                            Some(Value::String(s)) => anchored(s)
+                                .map_err(|expected| invalid(format!("{key}.service_name"), expected))?,
                             _ => {
                                 return Err(invalid(
                                     format!("{key}.service_name"),
@@ -247,9 +247,30 @@ impl FaultModel {
     }
 }
 
-/// Python's `re.match` anchors at the start only.
-fn anchored(pattern: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{pattern})")).ok()
+/// The longest `pattern` or `service_name` an analysis file may hold, in
+/// bytes. Real ones are a few dozen.
+const MAX_PATTERN_LEN: usize = 4096;
+
+/// The most memory one compiled pattern may take. The `regex` crate matches
+/// in linear time, but compiling a short pathological pattern such as
+/// `\w{1000}{1000}` can take long before its default limit (10 MiB) stops
+/// it; this one stops it in a tenth of the time, and real patterns take a
+/// few KiB.
+const MAX_COMPILED_PATTERN: usize = 1 << 20;
+
+/// Python's `re.match` anchors at the start only. `Err` says what was
+/// expected instead.
+fn anchored(pattern: &str) -> Result<Regex, &'static str> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err("a regular expression of at most 4096 bytes");
+    }
+    match RegexBuilder::new(&format!("^(?:{pattern})")).size_limit(MAX_COMPILED_PATTERN).build() {
+        Ok(regex) => Ok(regex),
+        Err(regex::Error::CompiledTooBig(_)) => {
+            Err("a regular expression that compiles to at most 1 MiB (this one is too large)")
+        }
+        Err(_) => Err("a valid regular expression"),
+    }
 }
 
 fn exception_fault(value: &Value) -> Option<ExceptionFault> {
@@ -346,6 +367,22 @@ mod tests {
         .to_string();
         assert!(
             err.starts_with("analysis file analysis.json: at x.errors[0].types[0]: expected an object"),
+            "{err}"
+        );
+        let pattern = |p: &str| serde_json::json!({"x": {"pattern": p}}).to_string();
+        let err = FaultModel::from_json(&pattern("a("), path).unwrap_err().to_string();
+        assert_eq!(err, "analysis file analysis.json: at x.pattern: expected a valid regular expression");
+        let err = FaultModel::from_json(&pattern(&"a".repeat(MAX_PATTERN_LEN + 1)), path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "analysis file analysis.json: at x.pattern: expected a regular expression of at most 4096 bytes"
+        );
+        assert!(FaultModel::from_json(&pattern(&"a".repeat(MAX_PATTERN_LEN)), path).is_ok());
+        let err = FaultModel::from_json(&pattern(r"\w{1000}{1000}"), path).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "expected a regular expression that compiles to at most 1 MiB (this one is too large)"
+            ),
             "{err}"
         );
         let err = FaultModel::from_json("{", path).unwrap_err().to_string();

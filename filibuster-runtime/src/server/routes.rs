@@ -64,27 +64,31 @@ async fn check_token(
     next.run(request).await
 }
 
-/// Gives every error answer a JSON `{"error": ...}` body (axum's own
-/// rejections answer plain text).
+/// Gives the answers axum makes itself (an unknown path, a wrong method, a
+/// service name that is not UTF-8, a body over its limit) the same
+/// `{"error": "..."}` body as the endpoints' own, keeping their head (the
+/// `Allow` of a 405, say), and logs them like the others.
 async fn json_errors(State(server): State<Server>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if status.is_success() || is_json {
+    if response.status().is_success() || is_json {
         return response;
     }
-    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&body);
-    let message = if text.trim().is_empty() {
-        status.canonical_reason().unwrap_or("error").to_owned()
-    } else {
-        text.trim().to_owned()
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let message = match String::from_utf8_lossy(&text).trim() {
+        "" => parts.status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
     };
-    bad(&server, status, message)
+    server.rejections.note(parts.status, &message);
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let message = truncated(&message, 2000);
+    Response::from_parts(parts, axum::body::Body::from(json!({"error": message}).to_string()))
 }
 
 async fn not_found(State(server): State<Server>, OriginalUri(uri): OriginalUri) -> Response {
