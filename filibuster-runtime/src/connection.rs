@@ -12,9 +12,14 @@ pub const ENV_TOKEN: &str = "FILIBUSTER_TOKEN";
 /// The server's URL from the environment: `FILIBUSTER_URL` (or the default),
 /// under `/run/<token>` when `FILIBUSTER_TOKEN` is set.
 fn url_from_env() -> String {
-    let url = std::env::var(ENV_URL).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    match std::env::var(ENV_TOKEN) {
-        Ok(token) if !token.trim().is_empty() => {
+    server_url(std::env::var(ENV_URL).ok(), std::env::var(ENV_TOKEN).ok())
+}
+
+/// The server's URL from the values of `FILIBUSTER_URL` and `FILIBUSTER_TOKEN`.
+fn server_url(url: Option<String>, token: Option<String>) -> String {
+    let url = url.unwrap_or_else(|| DEFAULT_URL.to_owned());
+    match token {
+        Some(token) if !token.trim().is_empty() => {
             format!("{}/run/{}", url.trim_end_matches('/'), token.trim())
         }
         _ => url,
@@ -211,5 +216,17 @@ impl Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_goes_under_run() {
+        assert_eq!(server_url(None, None), DEFAULT_URL);
+        assert_eq!(server_url(Some("http://h:1/".into()), Some(" t ".into())), "http://h:1/run/t");
+        assert_eq!(server_url(Some("http://h:1".into()), Some("".into())), "http://h:1");
     }
 }

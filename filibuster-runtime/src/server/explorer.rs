@@ -478,11 +478,12 @@ impl Explorer {
     /// Waits, at most the grace, until every call of the current execution
     /// has ended and in-process handlers have finished their requests.
     async fn settle(&self) {
-        let deadline = Instant::now() + self.grace;
+        // A grace too long to add to now waits as long as the calls take.
+        let deadline = Instant::now().checked_add(self.grace);
         let mut waited = false;
         loop {
             let busy = self.server.live_requests() > 0 || self.server.lock().unfinished().next().is_some();
-            if !busy || Instant::now() >= deadline {
+            if !busy || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return;
             }
             if waited {
