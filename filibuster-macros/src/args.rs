@@ -8,24 +8,24 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Item, ItemFn, Lit, LitStr, Token, UnOp, meta::ParseNestedMeta};
 
 /// Arguments of `#[filibuster::handler(service = "...")]`.
-pub struct HandlerArgs {
-    pub service: LitStr,
+pub(crate) struct HandlerArgs {
+    pub(crate) service: LitStr,
 }
 
 /// Arguments of `#[filibuster::call]`, `#[filibuster::call(id = "...")]` and
 /// `#[filibuster::call(timeout = <seconds>)]`, in any combination and order.
 #[derive(Default)]
-pub struct CallArgs {
-    pub id: Option<LitStr>,
+pub(crate) struct CallArgs {
+    pub(crate) id: Option<LitStr>,
     /// The timeout of the client the fn's sends use, in seconds.
-    pub timeout: Option<Seconds>,
+    pub(crate) timeout: Option<Seconds>,
 }
 
 /// A positive number of seconds, written as an integer or float literal;
 /// it prints as an `f64` literal with the span of the one written.
-pub struct Seconds {
-    pub value: f64,
-    pub span: Span,
+pub(crate) struct Seconds {
+    pub(crate) value: f64,
+    pub(crate) span: Span,
 }
 
 impl ToTokens for Seconds {
@@ -40,7 +40,7 @@ const HANDLER_USAGE: &str = "#[filibuster::handler(service = \"users\")]";
 const CALL_USAGE: &str = "#[filibuster::call(id = \"bookings-fetch\")]";
 
 impl HandlerArgs {
-    pub fn parse(tokens: TokenStream) -> syn::Result<Self> {
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
         reject_positional(&tokens, "the service's name goes in `service = \"...\"`", HANDLER_USAGE)?;
         let mut service = None;
         syn::meta::parser(|meta| {
@@ -66,7 +66,7 @@ impl HandlerArgs {
 }
 
 impl CallArgs {
-    pub fn parse(tokens: TokenStream) -> syn::Result<Self> {
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
         reject_positional(&tokens, "an explicit callsite id goes in `id = \"...\"`", CALL_USAGE)?;
         let mut args = CallArgs::default();
         syn::meta::parser(|meta| {
@@ -91,15 +91,29 @@ impl CallArgs {
 
 /// The fn an attribute is applied to; anything else is an error at the
 /// item's keyword that says what the attribute applies to instead.
-pub fn parse_fn(item: TokenStream, applies_to: &str) -> syn::Result<ItemFn> {
+/// An item that does not parse is syn's own error, as is: replacing it would
+/// add a second, misleading error beside rustc's about the same mistake.
+pub(crate) fn parse_fn(item: TokenStream, applies_to: &str) -> syn::Result<ItemFn> {
     match syn::parse2::<Item>(item) {
         Ok(Item::Fn(function)) => Ok(function),
-        Ok(other) => {
-            let (span, kind, hint) = describe(&other);
-            Err(syn::Error::new(span, format!("{applies_to}, not to {kind}{hint}")))
-        }
-        Err(err) => Err(syn::Error::new(err.span(), applies_to)),
+        Ok(other) => Err(not_this_item(&other, applies_to)),
+        Err(err) => Err(err),
     }
+}
+
+/// The error for an item that is not a fn with a body: what it is instead,
+/// or syn's own error if it does not parse.
+pub(crate) fn not_a_fn(item: TokenStream, applies_to: &str) -> syn::Error {
+    match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(function)) => syn::Error::new(function.sig.fn_token.span, applies_to),
+        Ok(other) => not_this_item(&other, applies_to),
+        Err(err) => err,
+    }
+}
+
+fn not_this_item(item: &Item, applies_to: &str) -> syn::Error {
+    let (span, kind, hint) = describe(item);
+    syn::Error::new(span, format!("{applies_to}, not to {kind}{hint}"))
 }
 
 /// Where an item other than a fn starts, what it is, and a hint.

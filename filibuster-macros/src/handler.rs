@@ -1,14 +1,22 @@
 //! `#[filibuster::handler]`: parse, validate, expand.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType, Type};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, ReturnType, Signature, Type, Visibility, braced};
 
 use crate::args::{self, HandlerArgs};
 
-pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let function = args::parse_fn(item, "#[filibuster::handler] applies to an async fn (an axum handler)")?;
+const APPLIES_TO: &str = "#[filibuster::handler] applies to an async fn (an axum handler)";
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let function = match syn::parse2::<MaybeItemFn>(item.clone()) {
+        Ok(function) => function,
+        // Not a fn with a body: say what it is, or give syn's own error.
+        Err(_) => return Err(args::not_a_fn(item, APPLIES_TO)),
+    };
     let args = HandlerArgs::parse(args)?;
     if function.sig.asyncness.is_none() {
         return Err(syn::Error::new(
@@ -25,39 +33,73 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     Ok(expand_handler(function, &args))
 }
 
-fn expand_handler(function: ItemFn, args: &HandlerArgs) -> TokenStream {
-    let ItemFn { attrs, vis, mut sig, block } = function;
+/// A fn whose body is kept as tokens, as `tracing-attributes`' `MaybeItemFn`:
+/// the attribute never looks inside the body, so a mistake in it is left to
+/// rustc to report, once. Inner attributes (`#![allow(..)]` at the top of
+/// the body) are kept apart, to be printed back inside the braces.
+struct MaybeItemFn {
+    outer_attrs: Vec<Attribute>,
+    inner_attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    /// The body, braces included, with the tokens after the inner attributes.
+    body: Group,
+}
+
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let outer_attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        let brace = braced!(content in input);
+        let inner_attrs = content.call(Attribute::parse_inner)?;
+        let mut body = Group::new(Delimiter::Brace, content.parse()?);
+        body.set_span(brace.span.join());
+        Ok(Self { outer_attrs, inner_attrs, vis, sig, body })
+    }
+}
+
+fn expand_handler(function: MaybeItemFn, args: &HandlerArgs) -> TokenStream {
+    let MaybeItemFn { outer_attrs, inner_attrs, vis, mut sig, body } = function;
     let service = &args.service;
-    let return_hint = return_type_hint(&sig.output);
+    let return_hint = return_type_hint(&sig.output, body.span());
     let incoming: syn::FnArg = syn::parse_quote! {
         __filibuster_incoming: ::filibuster::__private::Incoming
     };
     sig.inputs.insert(0, incoming);
-    let body = quote_spanned! {block.span()=>
+    let run = quote_spanned! {body.span()=>
         ::filibuster::__private::run_handler(__filibuster_incoming, #service, async move {
             #return_hint
-            #block
+            #body
         })
         .await
     };
     quote! {
-        #(#attrs)*
+        #(#outer_attrs)*
         #vis #sig {
-            #body
+            #(#inner_attrs)*
+            #run
         }
     }
 }
 
 /// A never-run `return` of the declared type, so that `?` and `return` in the
 /// body infer the async block's output as the fn's return type (the trick of
-/// `tracing-attributes`). Skipped for `impl Trait`, which cannot be named.
-fn return_type_hint(output: &ReturnType) -> TokenStream {
-    let ty = match output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) if contains_impl_trait(ty) => return TokenStream::new(),
-        ReturnType::Type(_, ty) => quote!(#ty),
+/// `tracing-attributes`). It carries the span of the declared type, so that
+/// "return type inferred to be `T` here" points at `-> T`; `impl Trait`,
+/// which cannot be named there, is erased to `_`.
+fn return_type_hint(output: &ReturnType, body_span: proc_macro2::Span) -> TokenStream {
+    let (ty, span) = match output {
+        ReturnType::Default => (quote!(()), body_span),
+        ReturnType::Type(_, ty) => {
+            let span = ty.span();
+            let mut ty = (**ty).clone();
+            ImplTraitEraser.visit_type_mut(&mut ty);
+            (ty.to_token_stream(), span)
+        }
     };
-    quote! {
+    quote_spanned! {span=>
         #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
         if false {
             let __filibuster_return: #ty = loop {};
@@ -66,7 +108,16 @@ fn return_type_hint(output: &ReturnType) -> TokenStream {
     }
 }
 
-fn contains_impl_trait(ty: &Type) -> bool {
-    quote!(#ty).into_iter().any(|t| matches!(t, proc_macro2::TokenTree::Ident(ref i) if i == "impl"))
-        || matches!(ty, Type::ImplTrait(_))
+/// Replaces every `impl Trait` of a type with `_`.
+struct ImplTraitEraser;
+
+impl VisitMut for ImplTraitEraser {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty =
+                Type::Infer(syn::TypeInfer { underscore_token: syn::Token![_](impl_trait.impl_token.span) });
+        } else {
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
 }
