@@ -159,9 +159,22 @@ async fn main() -> ExitCode {
     })
 }
 
+/// `error` and its causes, `: `-separated: each error's message leaves its
+/// cause to `source()`.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        message.push_str(": ");
+        message.push_str(&error.to_string());
+        cause = error.source();
+    }
+    message
+}
+
 fn fault_model(path: &Option<PathBuf>) -> Result<FaultModel, String> {
     match path {
-        Some(path) => FaultModel::load(path).map_err(|e| e.to_string()),
+        Some(path) => FaultModel::load(path).map_err(|e| with_causes(&e)),
         None => Ok(FaultModel::default()),
     }
 }
@@ -222,7 +235,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         explorer = explorer.max_executions(usize::try_from(max).unwrap_or(usize::MAX));
     }
     if let Some(path) = &args.counterexample_file {
-        explorer = explorer.replay(Counterexample::load(path).map_err(|e| e.to_string())?);
+        explorer = explorer.replay(Counterexample::load(path).map_err(|e| with_causes(&e))?);
     }
     let token = args.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     explorer.server().clone().with_token(&token, args.accept_untokened).with_limits(limits(&args.server));

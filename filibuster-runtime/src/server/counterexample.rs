@@ -27,10 +27,14 @@ pub struct Counterexample {
 }
 
 /// Why a counterexample file cannot be used.
+///
+/// The underlying error, when there is one, is the
+/// [`source`](std::error::Error::source) and not repeated in the message, so
+/// that a printed error chain names it once.
 #[derive(Debug, thiserror::Error)]
 pub enum CounterexampleError {
     /// It cannot be read.
-    #[error("cannot read counterexample file {path}: {source}")]
+    #[error("cannot read counterexample file {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -173,5 +177,21 @@ mod tests {
                 .unwrap_err()
                 .contains("missing field `execution_index`")
         );
+    }
+
+    /// Each message of `error`'s chain, outermost first.
+    fn chain(error: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(Some(error), |e| e.source()).map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn an_error_chain_prints_each_cause_once() {
+        let missing =
+            std::env::temp_dir().join(format!("filibuster-no-counterexample-{}", std::process::id()));
+        let error = Counterexample::load(&missing).unwrap_err();
+        let messages = chain(&error);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0], format!("cannot read counterexample file {}", missing.display()));
+        assert!(!messages[0].contains(&messages[1]), "{messages:?}");
     }
 }

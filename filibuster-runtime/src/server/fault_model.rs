@@ -60,10 +60,14 @@ pub enum ProposedFault {
 }
 
 /// What is wrong with an analysis file.
+///
+/// The underlying error, when there is one, is the
+/// [`source`](std::error::Error::source) and not repeated in the message, so
+/// that a printed error chain names it once.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultModelError {
     /// The file cannot be read.
-    #[error("cannot read analysis file {path}: {source}")]
+    #[error("cannot read analysis file {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -71,7 +75,7 @@ pub enum FaultModelError {
         source: std::io::Error,
     },
     /// The file is not JSON.
-    #[error("analysis file {path} is not valid JSON: {source}")]
+    #[error("analysis file {path} is not valid JSON")]
     Json {
         /// The file.
         path: PathBuf,
@@ -401,5 +405,24 @@ mod tests {
         assert_eq!(e.metadata["sleep"], Value::from(11));
         c.module = "xrequests".into();
         assert!(model.faults_for(&c, FaultSite::Invocation, None).is_empty());
+    }
+
+    /// Each message of `error`'s chain, outermost first.
+    fn chain(error: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(Some(error), |e| e.source()).map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn an_error_chain_prints_each_cause_once() {
+        let path = Path::new("analysis.json");
+        let error = FaultModel::from_json("{", path).unwrap_err();
+        let json = serde_json::from_str::<Value>("{").unwrap_err().to_string();
+        assert_eq!(chain(&error), ["analysis file analysis.json is not valid JSON".to_string(), json]);
+        let missing = std::env::temp_dir().join(format!("filibuster-no-analysis-{}", std::process::id()));
+        let error = FaultModel::load(&missing).unwrap_err();
+        let messages = chain(&error);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0], format!("cannot read analysis file {}", missing.display()));
+        assert!(!messages[0].contains(&messages[1]), "{messages:?}");
     }
 }
