@@ -482,7 +482,7 @@ impl<'de> serde::Deserialize<'de> for Entries {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = Entries;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {

@@ -4,6 +4,9 @@
 //! realistic wire values. `headline.rs` times the same workloads as the
 //! criterion benches.
 #![allow(dead_code)]
+// Shared by several bench crates as a module: its `pub` items are this
+// module's interface to them, never a library's public API.
+#![allow(unreachable_pub)]
 
 #[path = "../../examples/cinema/app.rs"]
 pub mod app;

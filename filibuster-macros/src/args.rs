@@ -149,14 +149,14 @@ fn reject_positional(tokens: &TokenStream, what: &str, usage: &str) -> syn::Resu
     }
 }
 
-fn unknown(meta: &ParseNestedMeta, takes: &str, usage: &str) -> syn::Error {
+fn unknown(meta: &ParseNestedMeta<'_>, takes: &str, usage: &str) -> syn::Error {
     let path = &meta.path;
     let name = quote::quote!(#path).to_string().replace(' ', "");
     meta.error(format!("unknown argument `{name}`: {takes}, as in {usage}"))
 }
 
 /// The string literal after `name =`: a non-empty one.
-fn string_value(meta: &ParseNestedMeta, name: &str, meaning: &str) -> syn::Result<LitStr> {
+fn string_value(meta: &ParseNestedMeta<'_>, name: &str, meaning: &str) -> syn::Result<LitStr> {
     let expr: Expr = meta.value()?.parse()?;
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().trim().is_empty() => Ok(lit),
@@ -171,7 +171,7 @@ fn string_value(meta: &ParseNestedMeta, name: &str, meaning: &str) -> syn::Resul
 }
 
 /// The number after `timeout =`: the seconds of the client's timeout, more than 0.
-fn seconds_value(meta: &ParseNestedMeta) -> syn::Result<Seconds> {
+fn seconds_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Seconds> {
     const EXAMPLE: &str = "`timeout = 10`";
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(format!("give the client's timeout in seconds: {EXAMPLE}")));
@@ -208,7 +208,7 @@ fn seconds_value(meta: &ParseNestedMeta) -> syn::Result<Seconds> {
     }
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta, name: &str) -> syn::Result<()> {
+fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<()> {
     if slot.is_some() {
         return Err(meta.error(format!("`{name}` is given more than once")));
     }

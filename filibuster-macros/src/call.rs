@@ -12,7 +12,11 @@ use crate::args::{self, CallArgs};
 use crate::callsite;
 use crate::macro_args::{self, MacroArgs};
 
-pub fn expand(args: TokenStream, item: TokenStream, file: Option<PathBuf>) -> syn::Result<TokenStream> {
+pub(crate) fn expand(
+    args: TokenStream,
+    item: TokenStream,
+    file: Option<PathBuf>,
+) -> syn::Result<TokenStream> {
     let mut function =
         args::parse_fn(item, "#[filibuster::call] applies to a fn whose body sends reqwest requests")?;
     let args = CallArgs::parse(args)?;

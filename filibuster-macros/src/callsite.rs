@@ -6,7 +6,7 @@ use md5::{Digest, Md5};
 
 /// The key that callsite ids of one function are derived from: the explicit
 /// id when given, else `<package>:<file relative to the package>:<function>`.
-pub fn key(explicit: Option<String>, function: &str, file: Option<PathBuf>) -> String {
+pub(crate) fn key(explicit: Option<String>, function: &str, file: Option<PathBuf>) -> String {
     if let Some(id) = explicit {
         return id;
     }
@@ -17,7 +17,7 @@ pub fn key(explicit: Option<String>, function: &str, file: Option<PathBuf>) -> S
 
 /// The id of the `ordinal`-th (from 1) `.send()` of the function with `key`:
 /// md5 hex of `"<key>#<ordinal>"`.
-pub fn id(key: &str, ordinal: usize) -> String {
+pub(crate) fn id(key: &str, ordinal: usize) -> String {
     let digest = Md5::digest(format!("{key}#{ordinal}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,7 @@ use syn::{Expr, Ident, Macro, Pat, Token};
 
 /// The parsed arguments of a macro invocation, which print back as they were
 /// written (with the expressions as they are after rewriting).
-pub enum MacroArgs {
+pub(crate) enum MacroArgs {
     /// `join!`, `try_join!` (with tokio's optional leading `biased;`), `vec![a, b]`,
     /// `assert!`, `println!` and the like: expressions separated by commas.
     List { biased: Option<Biased>, exprs: Punctuated<Expr, Token![,]> },
@@ -23,13 +23,13 @@ pub enum MacroArgs {
 }
 
 /// tokio's leading `biased;`.
-pub struct Biased {
+pub(crate) struct Biased {
     keyword: Ident,
     semi: Token![;],
 }
 
 /// One branch of a `select!`, with its comma when it has one.
-pub struct Branch {
+pub(crate) struct Branch {
     kind: BranchKind,
     arrow: Token![=>],
     handler: Expr,
@@ -80,10 +80,10 @@ fn shape(mac: &Macro) -> Option<Shape> {
 impl MacroArgs {
     /// The arguments of `mac`: `None` for a macro not known to take
     /// expressions, `Some(Err(..))` when its tokens do not parse as it takes them.
-    pub fn of(mac: &Macro) -> Option<syn::Result<Self>> {
+    pub(crate) fn of(mac: &Macro) -> Option<syn::Result<Self>> {
         let shape = shape(mac)?;
         Some(
-            (|input: ParseStream| match shape {
+            (|input: ParseStream<'_>| match shape {
                 Shape::Futures => {
                     let biased = parse_biased(input)?;
                     Ok(Self::List { biased, exprs: Punctuated::parse_terminated(input)? })
@@ -97,7 +97,7 @@ impl MacroArgs {
     }
 
     /// Every expression, in source order.
-    pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+    pub(crate) fn exprs_mut(&mut self) -> Vec<&mut Expr> {
         match self {
             Self::List { exprs, .. } => exprs.iter_mut().collect(),
             Self::Repeat { elem, len, .. } => vec![&mut **elem, &mut **len],
@@ -118,7 +118,7 @@ impl MacroArgs {
     }
 }
 
-fn parse_biased(input: ParseStream) -> syn::Result<Option<Biased>> {
+fn parse_biased(input: ParseStream<'_>) -> syn::Result<Option<Biased>> {
     let fork = input.fork();
     match fork.parse::<Ident>() {
         Ok(keyword) if keyword == "biased" && fork.peek(Token![;]) => {
@@ -129,7 +129,7 @@ fn parse_biased(input: ParseStream) -> syn::Result<Option<Biased>> {
     }
 }
 
-fn parse_vec(input: ParseStream) -> syn::Result<MacroArgs> {
+fn parse_vec(input: ParseStream<'_>) -> syn::Result<MacroArgs> {
     if input.is_empty() {
         return Ok(MacroArgs::List { biased: None, exprs: Punctuated::new() });
     }
@@ -149,7 +149,7 @@ fn parse_vec(input: ParseStream) -> syn::Result<MacroArgs> {
 /// `biased;`? then branches `<pat> = <expr> (, if <guard>)? => <handler>`
 /// and `else`/`default`/`complete => <handler>`, each followed by a comma
 /// unless its handler is a block or it is the last one (as in a `match`).
-fn parse_select(input: ParseStream) -> syn::Result<MacroArgs> {
+fn parse_select(input: ParseStream<'_>) -> syn::Result<MacroArgs> {
     let biased = parse_biased(input)?;
     let mut branches = Vec::new();
     while !input.is_empty() {
@@ -178,7 +178,7 @@ fn parse_select(input: ParseStream) -> syn::Result<MacroArgs> {
     Ok(MacroArgs::Select { biased, branches })
 }
 
-fn is_fallback_keyword(input: ParseStream) -> bool {
+fn is_fallback_keyword(input: ParseStream<'_>) -> bool {
     input.peek(Token![default]) || input.fork().parse::<Ident>().is_ok_and(|ident| ident == "complete")
 }
 
@@ -235,7 +235,7 @@ impl ToTokens for Branch {
 
 /// The span of the `send` of every `. send ( )` in `tokens`, at any depth,
 /// in source order.
-pub fn sends_in(tokens: TokenStream) -> Vec<Span> {
+pub(crate) fn sends_in(tokens: TokenStream) -> Vec<Span> {
     let mut found = Vec::new();
     collect_sends(tokens, &mut found);
     found

@@ -143,7 +143,7 @@ impl<'de> Deserialize<'de> for ExecutionIndex {
         struct StepsVisitor;
         impl<'de> Visitor<'de> for StepsVisitor {
             type Value = ExecutionIndex;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an execution index: a list of [hash, count] pairs")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {

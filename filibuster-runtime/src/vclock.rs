@@ -112,7 +112,7 @@ impl<'de> Deserialize<'de> for VectorClock {
                 struct ServiceVisitor;
                 impl Visitor<'_> for ServiceVisitor {
                     type Value = Service;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                         f.write_str("a string")
                     }
                     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Service, E> {
@@ -125,7 +125,7 @@ impl<'de> Deserialize<'de> for VectorClock {
         struct ClockVisitor;
         impl<'de> Visitor<'de> for ClockVisitor {
             type Value = VectorClock;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorClock, A::Error> {

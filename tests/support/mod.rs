@@ -4,6 +4,9 @@
 //!
 //! Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
+// Shared by the test crates as a module: its `pub` items are this module's
+// interface to them, never a library's public API.
+#![allow(unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

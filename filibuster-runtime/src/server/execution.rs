@@ -58,7 +58,7 @@ struct Identity<'a> {
 }
 
 impl LogEntry {
-    pub fn new(generated_id: u64, invocation: Invocation, since: u64) -> Self {
+    pub(crate) fn new(generated_id: u64, invocation: Invocation, since: u64) -> Self {
         let mut entry = Self {
             generated_id,
             invocation,
@@ -79,7 +79,7 @@ impl LogEntry {
     /// byte JSON never holds) rather than printed as one JSON text first:
     /// two entries get the same digest when those fields are equal, as with
     /// the JSON text, at a fraction of the cost (it runs on every `create`).
-    pub fn refresh_digest(&mut self) {
+    pub(crate) fn refresh_digest(&mut self) {
         use md5::{Digest as _, Md5};
         fn text(hasher: &mut Md5, s: &str) {
             hasher.update((s.len() as u64).to_le_bytes());
@@ -137,7 +137,7 @@ impl LogEntry {
     }
 
     /// The filtered entry as JSON (for counterexample files).
-    pub fn identity_json(&self) -> Value {
+    pub(crate) fn identity_json(&self) -> Value {
         serde_json::to_value(self.identity()).unwrap_or(Value::Null)
     }
 }
@@ -218,7 +218,7 @@ pub(crate) struct EntryVersion {
 }
 
 impl EntryVersion {
-    pub fn of(entry: &LogEntry, from: u64) -> Self {
+    pub(crate) fn of(entry: &LogEntry, from: u64) -> Self {
         Self {
             from,
             execution_index: entry.invocation.execution_index.clone(),
@@ -230,7 +230,7 @@ impl EntryVersion {
 }
 
 impl FrozenLog {
-    pub fn of(log: &[LogEntry]) -> Self {
+    pub(crate) fn of(log: &[LogEntry]) -> Self {
         let mut positions: HashMap<Digest, Vec<(usize, u64, u64)>> = HashMap::with_capacity(log.len());
         let mut entries = Vec::with_capacity(log.len());
         for (i, e) in log.iter().enumerate() {
@@ -259,7 +259,7 @@ pub(crate) struct Prefix {
 
 impl Prefix {
     /// The entries of the prefix, as they were when it was taken.
-    pub fn entries(&self) -> Vec<&EntryVersion> {
+    pub(crate) fn entries(&self) -> Vec<&EntryVersion> {
         let Some(log) = self.log.get() else { return Vec::new() };
         log.entries[..self.len.min(log.entries.len())]
             .iter()
@@ -268,7 +268,7 @@ impl Prefix {
     }
 
     /// Whether the prefix held an entry with this digest.
-    pub fn contains(&self, digest: Digest) -> bool {
+    pub(crate) fn contains(&self, digest: Digest) -> bool {
         self.log.get().and_then(|log| log.positions.get(&digest)).is_some_and(|spans| {
             spans.iter().any(|&(i, from, until)| i < self.len && from <= self.at && self.at < until)
         })

@@ -37,7 +37,7 @@ pub(crate) struct TokenPolicy {
 impl TokenPolicy {
     /// Whether a record from `origin` is taken; notes that the token is in
     /// use when it comes with one.
-    pub fn admits(&mut self, origin: Origin) -> bool {
+    pub(crate) fn admits(&mut self, origin: Origin) -> bool {
         match origin {
             Origin::InProcess => true,
             Origin::Tokened => {

@@ -95,7 +95,7 @@ fn last_fault_for<'a>(faults: &'a [PlannedFault], execution_index: &str) -> Opti
 
 impl ReductionIndex {
     /// Adds an execution that ran with `faults` and logged `log`.
-    pub fn add_execution(&mut self, log: &[LogEntry], faults: &[PlannedFault]) {
+    pub(super) fn add_execution(&mut self, log: &[LogEntry], faults: &[PlannedFault]) {
         let id = self.executions;
         self.executions += 1;
         for entry in log {
@@ -133,7 +133,7 @@ impl ReductionIndex {
     }
 
     /// Whether running `scheduled` cannot show anything new.
-    pub fn should_prune(&self, scheduled: &Scheduled) -> bool {
+    pub(super) fn should_prune(&self, scheduled: &Scheduled) -> bool {
         if self.executions == 0 {
             return false;
         }

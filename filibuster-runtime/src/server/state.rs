@@ -133,7 +133,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(model: FaultModel) -> Self {
+    pub(crate) fn new(model: FaultModel) -> Self {
         Self {
             model,
             limits: Limits::default(),
@@ -169,7 +169,7 @@ impl State {
     }
 
     /// Starts a test execution: the initial one (`None`) or a scheduled one.
-    pub fn begin(&mut self, scheduled: Option<Scheduled>) {
+    pub(crate) fn begin(&mut self, scheduled: Option<Scheduled>) {
         if self.begun || !self.log.is_empty() {
             self.epoch += 1;
         }
@@ -194,7 +194,7 @@ impl State {
 
     /// Starts a test execution with `faults` planned and nothing scheduled
     /// from it (replaying a counterexample).
-    pub fn begin_replay(
+    pub(crate) fn begin_replay(
         &mut self,
         faults: Vec<PlannedFault>,
         targets: impl Iterator<Item = (String, String)>,
@@ -209,24 +209,24 @@ impl State {
     /// Starts a fault-free test execution that schedules nothing (the
     /// second run of the initial execution, to see whether it repeats).
     /// Exploring is off until the caller turns it back on.
-    pub fn begin_repeat(&mut self) {
+    pub(crate) fn begin_repeat(&mut self) {
         self.begin(None);
         self.exploring = false;
     }
 
     /// The planned faults of the current execution that met no call.
-    pub fn faults_not_met(&self) -> Vec<PlannedFault> {
+    pub(crate) fn faults_not_met(&self) -> Vec<PlannedFault> {
         self.faults.iter().zip(&self.faults_met).filter(|(_, met)| !**met).map(|(f, _)| f.clone()).collect()
     }
 
     /// The calls of the current execution that have not reported how they
     /// ended (still running, or their `invocation_complete` was lost).
-    pub fn unfinished(&self) -> impl Iterator<Item = &LogEntry> {
+    pub(crate) fn unfinished(&self) -> impl Iterator<Item = &LogEntry> {
         self.log.iter().filter(|e| e.return_value.is_none() && e.exception.is_none())
     }
 
     /// Ends the current test execution: remembers it as run.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let key = execution_key(self.log_chain(), faults_digest(&self.faults));
         self.ran_keys.insert(key);
         self.reduction.add_execution(&self.log, &self.faults);
@@ -234,23 +234,23 @@ impl State {
     }
 
     /// The next scheduled execution, depth first.
-    pub fn pop(&mut self) -> Option<Scheduled> {
+    pub(crate) fn pop(&mut self) -> Option<Scheduled> {
         let next = self.stack.pop()?;
         self.scheduled_keys.remove(&next.key);
         Some(next)
     }
 
     /// Executions waiting on the stack.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.stack.len()
     }
 
-    pub fn should_prune(&self, scheduled: &Scheduled) -> bool {
+    pub(crate) fn should_prune(&self, scheduled: &Scheduled) -> bool {
         self.reduction.should_prune(scheduled)
     }
 
     /// `GET /filibuster/new-test-execution/<service>`.
-    pub fn new_test_execution(&mut self, service: &str) -> Result<bool, RecordError> {
+    pub(crate) fn new_test_execution(&mut self, service: &str) -> Result<bool, RecordError> {
         self.admit_service(service)?;
         Ok(self.services_seen.insert(service.to_owned()))
     }
@@ -281,13 +281,13 @@ impl State {
     }
 
     /// Whether a record from `origin` is taken.
-    pub fn admit(&mut self, origin: Origin) -> Result<(), RecordError> {
+    pub(crate) fn admit(&mut self, origin: Origin) -> Result<(), RecordError> {
         if self.tokens.admits(origin) { Ok(()) } else { Err(RecordError::Forbidden) }
     }
 
     /// What a sender said of the records it could not deliver (a cumulative
     /// count).
-    pub fn note_lost(&mut self, sender: &str, lost: u64) {
+    pub(crate) fn note_lost(&mut self, sender: &str, lost: u64) {
         if let Some(known) = self.lost_by_sender.get_mut(sender) {
             *known = (*known).max(lost);
         } else if self.lost_by_sender.len() < self.limits.services {
@@ -296,12 +296,12 @@ impl State {
     }
 
     /// Records the senders said they could not deliver.
-    pub fn records_lost(&self) -> u64 {
+    pub(crate) fn records_lost(&self) -> u64 {
         self.lost_by_sender.values().fold(0, |sum, n| sum.saturating_add(*n))
     }
 
     /// `PUT /filibuster/create` from `origin`.
-    pub fn create_from(
+    pub(crate) fn create_from(
         &mut self,
         invocation: Invocation,
         origin: Origin,
@@ -326,7 +326,7 @@ impl State {
     }
 
     /// `PUT /filibuster/create`.
-    pub fn create(&mut self, invocation: Invocation) -> CreateResponse {
+    pub(crate) fn create(&mut self, invocation: Invocation) -> CreateResponse {
         let ordinal = self.log.len() as u64;
         let generated_id = self.epoch * ID_STRIDE + ordinal;
         let execution_index = invocation.execution_index.clone();
@@ -368,7 +368,7 @@ impl State {
     }
 
     /// `POST /filibuster/update`, from a service of this process.
-    pub fn update(&mut self, update: Update) -> Result<(), RecordError> {
+    pub(crate) fn update(&mut self, update: Update) -> Result<(), RecordError> {
         self.update_from(update, Origin::InProcess)
     }
 
@@ -377,7 +377,7 @@ impl State {
     /// index and clock only when it comes without a token (the reference's
     /// clients report the index popped after the call, and its server takes
     /// it), never its target nor an outcome already reported.
-    pub fn update_from(&mut self, update: Update, origin: Origin) -> Result<(), RecordError> {
+    pub(crate) fn update_from(&mut self, update: Update, origin: Origin) -> Result<(), RecordError> {
         self.admit(origin)?;
         let may_rewrite = origin == Origin::Untokened;
         match update {
@@ -556,12 +556,12 @@ impl State {
     }
 
     /// Where the call at `entry` comes from and goes to.
-    pub fn call_site(&self, entry: &LogEntry) -> CallSite {
+    pub(crate) fn call_site(&self, entry: &LogEntry) -> CallSite {
         site_of(&entry.invocation, self.target_of(entry))
     }
 
     /// A planned fault, with the call it targets as far as it is known.
-    pub fn fault_report(&self, fault: &PlannedFault) -> FaultReport {
+    pub(crate) fn fault_report(&self, fault: &PlannedFault) -> FaultReport {
         let mut call = self.sites.get(&fault.execution_index).cloned().unwrap_or_else(|| CallSite {
             path: fault.args.first().cloned().unwrap_or_default(),
             ..CallSite::default()
@@ -573,7 +573,7 @@ impl State {
     }
 
     /// Learns where the calls of a counterexample's log came from.
-    pub fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite)>) {
+    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite)>) {
         for (execution_index, site) in sites {
             let known = self.sites.entry(execution_index).or_insert_with(|| site.clone());
             known.target = known.target.take().or(site.target);
@@ -582,7 +582,7 @@ impl State {
     }
 
     /// The service the call at `entry` reached, or would have reached.
-    pub fn target_of(&self, entry: &LogEntry) -> Option<String> {
+    pub(crate) fn target_of(&self, entry: &LogEntry) -> Option<String> {
         entry
             .target_service_name
             .clone()
@@ -591,13 +591,13 @@ impl State {
 
     /// Whether a fault was injected in this execution; while replaying, whether
     /// one is planned (the reference answers from the planned faults).
-    pub fn injected(&self) -> bool {
+    pub(crate) fn injected(&self) -> bool {
         if self.replaying { !self.faults.is_empty() } else { self.any_injected }
     }
 
     /// Whether a fault was injected, in this execution, on a call to `service`;
     /// while replaying, whether one is planned on a call to it.
-    pub fn injected_on(&self, service: &str) -> bool {
+    pub(crate) fn injected_on(&self, service: &str) -> bool {
         if self.replaying {
             return self
                 .faults
