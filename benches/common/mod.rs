@@ -3,10 +3,7 @@
 //! the explorer, a synthetic application driving the server directly, and
 //! realistic wire values. `headline.rs` times the same workloads as the
 //! criterion benches.
-#![allow(dead_code)]
-// Shared by several bench crates as a module: its `pub` items are this
-// module's interface to them, never a library's public API.
-#![allow(unreachable_pub)]
+#![allow(dead_code, unreachable_pub)] // a module of each bench crate: `pub` here is no public API
 
 #[path = "../../examples/cinema/app.rs"]
 pub mod app;

@@ -25,10 +25,7 @@
 //!
 //! Set `FILIBUSTER_ENABLED=1` on the services to instrument them.
 
-#![allow(dead_code)]
-// Compiled as a module into the examples, tests and benches (`#[path]`):
-// its `pub` items are its interface to them, never a library's public API.
-#![allow(unreachable_pub)]
+#![allow(dead_code, unreachable_pub)] // compiled into examples, tests and benches through `#[path]`: `pub` here is no public API
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

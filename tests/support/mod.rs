@@ -3,10 +3,7 @@
 //! downstream service that remembers the headers it was sent, and md5.
 //!
 //! Every test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
-// Shared by the test crates as a module: its `pub` items are this module's
-// interface to them, never a library's public API.
-#![allow(unreachable_pub)]
+#![allow(dead_code, unreachable_pub)] // a module of each test crate: `pub` here is no public API
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
