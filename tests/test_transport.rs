@@ -481,3 +481,24 @@ async fn env_child_reads_the_server_timeout() {
     assert!(elapsed < Duration::from_millis(900), "not the default of 1 s: {elapsed:?}");
     println!("child: timed out after {elapsed:?}");
 }
+
+/// An in-process server's rejection keeps the server's error as its source,
+/// printed once along the chain.
+#[tokio::test]
+async fn an_in_process_rejection_keeps_the_servers_error_as_its_source() {
+    use filibuster::records::{InvocationComplete, Update};
+    use filibuster::transport::Transport as _;
+    let server = filibuster::Server::default();
+    let update = Update::InvocationComplete(InvocationComplete {
+        instrumentation_type: "invocation_complete".into(),
+        generated_id: 42,
+        execution_index: "[]".into(),
+        vclock: Default::default(),
+        return_value: None,
+        exception: None,
+    });
+    let error = server.update(&update).await.unwrap_err();
+    let source = std::error::Error::source(&error).expect("a source").to_string();
+    assert_eq!(error.to_string(), "Filibuster server rejected the record");
+    assert!(source.contains("unknown generated_id 42"), "{source}");
+}

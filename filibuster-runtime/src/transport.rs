@@ -110,23 +110,33 @@ pub enum TransportError {
         body: String,
     },
     /// The server's answer is not what the protocol says.
-    #[error("Filibuster server answered {endpoint} with an unexpected body: {reason}")]
+    #[error("Filibuster server answered {endpoint} with an unexpected body")]
     Malformed {
         /// The endpoint called.
         endpoint: &'static str,
         /// Why it does not parse.
-        reason: String,
+        source: serde_json::Error,
     },
     /// An in-process server rejected the record.
-    #[error("Filibuster server rejected the record: {0}")]
-    Rejected(String),
+    #[error("Filibuster server rejected the record")]
+    Rejected {
+        /// Why.
+        #[from]
+        source: crate::server::RecordError,
+    },
+    /// The record cannot be written as JSON.
+    #[error("the record does not serialize")]
+    Unserializable {
+        /// Why.
+        source: serde_json::Error,
+    },
     /// The server's URL, with the endpoint's path, is not a URL.
-    #[error("the Filibuster server's URL {url:?} is not a URL: {reason}")]
+    #[error("the Filibuster server's URL {url:?} is not a URL")]
     InvalidUrl {
         /// The URL.
         url: String,
         /// Why it does not parse.
-        reason: String,
+        source: url::ParseError,
     },
 }
 
@@ -334,7 +344,7 @@ impl HttpTransport {
                 if record {
                     shared.lost.fetch_add(1, Ordering::Relaxed);
                 }
-                return Err(TransportError::InvalidUrl { url: url.clone(), reason: reason.clone() });
+                return Err(TransportError::InvalidUrl { url: url.clone(), source: *reason });
             }
         };
         let probe = match shared.breaker.admit() {
@@ -437,7 +447,7 @@ impl HttpTransport {
             }));
         }
         serde_json::from_slice(&body)
-            .map_err(|e| Failure::answered(TransportError::Malformed { endpoint, reason: e.to_string() }))
+            .map_err(|source| Failure::answered(TransportError::Malformed { endpoint, source }))
     }
 
     /// A request with the sender's headers and, once records were lost,
@@ -781,19 +791,17 @@ struct NewTestExecution {
 #[derive(Debug)]
 struct BadUrl {
     url: String,
-    reason: String,
+    reason: url::ParseError,
 }
 
 /// `url` parsed.
 fn parse_url(url: String) -> Result<Url, BadUrl> {
-    Url::parse(&url).map_err(|e| BadUrl { url, reason: e.to_string() })
+    Url::parse(&url).map_err(|reason| BadUrl { url, reason })
 }
 
 /// A record as a JSON body.
 fn json_body(record: &impl serde::Serialize) -> Result<Bytes, TransportError> {
-    serde_json::to_vec(record)
-        .map(Bytes::from)
-        .map_err(|e| TransportError::Rejected(format!("the record does not serialize: {e}")))
+    serde_json::to_vec(record).map(Bytes::from).map_err(|source| TransportError::Unserializable { source })
 }
 
 impl Transport for HttpTransport {

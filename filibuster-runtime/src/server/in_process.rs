@@ -10,8 +10,7 @@ use crate::transport::{Transport, TransportError};
 
 impl Transport for Server {
     fn new_test_execution<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
-        let answer =
-            self.lock().new_test_execution(service).map_err(|e| TransportError::Rejected(e.to_string()));
+        let answer = self.lock().new_test_execution(service).map_err(TransportError::from);
         Box::pin(async move { answer })
     }
 
@@ -19,15 +18,13 @@ impl Transport for Server {
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
-        let answer = self
-            .lock()
-            .create_from(invocation.clone(), Origin::InProcess)
-            .map_err(|e| TransportError::Rejected(e.to_string()));
+        let answer =
+            self.lock().create_from(invocation.clone(), Origin::InProcess).map_err(TransportError::from);
         Box::pin(async move { answer })
     }
 
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {
-        let answer = self.lock().update(update.clone()).map_err(|e| TransportError::Rejected(e.to_string()));
+        let answer = self.lock().update(update.clone()).map_err(TransportError::from);
         Box::pin(async move { answer })
     }
 }
