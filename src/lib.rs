@@ -81,7 +81,7 @@
 //!         }
 //!     })
 //!     .await;
-//! assert!(report.passed(), "{}", report.summary());
+//! report.assert_passed();
 //! # }
 //! ```
 //!
