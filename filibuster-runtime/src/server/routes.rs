@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 use super::Server;
 use super::origin::Origin;
 use super::state::{RecordError, truncated};
-use crate::records::{Invocation, Update};
 
 pub(super) fn router(server: Server) -> Router {
     let api = || {
@@ -127,16 +126,16 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    note_lost(&server, &headers);
-    let invocation: Invocation = match parse(&body, "an invocation record") {
-        Ok(invocation) => invocation,
-        Err(message) => return bad(&server, StatusCode::BAD_REQUEST, message),
-    };
-    let answer = server.lock().create_from(invocation, origin(extension));
-    match answer {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(error) => rejected(&server, error),
-    }
+    take_record(
+        &server,
+        origin(extension),
+        &headers,
+        &body,
+        "an invocation record",
+        |state, record, origin| {
+            state.create_from(record, origin).map(|answer| axum::Json(answer).into_response())
+        },
+    )
 }
 
 async fn update(
@@ -145,16 +144,30 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    note_lost(&server, &headers);
-    let record: Update = match parse(&body, "a request_received or invocation_complete record") {
+    let what = "a request_received or invocation_complete record";
+    take_record(&server, origin(extension), &headers, &body, what, |state, record, origin| {
+        state.update_from(record, origin).map(|()| axum::Json(json!({})).into_response())
+    })
+}
+
+/// What `create` and `update` share: the sender's count of lost records,
+/// the record parsed (a 400 if it does not), applied to the state under its
+/// lock (the state's error as its status).
+fn take_record<T: serde::de::DeserializeOwned>(
+    server: &Server,
+    origin: Origin,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &str,
+    apply: impl FnOnce(&mut super::state::State, T, Origin) -> Result<Response, RecordError>,
+) -> Response {
+    note_lost(server, headers);
+    let record: T = match parse(body, what) {
         Ok(record) => record,
-        Err(message) => return bad(&server, StatusCode::BAD_REQUEST, message),
+        Err(message) => return bad(server, StatusCode::BAD_REQUEST, message),
     };
-    let answer = server.lock().update_from(record, origin(extension));
-    match answer {
-        Ok(()) => axum::Json(json!({})).into_response(),
-        Err(error) => rejected(&server, error),
-    }
+    let answer = apply(&mut server.lock(), record, origin);
+    answer.unwrap_or_else(|error| rejected(server, error))
 }
 
 /// Takes what a sender says of the records it could not deliver.
