@@ -58,7 +58,7 @@ pub fn call_hash(callsite_id: &str, module: &str, method: &str, target: &str) ->
 /// against the whole key, so that the hash is always `call_hash`'s. `f` must
 /// not make calls itself.
 pub(crate) fn with_call_hash<R>(
-    callsite: &Callsite,
+    callsite: &'static Callsite,
     module: &'static str,
     method: &str,
     target: &str,
@@ -74,6 +74,9 @@ pub(crate) fn with_call_hash<R>(
         match entry {
             Some(hit) if hit.matches(callsite.id, module, method, target) => {}
             _ => {
+                // A miss (a call not seen lately on this thread) is also when
+                // the callsite is made known to the explorer's reports.
+                crate::known_callsites::register(callsite);
                 *entry = Some(CachedHash {
                     id: callsite.id,
                     module,

@@ -122,7 +122,6 @@ impl RequestContext {
     /// Starts an outgoing call from `callsite` with `method` to `url`:
     /// advances this request's clock and counts the call.
     pub(crate) fn start_call(&self, callsite: &'static Callsite, method: &str, url: &Url) -> CallStart {
-        crate::known_callsites::register(callsite);
         let target = normalized_target(url);
         let (vclock, execution_index) = with_call_hash(callsite, MODULE, method, &target, |hash| {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
