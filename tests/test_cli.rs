@@ -4,8 +4,8 @@
 
 #[path = "../examples/cinema/app.rs"]
 mod app;
+mod support;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -22,10 +22,6 @@ fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The three services the check reaches, each its own process; killed on drop.
@@ -49,7 +45,7 @@ fn start_services(filibuster_url: &str, bug: bool) -> Services {
 
 /// [`start_services`], with `FILIBUSTER_ENABLED=1` only when `instrumented`.
 fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
-    let (users, bookings, movies) = (free_port(), free_port(), free_port());
+    let (users, bookings, movies) = (support::free_port(), support::free_port(), support::free_port());
     let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
         let mut command = Command::new(example(name));
         command.env_remove("FILIBUSTER_ENABLED");
@@ -123,7 +119,7 @@ fn cli_test(dir: &std::path::Path, test: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_filibuster"));
     command
         .current_dir(dir)
-        .args(["test", "--listen", &format!("127.0.0.1:{}", free_port()), "--functional-test", test])
+        .args(["test", "--listen", &format!("127.0.0.1:{}", support::free_port()), "--functional-test", test])
         .args(extra);
     command
 }
@@ -199,7 +195,7 @@ async fn in_process_counts(bug: bool) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_explores_separate_processes_like_the_harness() {
-    let port = free_port();
+    let port = support::free_port();
     let services = start_services(&format!("http://127.0.0.1:{port}"), false);
     let dir = workdir("ok");
     let output = filibuster(&dir, port, &services.users_url, &[]);
@@ -218,7 +214,7 @@ async fn cli_explores_separate_processes_like_the_harness() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_writes_and_replays_a_counterexample() {
-    let port = free_port();
+    let port = support::free_port();
     let services = start_services(&format!("http://127.0.0.1:{port}"), true);
     let dir = workdir("bug");
     let output = filibuster(&dir, port, &services.users_url, &[]);
@@ -286,7 +282,7 @@ fn cli_prints_the_built_in_fault_model_as_an_analysis_file() {
 
 #[tokio::test]
 async fn cli_server_serves_the_protocol_alone() {
-    let port = free_port();
+    let port = support::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_filibuster"))
         .args(["server", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -313,7 +309,7 @@ async fn cli_server_serves_the_protocol_alone() {
 
 #[test]
 fn cli_refuses_to_pass_without_instrumented_calls() {
-    let port = free_port();
+    let port = support::free_port();
     let dir = workdir("no-calls");
     let untested = |output: &Output| {
         let text = both(output);
@@ -334,14 +330,14 @@ fn cli_refuses_to_pass_without_instrumented_calls() {
     drop(services);
 
     // Instrumented services that report to a port where nothing listens.
-    let services = start_services(&format!("http://127.0.0.1:{}", free_port()), false);
+    let services = start_services(support::NOWHERE, false);
     untested(&filibuster(&dir, port, &services.users_url, &[]));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn cli_refuses_to_pass_when_the_fault_model_proposes_nothing() {
-    let port = free_port();
+    let port = support::free_port();
     let services = start_services(&format!("http://127.0.0.1:{port}"), false);
     let dir = workdir("no-fault");
     std::fs::write(
@@ -382,7 +378,7 @@ fn moved_fault(counterexample: &str, everywhere: bool) -> String {
 
 #[test]
 fn cli_replays_stale_and_fixed_counterexamples() {
-    let port = free_port();
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let dir = workdir("stale");
     let buggy = start_services(&url, true);

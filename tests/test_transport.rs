@@ -22,7 +22,7 @@ use filibuster::transport::{ENV_SERVER_TIMEOUT, HttpTransport, Transport, Transp
 use serde_json::json;
 
 mod support;
-use support::{Downstream, Recorder, header, serve};
+use support::{Downstream, Recorder, free_port, header, serve};
 
 #[derive(Clone)]
 struct App {
@@ -84,11 +84,6 @@ async fn slow_server() -> (String, Arc<AtomicUsize>) {
         }))
         .with_state(requests.clone());
     (serve(router).await, requests)
-}
-
-/// A port of 127.0.0.1 nothing listens on (for now).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An invocation record, as a call would report it.

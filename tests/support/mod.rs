@@ -23,6 +23,25 @@ pub async fn serve(router: Router) -> String {
     url
 }
 
+/// A port of 127.0.0.1 nothing listens on for now, never handed out twice
+/// in this test binary: the tests of one binary run in parallel, and the
+/// kernel may give a port just released to the next `bind(0)`.
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// A URL where no server can ever be listening: port 1 of 127.0.0.1, which
+/// only root may bind, so every connection is refused at once.
+pub const NOWHERE: &str = "http://127.0.0.1:1";
+
 /// md5 of `text` as 32 lower-case hex digits.
 pub fn md5(text: &str) -> String {
     use md5::{Digest, Md5};
