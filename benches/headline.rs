@@ -163,7 +163,7 @@ fn main() {
         let app = common::Synthetic::new();
         current.block_on(async {
             for _ in 0..2_000 {
-                filibuster_runtime::bench_support::begin(&app.server, false);
+                filibuster_explorer::bench_support::begin(&app.server, false);
                 black_box(app.emit().await);
             }
         });
@@ -276,11 +276,11 @@ fn main() {
     if wanted("server") {
         let mut app = common::Synthetic::new();
         let (records, record_ns) = current.block_on(async {
-            filibuster_runtime::bench_support::begin(&app.server, false);
+            filibuster_explorer::bench_support::begin(&app.server, false);
             let records = app.emit().await;
             let per_execution = per_op(
                 || async {
-                    filibuster_runtime::bench_support::begin(&app.server, false);
+                    filibuster_explorer::bench_support::begin(&app.server, false);
                     app.emit().await
                 },
                 5,
@@ -308,8 +308,8 @@ fn main() {
         current.block_on(async {
             for _ in 0..1_000 {
                 match app.explorer_step().await {
-                    Some(filibuster_runtime::bench_support::Next::Begun) => run += 1,
-                    Some(filibuster_runtime::bench_support::Next::Pruned) => pruned += 1,
+                    Some(filibuster_explorer::bench_support::Next::Begun) => run += 1,
+                    Some(filibuster_explorer::bench_support::Next::Pruned) => pruned += 1,
                     None => fresh += 1,
                 }
             }

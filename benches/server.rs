@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use filibuster_runtime::bench_support;
+use filibuster_explorer::bench_support;
 
 fn records(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");

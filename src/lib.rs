@@ -17,6 +17,25 @@
 //! header is ignored, so a production build that keeps the attributes cannot
 //! be made to sleep or fail by a client.
 //!
+//! # What goes where
+//!
+//! A service links the attributes and their runtime only; the [`Explorer`],
+//! its embedded Filibuster server and the reports are the `explorer`
+//! feature, which only tests turn on:
+//!
+//! ```toml
+//! [dependencies]
+//! filibuster = "0.1"
+//!
+//! [dev-dependencies]
+//! filibuster = { version = "0.1", features = ["explorer"] }
+//! ```
+//!
+//! Cargo enables a feature asked for in `[dev-dependencies]` only when it
+//! builds tests, examples and benchmarks, so `cargo build --release` of the
+//! service links neither the server nor its dependencies. The `filibuster`
+//! command is the `filibuster-cli` package.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -180,16 +199,23 @@ pub use filibuster_macros::handler;
 /// ```
 pub use filibuster_macros::call;
 
-pub use filibuster_runtime::server::{
-    CallReport, CallSite, CounterexampleError, DEFAULT_GRACE, ExecutionReport, ExecutionStatus,
-    FaultModelError, FaultReport, Limits, Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT,
-    ReplayOutcome, RunError, TestOutcome, Verdict,
-};
 pub use filibuster_runtime::{
-    Callsite, Connection, Counterexample, DEFAULT_URL, ENV_TOKEN, ENV_URL, ExecutionIndex, Explorer,
-    FaultModel, InvocationCounters, Report, RequestContext, Server, Step, TestContext, VectorClock,
-    call_hash, disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target,
-    records, server, switch, transport,
+    Callsite, Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL, ExecutionIndex, InvocationCounters,
+    RequestContext, Step, VectorClock, call_hash, disable, enable, enabled, fault, headers,
+    in_current_request, md5_hex, normalized_target, records, switch, transport,
+};
+
+/// The explorer, its embedded Filibuster server, fault models, reports and
+/// counterexamples (feature `explorer`): what a test links, never a
+/// service. See [`Explorer`].
+#[cfg(feature = "explorer")]
+pub use filibuster_explorer as server;
+#[cfg(feature = "explorer")]
+pub use filibuster_explorer::{
+    CallReport, CallSite, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
+    ExecutionStatus, Explorer, FaultModel, FaultModelError, FaultReport, Limits, Nondeterminism, Origin,
+    PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, Server, TestContext, TestOutcome,
+    Verdict,
 };
 
 #[doc(hidden)]

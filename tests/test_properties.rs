@@ -21,9 +21,9 @@ use filibuster::headers::{
     REQUEST_ID, VCLOCK,
 };
 use filibuster::records::{CreateResponse, Invocation, Update};
+use filibuster::server::FaultSite;
 use filibuster::transport::Transport;
 use filibuster::{Counterexample, ExecutionIndex, Explorer, FaultModel, ReplayOutcome, Server, VectorClock};
-use filibuster_runtime::server::FaultSite;
 use futures_util::FutureExt;
 use proptest::prelude::*;
 use proptest::sample::select;

@@ -24,8 +24,9 @@ use filibuster::transport::{Transport, TransportError};
 use filibuster::{
     Callsite, Connection, ExecutionIndex, Explorer, FaultModel, Report, Server, VectorClock, headers, md5_hex,
 };
-use filibuster_runtime::bench_support::{self, Next};
-use filibuster_runtime::server::{FaultSite, PlannedFault, ProposedFault};
+use filibuster_explorer::bench_support::{self as explorer_hooks, Next};
+use filibuster_explorer::{FaultSite, PlannedFault, ProposedFault};
+use filibuster_runtime::bench_support;
 use reqwest::{Method, Request, Response};
 
 /// What the transport's methods answer.
@@ -494,9 +495,9 @@ impl Synthetic {
             self.executions += 1;
             let call = &self.calls[(i / faults_per_call) as usize];
             let fault = call.faults[(i % faults_per_call) as usize].clone();
-            bench_support::begin_with_faults(&self.server, vec![fault]);
+            explorer_hooks::begin_with_faults(&self.server, vec![fault]);
             self.emit().await;
-            bench_support::finish(&self.server);
+            explorer_hooks::finish(&self.server);
         }
         self.generation.set(generation);
     }
@@ -505,18 +506,18 @@ impl Synthetic {
     /// execution, pruned or run; when nothing is scheduled, a fault-free
     /// execution that schedules the next ones.
     pub async fn explorer_step(&self) -> Option<Next> {
-        let next = bench_support::next(&self.server, true);
+        let next = explorer_hooks::next(&self.server, true);
         match next {
             Some(Next::Pruned) => {}
             Some(Next::Begun) => {
                 self.emit().await;
-                bench_support::finish(&self.server);
+                explorer_hooks::finish(&self.server);
             }
             None => {
                 self.generation.set(self.generation.get() + 1);
-                bench_support::begin(&self.server, true);
+                explorer_hooks::begin(&self.server, true);
                 self.emit().await;
-                bench_support::finish(&self.server);
+                explorer_hooks::finish(&self.server);
             }
         }
         next

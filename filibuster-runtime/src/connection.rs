@@ -66,7 +66,7 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:5005";
 ///   every later request, in `X-Filibuster-Lost-Records`, with the sender's
 ///   id in `X-Filibuster-Sender` ([`headers`](crate::headers)).
 ///
-/// The in-process connection of a [`Server`](crate::Server) never fails
+/// The in-process connection of a `Server` (of `filibuster-explorer`) never fails
 /// that way: it calls the server directly.
 #[derive(Clone)]
 pub struct Connection {

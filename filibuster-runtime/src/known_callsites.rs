@@ -21,6 +21,6 @@ pub(crate) fn register(callsite: &'static Callsite) {
 
 /// The fn holding the callsite with this id, if a call was made from it in
 /// this process.
-pub(crate) fn function_of(id: &str) -> Option<&'static str> {
+pub fn function_of(id: &str) -> Option<&'static str> {
     known().as_ref()?.get(id).map(|callsite| callsite.function)
 }

@@ -1,11 +1,15 @@
-//! Runtime of [filibuster](https://docs.rs/filibuster): vector clocks,
-//! execution indices, callsite ids, the request context of instrumented
-//! handlers, the protocol's headers and records, the transport to a
-//! Filibuster server, and the genuine reqwest values faults become.
+//! Runtime of [filibuster](https://docs.rs/filibuster): what an
+//! instrumented service links and runs, in production too, inert unless
+//! switched on. Vector clocks, execution indices, callsite ids, the request
+//! context of instrumented handlers, the protocol's headers and records, the
+//! client side of the transport to a Filibuster server, and the genuine
+//! reqwest values faults become.
 //!
-//! Users depend on the `filibuster` crate, which re-exports what is public
-//! here.
+//! The server, the explorer and the reports, which only tests link, are the
+//! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
+//! which re-exports what is public here.
 
+#[cfg(feature = "bench-hooks")]
 #[doc(hidden)]
 pub mod bench_support;
 mod callsite;
@@ -18,7 +22,6 @@ pub mod headers;
 mod known_callsites;
 pub mod records;
 mod send;
-pub mod server;
 pub mod switch;
 pub mod transport;
 mod unlayered;
@@ -31,7 +34,27 @@ pub use context::{RequestContext, in_current_request};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
 pub use handler::{Incoming, run_handler};
 pub use send::send;
-pub use server::{Counterexample, Explorer, FaultModel, Report, Server, TestContext};
 pub use switch::{disable, enable, enabled};
 pub use vclock::VectorClock;
 pub use wire::md5_hex;
+
+/// What the `filibuster-explorer` crate, which drives the server side of
+/// the protocol, needs from the runtime beyond its API: not for users, no
+/// stability.
+#[doc(hidden)]
+pub mod __explorer {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    pub use crate::known_callsites::function_of;
+    pub use crate::unlayered::Watch;
+
+    /// A connection through `transport` that counts, in `live_requests`,
+    /// the requests its instrumented handlers are handling.
+    pub fn tracked_connection(
+        transport: Arc<dyn crate::transport::Transport>,
+        live_requests: Arc<AtomicUsize>,
+    ) -> crate::Connection {
+        crate::Connection::tracked(transport, live_requests)
+    }
+}

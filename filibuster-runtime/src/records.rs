@@ -211,3 +211,27 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
         other => Err(serde::de::Error::custom(format!("expected an integer, found {other}"))),
     }
 }
+
+/// What is wrong with a record sent to the server: why a server refuses
+/// it.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The generated id names no call of the current test execution.
+    #[error("unknown generated_id {0}: no such call in the current test execution")]
+    UnknownGeneratedId(String),
+    /// A field has the wrong form.
+    #[error("{0}")]
+    Invalid(String),
+    /// The record contradicts what the server recorded for that call.
+    #[error("{0}")]
+    Conflict(String),
+    /// The record lacks the run's token, which the run's services carry.
+    #[error(
+        "refused: this run's services carry its token (in FILIBUSTER_URL), this record does not; \
+         reference services that cannot carry it need `filibuster test --accept-untokened`"
+    )]
+    Forbidden,
+    /// A limit of the server was reached.
+    #[error("{0}")]
+    Limit(String),
+}

@@ -122,7 +122,7 @@ pub enum TransportError {
     Rejected {
         /// Why.
         #[from]
-        source: crate::server::RecordError,
+        source: crate::records::RecordError,
     },
     /// The record cannot be written as JSON.
     #[error("the record does not serialize")]

@@ -25,20 +25,20 @@ fn watchers() -> MutexGuard<'static, Vec<Seen>> {
 
 /// Registered by a running explorer; unregistered when dropped.
 #[derive(Debug)]
-pub(crate) struct Watch {
+pub struct Watch {
     seen: Seen,
 }
 
 impl Watch {
     /// Starts watching for handlers without a layer.
-    pub(crate) fn start() -> Self {
+    pub fn start() -> Self {
         let seen = Seen::default();
         watchers().push(seen.clone());
         Self { seen }
     }
 
     /// The services seen without a layer so far.
-    pub(crate) fn services(&self) -> Vec<String> {
+    pub fn services(&self) -> Vec<String> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|s| (*s).to_owned()).collect()
     }
 }

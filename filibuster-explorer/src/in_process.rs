@@ -5,8 +5,8 @@ use futures_util::future::BoxFuture;
 
 use super::Server;
 use super::origin::Origin;
-use crate::records::{CreateResponse, Invocation, Update};
-use crate::transport::{Transport, TransportError};
+use filibuster_runtime::records::{CreateResponse, Invocation, Update};
+use filibuster_runtime::transport::{Transport, TransportError};
 
 impl Transport for Server {
     fn new_test_execution<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {

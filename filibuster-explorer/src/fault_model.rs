@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
-use crate::records::{Exception, FailureMetadata, Invocation};
+use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
 
 /// A fault model, loaded from an analysis file or built in.
 #[derive(Clone, Debug)]
@@ -324,7 +324,7 @@ fn number(n: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VectorClock;
+    use filibuster_runtime::VectorClock;
 
     fn call(method: &str, timeout: Option<f64>) -> Invocation {
         Invocation {
@@ -337,7 +337,7 @@ mod tests {
             callsite_file: "".into(),
             callsite_line: Value::Null,
             full_traceback: "id".into(),
-            metadata: crate::records::InvocationMetadata { timeout, ..Default::default() },
+            metadata: filibuster_runtime::records::InvocationMetadata { timeout, ..Default::default() },
             vclock: VectorClock::new(),
             origin_vclock: VectorClock::new(),
             execution_index: "[]".into(),

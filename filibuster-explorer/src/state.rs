@@ -13,30 +13,8 @@ use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::origin::{Origin, TokenPolicy};
 use super::reduction::ReductionIndex;
 use super::report::{CallSite, FaultReport};
-use crate::records::{CreateResponse, Invocation, Update};
-
-/// What is wrong with a record sent to the server.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// The generated id names no call of the current test execution.
-    #[error("unknown generated_id {0}: no such call in the current test execution")]
-    UnknownGeneratedId(String),
-    /// A field has the wrong form.
-    #[error("{0}")]
-    Invalid(String),
-    /// The record contradicts what the server recorded for that call.
-    #[error("{0}")]
-    Conflict(String),
-    /// The record lacks the run's token, which the run's services carry.
-    #[error(
-        "refused: this run's services carry its token (in FILIBUSTER_URL), this record does not; \
-         reference services that cannot carry it need `filibuster test --accept-untokened`"
-    )]
-    Forbidden,
-    /// A limit of the server was reached.
-    #[error("{0}")]
-    Limit(String),
-}
+pub use filibuster_runtime::records::RecordError;
+use filibuster_runtime::records::{CreateResponse, Invocation, Update};
 
 /// The bounds of what a server keeps, so that no peer can make it hold
 /// unbounded memory.
@@ -345,8 +323,8 @@ impl State {
             }
             None => {}
             Some(site) if site.function.is_none() => {
-                site.function =
-                    crate::known_callsites::function_of(&entry.invocation.full_traceback).map(str::to_owned);
+                site.function = filibuster_runtime::__explorer::function_of(&entry.invocation.full_traceback)
+                    .map(str::to_owned);
             }
             Some(_) => {}
         }
@@ -620,7 +598,7 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallSi
         method: invocation.method.to_string(),
         path: invocation.args.first().cloned().unwrap_or_default(),
         callsite: format!("{}:{}", invocation.callsite_file, line),
-        function: crate::known_callsites::function_of(&invocation.full_traceback).map(str::to_owned),
+        function: filibuster_runtime::__explorer::function_of(&invocation.full_traceback).map(str::to_owned),
     }
 }
 
@@ -639,7 +617,7 @@ pub(crate) fn truncated(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{InvocationComplete, RequestReceived, ReturnValue};
+    use filibuster_runtime::records::{InvocationComplete, RequestReceived, ReturnValue};
 
     fn invocation(execution_index: &str) -> Invocation {
         serde_json::from_value(serde_json::json!({

@@ -128,7 +128,7 @@ impl Counterexample {
                 path: entry.pointer("/args/0").and_then(Value::as_str).map(str::to_owned).unwrap_or_default(),
                 callsite: format!("{}:{line}", text("callsite_file").unwrap_or_default()),
                 function: text("callsite_function").or_else(|| {
-                    crate::known_callsites::function_of(&text("full_traceback")?).map(str::to_owned)
+                    filibuster_runtime::__explorer::function_of(&text("full_traceback")?).map(str::to_owned)
                 }),
             };
             Some((index, site))
@@ -156,7 +156,7 @@ mod tests {
             functional_test: "cargo test".into(),
             faults: vec![PlannedFault {
                 execution_index: r#"[["a", 1]]"#.into(),
-                forced_exception: Some(crate::records::Exception {
+                forced_exception: Some(filibuster_runtime::records::Exception {
                     name: "reqwest.timeout".into(),
                     metadata: Default::default(),
                 }),

@@ -18,15 +18,15 @@ use super::report::{
 };
 use super::state::State;
 use super::{FaultModel, PlannedFault, Server};
-use crate::connection::Connection;
-use crate::unlayered::Watch;
+use filibuster_runtime::__explorer::Watch;
+use filibuster_runtime::Connection;
 
 /// Drives a [`Server`]: the initial fault-free execution, then every
 /// execution the new calls scheduled, in depth-first order.
 ///
 /// ```no_run
 /// # async fn demo() {
-/// use filibuster_runtime::Explorer;
+/// use filibuster_explorer::Explorer;
 ///
 /// let explorer = Explorer::new();
 /// // Start the services with `.layer(explorer.connection().layer())`, then:
@@ -213,7 +213,7 @@ impl Explorer {
     /// How long an execution waits, once the functional test has returned,
     /// for the instrumented calls started under it to end (and, in-process,
     /// for instrumented handlers to finish their requests, work spawned with
-    /// [`in_current_request`](crate::in_current_request) included). Default
+    /// [`in_current_request`](filibuster_runtime::in_current_request) included). Default
     /// [`DEFAULT_GRACE`]; calls still running then are listed in the report.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
@@ -239,7 +239,7 @@ impl Explorer {
         Fut: Future,
         Fut::Output: TestOutcome,
     {
-        crate::switch::enable();
+        filibuster_runtime::enable();
         let started = Instant::now();
         let bar = self.progress_bar();
         let watch = Watch::start();
@@ -638,7 +638,8 @@ fn response_log(state: &State) -> Vec<Value> {
                 map.insert("return_value".into(), json!(entry.return_value));
                 map.insert("exception".into(), json!(entry.exception));
                 map.insert("fault_injection".into(), json!(entry.injected.is_some()));
-                if let Some(function) = crate::known_callsites::function_of(&entry.invocation.full_traceback)
+                if let Some(function) =
+                    filibuster_runtime::__explorer::function_of(&entry.invocation.full_traceback)
                 {
                     map.insert("callsite_function".into(), json!(function));
                 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::VectorClock;
-use crate::records::{Exception, FailureMetadata, Invocation, ReturnValue};
+use filibuster_runtime::VectorClock;
+use filibuster_runtime::records::{Exception, FailureMetadata, Invocation, ReturnValue};
 
 /// A 128-bit digest (md5) identifying a value.
 pub(crate) type Digest = u128;
@@ -49,7 +49,7 @@ struct Identity<'a> {
     method: &'a str,
     callsite_line: &'a Value,
     callsite_file: &'a str,
-    metadata: &'a crate::records::InvocationMetadata,
+    metadata: &'a filibuster_runtime::records::InvocationMetadata,
     source_service_name: &'a str,
     full_traceback: &'a str,
     vclock: &'a VectorClock,

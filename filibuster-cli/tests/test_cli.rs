@@ -2,8 +2,9 @@
 //! (the cinema example's per-service binaries) over HTTP, and agrees with the
 //! in-process harness on the counts.
 
-#[path = "../examples/cinema/app.rs"]
+#[path = "../../examples/cinema/app.rs"]
 mod app;
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ fn example(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build --examples` (cargo test builds them)",
+        "{} is missing: run `cargo build -p filibuster --examples` (`cargo test --workspace` builds them)",
         path.display()
     );
     path

@@ -1,6 +1,17 @@
-//! The Filibuster server of this project: the protocol's endpoints over the
-//! exploration state, served with axum or called directly in-process.
+//! What only tests link: the Filibuster server of
+//! [filibuster](https://docs.rs/filibuster) (the protocol's endpoints over
+//! the exploration state, served with axum or called directly in-process),
+//! the [`Explorer`] that runs a functional test once per fault combination,
+//! dynamic reduction, fault models, reports and counterexamples.
+//!
+//! Services link only `filibuster-runtime`. Users reach this crate through
+//! the `filibuster` crate's `explorer` feature, turned on in
+//! `[dev-dependencies]`, so that a service's release build does not carry
+//! it.
 
+#[cfg(feature = "bench-hooks")]
+#[doc(hidden)]
+pub mod bench_support;
 mod counterexample;
 mod execution;
 mod explorer;
@@ -28,7 +39,7 @@ pub use report::{
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};
 
-use crate::connection::Connection;
+use filibuster_runtime::Connection;
 use state::State;
 
 /// A Filibuster server: takes the records of instrumented services, answers
@@ -92,7 +103,7 @@ impl Server {
     /// A connection for services in this process: records reach the server
     /// by a direct call, with no HTTP hop.
     pub fn connection(&self) -> Connection {
-        Connection::tracked(Arc::new(self.clone()), self.live_requests.clone())
+        filibuster_runtime::__explorer::tracked_connection(Arc::new(self.clone()), self.live_requests.clone())
     }
 
     /// The protocol's HTTP endpoints.
