@@ -11,6 +11,12 @@
 //!   call: also the headers' parsing, the request context and
 //!   `request_received`.
 //!
+//! - `fault/*`: the genuine value an injected fault becomes: `status` a
+//!   response, `connect` and `timeout` a reqwest error, taken from the pools
+//!   the runtime refills in the background (given time to refill between
+//!   batches of 16, outside the timing), and `timeout_made` made on the spot
+//!   as before the pools, a real 1 ms reqwest timeout.
+//!
 //! The cost the instrumentation adds is the difference to `plain`.
 
 mod common;
@@ -64,6 +70,59 @@ fn per_call(c: &mut Criterion) {
     filibuster::enable();
     group.bench_function("handler_and_send/on", |b| b.to_async(&runtime).iter(|| work.instrumented()));
     filibuster::disable();
+    group.finish();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("fault");
+    group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    let url = reqwest::Url::parse("http://127.0.0.1:5002/bookings/chris").expect("a URL");
+    group.bench_function("status", |b| {
+        b.iter(|| black_box(filibuster::fault::response(reqwest::StatusCode::SERVICE_UNAVAILABLE, &url, "")))
+    });
+    for (name, kind) in [
+        ("connect", filibuster::fault::ErrorKind::Connect),
+        ("timeout", filibuster::fault::ErrorKind::Timeout),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                let url = url.clone();
+                async move {
+                    let mut spent = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        // Time for the background refill, untimed.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let batch = left.min(16);
+                        let started = Instant::now();
+                        for _ in 0..batch {
+                            black_box(filibuster::fault::error(kind, &url).await);
+                        }
+                        spent += started.elapsed();
+                        left -= batch;
+                    }
+                    spent
+                }
+            })
+        });
+    }
+    group.bench_function("timeout_made", |b| {
+        let client = reqwest::Client::builder().no_proxy().build().expect("a client");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let silent = format!("http://{}/", listener.local_addr().expect("an address"));
+        b.to_async(&runtime).iter(|| {
+            let request = client.get(&silent).timeout(Duration::from_millis(1));
+            async move {
+                let error = request.send().await.expect_err("a timeout");
+                assert!(error.is_timeout(), "{error:?}");
+                black_box(error)
+            }
+        });
+        drop(listener);
+    });
     group.finish();
 }
 

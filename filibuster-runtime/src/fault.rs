@@ -6,9 +6,16 @@
 //! calling a loopback port that never answers with a 1 ms timeout; an
 //! injected status is a real [`reqwest::Response`] with that status. Their
 //! URL is the URL of the call they replace.
+//!
+//! Errors are made ahead of time, off the calls' path: a small pool per
+//! kind, refilled in the background by concurrent attempts, so that an
+//! injected timeout costs what a status fault costs rather than the timer's
+//! ~2 ms. A call that finds its pool empty makes its error itself, as it
+//! did before pools.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::ResponseBuilderExt;
@@ -101,8 +108,21 @@ fn fabricator() -> Option<&'static Fabricator> {
         .as_ref()
 }
 
-/// A genuine reqwest error of `kind` whose URL is `url`.
+/// A genuine reqwest error of `kind` whose URL is `url`: from the pool of
+/// its kind when one is ready (then refilled in the background), else made
+/// now.
 pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
+    let pool = Pool::of(kind);
+    let ready = pool.take();
+    pool.refill_if_low(kind);
+    match ready {
+        Some(error) => error.with_url(url.clone()),
+        None => make(kind).await.with_url(url.clone()),
+    }
+}
+
+/// Makes a genuine reqwest error of `kind` (its URL is the socket's).
+async fn make(kind: ErrorKind) -> reqwest::Error {
     let attempt = match (fabricator(), kind) {
         (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)).send().await,
         (Some(f), ErrorKind::Timeout) => {
@@ -111,12 +131,75 @@ pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
         (None, _) => reqwest::Client::new().get("filibuster://no-sockets").send().await,
     };
     match attempt {
-        Err(error) => error.with_url(url.clone()),
+        Err(error) => error,
         // Cannot happen with the sockets above; still an error, never a panic.
         Ok(_) => match reqwest::Client::new().get("filibuster://unexpected-answer").send().await {
-            Err(error) => error.with_url(url.clone()),
+            Err(error) => error,
             Ok(_) => unreachable!("reqwest sent a request with an unsupported scheme"),
         },
+    }
+}
+
+/// Errors of one kind made ahead of time.
+struct Pool {
+    ready: Mutex<Vec<reqwest::Error>>,
+    /// A refill task is running.
+    refilling: AtomicBool,
+}
+
+impl Pool {
+    /// Errors a pool holds when full.
+    const CAPACITY: usize = 64;
+    /// A pool is refilled when it holds fewer than this.
+    const LOW: usize = Self::CAPACITY / 2;
+
+    fn of(kind: ErrorKind) -> &'static Pool {
+        static CONNECT_POOL: Pool = Pool::new();
+        static TIMEOUT_POOL: Pool = Pool::new();
+        match kind {
+            ErrorKind::Connect => &CONNECT_POOL,
+            ErrorKind::Timeout => &TIMEOUT_POOL,
+        }
+    }
+
+    const fn new() -> Self {
+        Self { ready: Mutex::new(Vec::new()), refilling: AtomicBool::new(false) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<reqwest::Error>> {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self) -> Option<reqwest::Error> {
+        self.lock().pop()
+    }
+
+    /// Starts a background refill, on the current tokio runtime, when the
+    /// pool is low and no refill runs.
+    fn refill_if_low(&'static self, kind: ErrorKind) {
+        if self.lock().len() >= Self::LOW || self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.refilling.store(false, Ordering::Release);
+            return;
+        };
+        /// Clears `refilling` when the task ends or is dropped with its
+        /// runtime, so that the next runtime refills.
+        struct Refilling(&'static Pool);
+        impl Drop for Refilling {
+            fn drop(&mut self) {
+                self.0.refilling.store(false, Ordering::Release);
+            }
+        }
+        let guard = Refilling(self);
+        runtime.spawn(async move {
+            let missing = Self::CAPACITY.saturating_sub(guard.0.lock().len());
+            let made = futures_util::future::join_all((0..missing).map(|_| make(kind))).await;
+            let mut ready = guard.0.lock();
+            let room = Self::CAPACITY.saturating_sub(ready.len());
+            ready.extend(made.into_iter().take(room));
+        });
     }
 }
 
@@ -149,5 +232,30 @@ pub(crate) fn response_with(head: Head, url: Url, body: impl Into<reqwest::Body>
     match builder.url(url).body(body.into()) {
         Ok(response) => reqwest::Response::from(response),
         Err(_) => reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pooled_errors_are_genuine_and_carry_the_calls_url() {
+        for kind in [ErrorKind::Timeout, ErrorKind::Connect] {
+            let url = Url::parse("http://bookings:5002/bookings/chris").unwrap();
+            // The first call of a kind may find its pool empty and make its
+            // error itself; it starts the refill.
+            let first = error(kind, &url).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while Pool::of(kind).lock().len() < Pool::LOW {
+                assert!(std::time::Instant::now() < deadline, "the {kind:?} pool was never refilled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let pooled = error(kind, &url).await;
+            for made in [first, pooled] {
+                assert_eq!(ErrorKind::of(&made), Some(kind), "{made:?}");
+                assert_eq!(made.url(), Some(&url));
+            }
+        }
     }
 }
