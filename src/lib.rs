@@ -2,6 +2,7 @@
 //! axum and reqwest.
 //!
 //! Mark the handlers of your services with [`#[filibuster::handler]`](handler)
+//! (or instrument every route of a router at once with a [`ServiceLayer`])
 //! and the functions that send requests to other services with
 //! [`#[filibuster::call]`](call). Then an [`Explorer`] runs your ordinary
 //! end-to-end test again and again, each time making a different set of
@@ -104,6 +105,56 @@
 //! # }
 //! ```
 //!
+//! # Every route of a router: [`ServiceLayer`]
+//!
+//! Instead of an attribute on each handler, one layer instruments every
+//! route of a router for a service, so that none can be forgotten. Add the
+//! connection's layer after it: a router's layers run last-added first, and
+//! the service layer reports to the connection the other one hands it (in
+//! the wrong order the exploration fails naming the service; or give it the
+//! connection: `ServiceLayer::new("users").connection(explorer.connection())`).
+//!
+//! ```no_run
+//! use axum::Router;
+//! use axum::extract::Path;
+//! use axum::routing::{get, post};
+//!
+//! // Plain axum handlers: no attribute.
+//! async fn user(Path(user): Path<String>) -> String {
+//!     format!("user {user}")
+//! }
+//!
+//! async fn create_user() -> &'static str {
+//!     "created"
+//! }
+//!
+//! # async fn run() {
+//! let explorer = filibuster::Explorer::new();
+//! let users = Router::new()
+//!     .route("/users/{user}", get(user))
+//!     .route("/users", post(create_user))
+//!     // Every route is a handler of `users`...
+//!     .layer(filibuster::ServiceLayer::new("users"))
+//!     // ...reporting to the explorer: this layer last, so that it runs first.
+//!     .layer(explorer.connection().layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! tokio::spawn(async move { axum::serve(listener, users).await });
+//! # }
+//! ```
+//!
+//! A handler behind the layer that also has `#[filibuster::handler]` is
+//! instrumented once, by the layer (whose service name wins). Off, the layer
+//! passes each request straight on.
+//!
+//! # The service's name
+//!
+//! `#[filibuster::handler]` without `service = ".."`, and
+//! [`ServiceLayer::from_env(env!("CARGO_PKG_NAME"))`](ServiceLayer::from_env),
+//! name the service with the environment variable `OTEL_SERVICE_NAME`
+//! ([`ENV_SERVICE_NAME`], read once per process) when it is set, else with
+//! the name of the package (`CARGO_PKG_NAME` of the crate being compiled):
+//! the name OpenTelemetry would give it.
+//!
 //! # Across processes
 //!
 //! Services running as separate processes reach a Filibuster server over
@@ -117,7 +168,12 @@
 /// Instruments an axum handler of a service.
 ///
 /// `#[filibuster::handler(service = "users")]` on an `async fn` handler,
-/// with any extractors and any return type. The handler gets one more
+/// with any extractors and any return type. Without `service = ".."`,
+/// `#[filibuster::handler]` names the service with `OTEL_SERVICE_NAME`
+/// (read at run time, once), else with the name of the handler's package
+/// (`CARGO_PKG_NAME`, at compile time). To instrument every route of a
+/// router without an attribute on each, see [`ServiceLayer`]; behind one, a
+/// handler with the attribute is instrumented once, by the layer. The handler gets one more
 /// extractor in front of its own, which reads the `X-Filibuster-*` headers;
 /// when the instrumentation is on, the handler reports `request_received`
 /// to the server when the headers are present, honours a forced sleep
@@ -200,9 +256,10 @@ pub use filibuster_macros::handler;
 pub use filibuster_macros::call;
 
 pub use filibuster_runtime::{
-    Callsite, Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL, ExecutionIndex, InvocationCounters,
-    RequestContext, Step, VectorClock, call_hash, disable, enable, enabled, fault, headers,
-    in_current_request, md5_hex, normalized_target, records, switch, transport,
+    Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
+    InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, disable, enable, enabled,
+    fault, headers, in_current_request, md5_hex, normalized_target, records, service_layer, switch,
+    transport,
 };
 
 /// The explorer, its embedded Filibuster server, fault models, reports and
@@ -220,5 +277,5 @@ pub use filibuster_explorer::{
 
 #[doc(hidden)]
 pub mod __private {
-    pub use filibuster_runtime::{Callsite, Incoming, run_handler, send};
+    pub use filibuster_runtime::{Callsite, Incoming, run_handler, run_handler_from_env, send};
 }

@@ -428,8 +428,9 @@ impl RunError {
             RunError::MissingLayer { services } => format!(
                 "handlers of {} ran in a router without the explorer's layer, so their calls were not \
                  explored: add `.layer(explorer.connection().layer())` to each router started for the \
-                 exploration (if another exploration runs in this process at the same time, the router \
-                 may be its)",
+                 exploration, after (outside) any `ServiceLayer`, or give the `ServiceLayer` its \
+                 connection with `.connection(..)` (if another exploration runs in this process at the \
+                 same time, the router may be its)",
                 services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
             ),
             RunError::LimitReached { limit } => format!(

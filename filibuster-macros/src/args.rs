@@ -7,9 +7,12 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Item, ItemFn, Lit, LitStr, Token, UnOp, meta::ParseNestedMeta};
 
-/// Arguments of `#[filibuster::handler(service = "...")]`.
+/// Arguments of `#[filibuster::handler]` and
+/// `#[filibuster::handler(service = "...")]`.
 pub(crate) struct HandlerArgs {
-    pub(crate) service: LitStr,
+    /// The service's name; without it, the environment names the service at
+    /// run time (`OTEL_SERVICE_NAME`, else the package's name).
+    pub(crate) service: Option<LitStr>,
 }
 
 /// Arguments of `#[filibuster::call]`, `#[filibuster::call(id = "...")]` and
@@ -49,19 +52,15 @@ impl HandlerArgs {
                     string_value(&meta, "service", "the name of the service this handler belongs to")?;
                 set_once(&mut service, value, &meta, "service")
             } else {
-                Err(unknown(&meta, "#[filibuster::handler] takes only `service = \"...\"`", HANDLER_USAGE))
+                Err(unknown(
+                    &meta,
+                    "#[filibuster::handler] takes only `service = \"...\"`, optional",
+                    HANDLER_USAGE,
+                ))
             }
         })
         .parse2(tokens)?;
-        match service {
-            Some(service) => Ok(Self { service }),
-            None => Err(syn::Error::new(
-                Span::call_site(),
-                format!(
-                    "missing `service = \"...\"`: {HANDLER_USAGE} names the service this handler belongs to"
-                ),
-            )),
-        }
+        Ok(Self { service })
     }
 }
 
@@ -224,6 +223,39 @@ mod tests {
 
     fn error(tokens: TokenStream) -> String {
         CallArgs::parse(tokens).err().expect("an error").to_string()
+    }
+
+    fn handler_error(tokens: TokenStream) -> String {
+        HandlerArgs::parse(tokens).err().expect("an error").to_string()
+    }
+
+    #[test]
+    fn handler_service_is_optional() {
+        assert!(HandlerArgs::parse(quote!()).unwrap().service.is_none());
+        assert_eq!(HandlerArgs::parse(quote!(service = "users")).unwrap().service.unwrap().value(), "users");
+    }
+
+    #[test]
+    fn handler_mistakes() {
+        assert_eq!(
+            handler_error(quote!(service = "")),
+            "`service` must not be empty: it is the name of the service this handler belongs to"
+        );
+        assert_eq!(
+            handler_error(quote!(service = users)),
+            "`service` takes a string literal, the name of the service this handler belongs to: \
+             `service = \"...\"`"
+        );
+        assert_eq!(handler_error(quote!(service = "a", service = "b")), "`service` is given more than once");
+        assert_eq!(
+            handler_error(quote!("users")),
+            "the service's name goes in `service = \"...\"`, as in #[filibuster::handler(service = \"users\")]"
+        );
+        assert_eq!(
+            handler_error(quote!(name = "users")),
+            "unknown argument `name`: #[filibuster::handler] takes only `service = \"...\"`, optional, as \
+             in #[filibuster::handler(service = \"users\")]"
+        );
     }
 
     #[test]

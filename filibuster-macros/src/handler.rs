@@ -62,14 +62,20 @@ impl Parse for MaybeItemFn {
 
 fn expand_handler(function: MaybeItemFn, args: &HandlerArgs) -> TokenStream {
     let MaybeItemFn { outer_attrs, inner_attrs, vis, mut sig, body } = function;
-    let service = &args.service;
     let return_hint = return_type_hint(&sig.output, body.span());
     let incoming: syn::FnArg = syn::parse_quote! {
         __filibuster_incoming: ::filibuster::__private::Incoming
     };
     sig.inputs.insert(0, incoming);
+    // Without `service = ".."`, the environment names the service when the
+    // instrumentation runs: `OTEL_SERVICE_NAME`, else this package's name,
+    // which `env!` reads where the handler is compiled.
+    let (run_handler, service) = match &args.service {
+        Some(service) => (quote!(run_handler), quote!(#service)),
+        None => (quote!(run_handler_from_env), quote!(::core::env!("CARGO_PKG_NAME"))),
+    };
     let run = quote_spanned! {body.span()=>
-        ::filibuster::__private::run_handler(__filibuster_incoming, #service, async move {
+        ::filibuster::__private::#run_handler(__filibuster_incoming, #service, async move {
             #return_hint
             #body
         })

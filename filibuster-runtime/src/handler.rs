@@ -1,47 +1,78 @@
 //! What `#[filibuster::handler]` expands to: an extractor for the incoming
 //! Filibuster headers and a wrapper that runs the handler's body in a
-//! [`RequestContext`].
+//! [`RequestContext`]. [`ServiceLayer`](crate::ServiceLayer) does the same
+//! for every route of a router, with the same pieces.
 
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
 use futures_util::future::Either;
 use http::request::Parts;
+use http::{Extensions, HeaderMap};
 
 use crate::connection::Connection;
 use crate::context::RequestContext;
 use crate::headers::FilibusterHeaders;
 use crate::records::{RequestReceived, Update};
+use crate::service_layer::{Instrumented, service_from_env};
 use crate::switch;
 
 /// The Filibuster side of an incoming request, extracted by the parameter
 /// that `#[filibuster::handler]` adds in front of a handler's own. Empty
-/// (and free) when the instrumentation is off.
+/// (and free) when the instrumentation is off, and when a
+/// [`ServiceLayer`](crate::ServiceLayer) already instruments the request.
 #[derive(Debug)]
 pub struct Incoming(Option<Box<IncomingRequest>>);
 
+/// What an instrumented request brings: its Filibuster headers and the
+/// connection to report to.
 #[derive(Debug)]
-struct IncomingRequest {
+pub(crate) struct IncomingRequest {
     headers: FilibusterHeaders,
     connection: Connection,
     /// No connection came with the request: `connection` is the process
     /// default, which nobody chose.
     unlayered: bool,
+    /// Who runs it, for the missing-layer error.
+    by: By,
+}
+
+/// What instruments a request: an attribute on its handler, or a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum By {
+    Attribute,
+    Layer,
+}
+
+impl IncomingRequest {
+    /// The request with `headers` and `extensions`: its connection is
+    /// `connection` if given, else the one in `extensions`
+    /// ([`Connection::layer`]), else the process default.
+    pub(crate) fn new(
+        headers: &HeaderMap,
+        extensions: &Extensions,
+        connection: Option<&Connection>,
+        by: By,
+    ) -> Self {
+        let (connection, unlayered) = match connection.or_else(|| extensions.get::<Connection>()) {
+            Some(connection) => (connection.clone(), false),
+            None => (Connection::process_default(), !Connection::process_default_chosen()),
+        };
+        Self { headers: FilibusterHeaders::from_headers(headers), connection, unlayered, by }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Incoming {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if !switch::enabled() {
+        // A `ServiceLayer` instrumented the request: its context is the one
+        // in scope, and it reported `request_received` already.
+        if !switch::enabled() || parts.extensions.get::<Instrumented>().is_some() {
             return Ok(Incoming(None));
         }
-        let (connection, unlayered) = match parts.extensions.get::<Connection>() {
-            Some(connection) => (connection.clone(), false),
-            None => (Connection::process_default(), !Connection::process_default_chosen()),
-        };
-        let headers = FilibusterHeaders::from_headers(&parts.headers);
-        Ok(Incoming(Some(Box::new(IncomingRequest { headers, connection, unlayered }))))
+        let incoming = IncomingRequest::new(&parts.headers, &parts.extensions, None, By::Attribute);
+        Ok(Incoming(Some(Box::new(incoming))))
     }
 }
 
@@ -62,9 +93,28 @@ pub fn run_handler<F: Future>(
     }
 }
 
-async fn instrumented<F: Future>(incoming: IncomingRequest, service: &'static str, body: F) -> F::Output {
-    let IncomingRequest { headers, connection, unlayered } = incoming;
-    if unlayered && crate::unlayered::report(service) {
+/// [`run_handler`] for a handler of the service named by the environment:
+/// `OTEL_SERVICE_NAME`, else `package` (the name of the handler's package),
+/// looked up only when the instrumentation is on.
+pub fn run_handler_from_env<F: Future>(
+    incoming: Incoming,
+    package: &'static str,
+    body: F,
+) -> impl Future<Output = F::Output> {
+    match incoming.0 {
+        None => Either::Left(body),
+        Some(incoming) => Either::Right(Box::pin(instrumented(*incoming, service_from_env(package), body))),
+    }
+}
+
+/// Runs `body` as a request to `service` that arrived as `incoming`.
+pub(crate) async fn instrumented<F: Future>(
+    incoming: IncomingRequest,
+    service: &'static str,
+    body: F,
+) -> F::Output {
+    let IncomingRequest { headers, connection, unlayered, by } = incoming;
+    if unlayered && crate::unlayered::report(service, by) {
         return body.await;
     }
     let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());

@@ -9,10 +9,17 @@
 //! service here instead, runs un-instrumented, and every running explorer
 //! fails its run naming the service.
 //!
+//! A [`ServiceLayer`] finds no connection either when the connection's layer
+//! was added before it (inside it, so that it runs after): that is reported
+//! the same way, with a word about the order.
+//!
 //! [`Connection`]: crate::Connection
+//! [`ServiceLayer`]: crate::ServiceLayer
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::handler::By;
 
 /// The services seen without a layer, per running explorer.
 type Seen = Arc<Mutex<BTreeSet<&'static str>>>;
@@ -49,20 +56,29 @@ impl Drop for Watch {
     }
 }
 
-/// Reports that a handler of `service` found no connection on its request.
-/// `true` when an explorer runs in this process (the handler then runs
-/// un-instrumented).
-pub(crate) fn report(service: &'static str) -> bool {
+/// Reports that a request to `service`, instrumented `by` an attribute or a
+/// layer, found no connection. `true` when an explorer runs in this process
+/// (the request is then handled un-instrumented).
+pub(crate) fn report(service: &'static str, by: By) -> bool {
     let watchers = watchers();
     for seen in watchers.iter() {
         seen.lock().unwrap_or_else(|e| e.into_inner()).insert(service);
     }
     if !watchers.is_empty() {
-        tracing::error!(
-            service,
-            "a handler of `{service}` runs in a router without the explorer's layer: its calls are \
-             not explored; add `.layer(explorer.connection().layer())` to that router"
-        );
+        match by {
+            By::Attribute => tracing::error!(
+                service,
+                "a handler of `{service}` runs in a router without the explorer's layer: its calls are \
+                 not explored; add `.layer(explorer.connection().layer())` to that router"
+            ),
+            By::Layer => tracing::error!(
+                service,
+                "the `ServiceLayer` of `{service}` found no connection on its requests: its calls are \
+                 not explored; add `.layer(explorer.connection().layer())` to that router after \
+                 `.layer(ServiceLayer::new(..))` (the layer added last runs first), or give the \
+                 connection to the layer: `ServiceLayer::new(..).connection(explorer.connection())`"
+            ),
+        }
     }
     !watchers.is_empty()
 }

@@ -208,3 +208,32 @@ pub fn filibuster_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
 pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).map(|v| v.to_str().unwrap().to_owned())
 }
+
+/// Set in the environment of a test run by [`run_child`].
+const CHILD: &str = "FILIBUSTER_TEST_CHILD";
+
+/// Whether this process is a child started by [`run_child`]: tests meant
+/// only for children return at once otherwise.
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Runs the test `name` of this test binary alone, in a child process whose
+/// environment is this one's with `set` set and `unset` removed, and asserts
+/// that it passed: for tests of what is read from the environment once per
+/// process, which must not race the other tests of the binary.
+pub fn run_child(name: &str, set: &[(&str, &str)], unset: &[&str]) {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD, "1");
+    for (key, value) in set {
+        command.env(key, value);
+    }
+    for key in unset {
+        command.env_remove(key);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child `{name}` failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "child `{name}` did not run:\n{stdout}\n{stderr}");
+}

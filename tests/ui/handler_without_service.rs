@@ -1,6 +1,0 @@
-#[filibuster::handler]
-async fn users() -> &'static str {
-    "users"
-}
-
-fn main() {}
