@@ -185,7 +185,9 @@ pub use filibuster_macros::handler;
 /// Instruments the reqwest `.send()` calls of a function.
 ///
 /// Every `.send()` in the body of a `#[filibuster::call]` fn (sync or async,
-/// free or a method) becomes an instrumented send with its own compile-time
+/// free or a method), of a `reqwest::RequestBuilder` (or, with the
+/// `reqwest-middleware` feature, of a `reqwest_middleware::RequestBuilder`:
+/// see the `middleware` module), becomes an instrumented send with its own compile-time
 /// callsite id: the md5 of `"<package>:<file relative to the package>:<fn>#<n>"`
 /// for the `n`-th `.send()` of the fn, or of `"<id>#<n>"` with
 /// `#[filibuster::call(id = "<id>")]`. The id is the same on every machine
@@ -256,7 +258,7 @@ pub use filibuster_macros::handler;
 pub use filibuster_macros::call;
 
 pub use filibuster_runtime::{
-    Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
+    Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex, Instrumentable,
     InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, disable, enable, enabled,
     fault, headers, in_current_request, md5_hex, normalized_target, records, service_layer, switch,
     transport,
@@ -274,6 +276,66 @@ pub use filibuster_explorer::{
     PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, Server, TestContext, TestOutcome,
     Verdict,
 };
+
+/// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
+/// clients (feature `reqwest-middleware`).
+///
+/// A `.send()` of a `reqwest_middleware::RequestBuilder` in a
+/// [`#[filibuster::call]`](call) fn is instrumented like one of reqwest's,
+/// with this difference: the client's middleware chain runs on the real
+/// call, and each attempt that reaches the end of the chain is an
+/// instrumented call of its own, with its own execution index. The retries
+/// of a retry middleware are so many calls of the callsite, each of which
+/// the exploration can fail; an injected fault ends its attempt with the
+/// same genuine reqwest value as without middleware (an error with
+/// `is_connect()` or `is_timeout()` true, or a response with the injected
+/// status), which the middleware above it sees as it would see a real one,
+/// and may retry.
+///
+/// Add [`Instrument`] as the **last** middleware of the client, so that it
+/// sits under every other one and sees each attempt:
+///
+/// ```no_run
+/// use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+/// use reqwest_retry::RetryTransientMiddleware;
+/// use reqwest_retry::policies::ExponentialBackoff;
+///
+/// let retries = ExponentialBackoff::builder().build_with_max_retries(2);
+/// let http: ClientWithMiddleware = ClientBuilder::new(reqwest::Client::new())
+///     .with(RetryTransientMiddleware::new_with_policy(retries))
+///     // Last: each attempt is a call of its own.
+///     .with(filibuster::middleware::Instrument)
+///     .build();
+///
+/// #[filibuster::call]
+/// async fn fetch_bookings(http: &ClientWithMiddleware, url: &str) -> reqwest_middleware::Result<reqwest::Response> {
+///     http.get(url).send().await
+/// }
+/// ```
+///
+/// With the instrumentation off, the `.send()` is the builder's own, and
+/// [`Instrument`] passes every request on untouched.
+///
+/// # Mistakes, and what they cost
+///
+/// - **No [`Instrument`] in the client.** With the instrumentation on, the
+///   instrumented `.send()` runs the client's chain with a middleware of
+///   filibuster's own at its end, which then instruments each attempt as
+///   [`Instrument`] would: the exploration is the same. A `tracing` warning
+///   names the callsite and says to add [`Instrument`] (once per callsite).
+/// - **[`Instrument`] not last.** The middleware after it run inside one
+///   instrumented call: the attempts of a retry middleware under it are not
+///   calls of their own, no fault is injected into the retries, and the
+///   exploration misses what they would show. When an attempt is repeated
+///   under [`Instrument`], a `tracing` **error** names the callsite and says
+///   to add [`Instrument`] last (once per callsite).
+/// - **A `.send()` outside `#[filibuster::call]`**, or a request run with
+///   `ClientWithMiddleware::execute`, is not instrumented, as with reqwest:
+///   [`Instrument`] passes it on untouched.
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware {
+    pub use filibuster_runtime::middleware::Instrument;
+}
 
 #[doc(hidden)]
 pub mod __private {

@@ -20,6 +20,8 @@ pub mod fault;
 mod handler;
 pub mod headers;
 mod known_callsites;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 pub mod records;
 mod send;
 pub mod service_layer;
@@ -34,7 +36,7 @@ pub use connection::{Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL};
 pub use context::{RequestContext, in_current_request};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
 pub use handler::{Incoming, run_handler, run_handler_from_env};
-pub use send::send;
+pub use send::{Instrumentable, send};
 pub use service_layer::{ENV_SERVICE_NAME, ServiceLayer};
 pub use switch::{disable, enable, enabled};
 pub use vclock::VectorClock;

@@ -30,30 +30,84 @@ use crate::wire::md5_hex;
 /// reqwest error or response that fault stands for, without the request
 /// being sent.
 ///
-/// The switch is read when `send` is called. Off, the future is reqwest's
-/// own; on, the instrumented work lives in one box, so that the futures of
-/// the handlers that await it stay small whether it is on or off.
-pub fn send(
-    builder: RequestBuilder,
+/// The switch is read when `send` is called. Off, the future is the
+/// builder's own; on, the instrumented work lives in one box, so that the
+/// futures of the handlers that await it stay small whether it is on or off.
+pub fn send<B: Instrumentable>(
+    builder: B,
     callsite: &'static Callsite,
-) -> impl Future<Output = reqwest::Result<Response>> {
-    if !switch::enabled() {
-        return Either::Left(builder.send());
+) -> impl Future<Output = B::Output> + Send {
+    builder.instrumented_send(callsite)
+}
+
+/// A request builder whose `.send()` `#[filibuster::call]` instruments:
+/// [`reqwest::RequestBuilder`], and `reqwest_middleware::RequestBuilder`
+/// with the `reqwest-middleware` feature (see the `middleware` module).
+///
+/// Sealed: implemented for those builders only.
+#[diagnostic::on_unimplemented(
+    message = "`#[filibuster::call]` cannot instrument the `.send()` of `{Self}`",
+    label = "the receiver of this `.send()` is not a request builder filibuster knows",
+    note = "the `.send()`s of a `#[filibuster::call]` fn are those of `reqwest::RequestBuilder`, or of \
+            `reqwest_middleware::RequestBuilder` with filibuster's `reqwest-middleware` feature",
+    note = "move other `.send()`s out of the fn, into one without the attribute"
+)]
+pub trait Instrumentable: sealed::Sealed + Sized {
+    /// What `.send()` resolves to.
+    type Output;
+
+    /// What [`send`] does for this builder.
+    #[doc(hidden)]
+    fn instrumented_send(self, callsite: &'static Callsite) -> impl Future<Output = Self::Output> + Send;
+}
+
+pub(crate) mod sealed {
+    /// Only the builders of this crate are [`Instrumentable`](super::Instrumentable).
+    #[allow(unreachable_pub)] // reachable by no one: it seals the trait
+    pub trait Sealed {}
+
+    impl Sealed for reqwest::RequestBuilder {}
+    #[cfg(feature = "reqwest-middleware")]
+    impl Sealed for reqwest_middleware::RequestBuilder {}
+}
+
+impl Instrumentable for RequestBuilder {
+    type Output = reqwest::Result<Response>;
+
+    fn instrumented_send(self, callsite: &'static Callsite) -> impl Future<Output = Self::Output> + Send {
+        if !switch::enabled() {
+            return Either::Left(self.send());
+        }
+        let (client, request) = self.build_split();
+        Either::Right(send_request(request, callsite, move |request| client.execute(request)))
     }
-    let (client, request) = builder.build_split();
-    Either::Right(send_request(request, callsite, move |request| client.execute(request)))
+}
+
+/// The error of an instrumented send: reqwest's, or one wrapping it
+/// (reqwest-middleware's).
+pub(crate) trait SendError: From<reqwest::Error> {
+    /// The reqwest error it is, if it is one.
+    fn as_reqwest(&self) -> Option<&reqwest::Error>;
+}
+
+impl SendError for reqwest::Error {
+    fn as_reqwest(&self) -> Option<&reqwest::Error> {
+        Some(self)
+    }
 }
 
 /// What [`send`] does with the instrumentation on, `execute` performing the
-/// request (the client's `execute`; a stub in the benchmarks).
-pub(crate) fn send_request<F, Fut>(
+/// request (the client's `execute`, the rest of a middleware chain, or a
+/// stub in the benchmarks).
+pub(crate) fn send_request<F, Fut, E>(
     request: reqwest::Result<Request>,
     callsite: &'static Callsite,
     execute: F,
-) -> Pin<Box<impl Future<Output = reqwest::Result<Response>>>>
+) -> Pin<Box<impl Future<Output = Result<Response, E>>>>
 where
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = reqwest::Result<Response>>,
+    Fut: Future<Output = Result<Response, E>>,
+    E: SendError,
 {
     Box::pin(async move {
         let request = request?;
@@ -154,15 +208,16 @@ fn sleep_seconds(seconds: f64) -> f64 {
 /// What a call ended with, as `invocation_complete` reports it.
 type Outcome = Result<ReturnValue, Exception>;
 
-async fn instrumented<F, Fut>(
+async fn instrumented<F, Fut, E>(
     mut request: Request,
     callsite: &'static Callsite,
     start: CallStart,
     execute: F,
-) -> reqwest::Result<Response>
+) -> Result<Response, E>
 where
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = reqwest::Result<Response>>,
+    Fut: Future<Output = Result<Response, E>>,
+    E: SendError,
 {
     let CallStart { service, connection, request_id, target, vclock, origin_vclock, execution_index } = start;
     let invocation = Invocation {
@@ -205,24 +260,29 @@ where
         execution_index: &execution_index,
         request_id: request_id.as_ref(),
     };
-    let (result, outcome): (reqwest::Result<Response>, Outcome) = match Decision::of(&answer) {
+    let (result, outcome): (Result<Response, E>, Outcome) = match Decision::of(&answer) {
         Decision::Status(status) => {
             let value = ReturnValue::response(status.as_u16(), md5_hex(""));
             (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
         }
-        Decision::Fail(kind, exception) => (Err(fault::error(kind, request.url()).await), Err(exception)),
+        Decision::Fail(kind, exception) => {
+            (Err(fault::error(kind, request.url()).await.into()), Err(exception))
+        }
         Decision::DelayThenFail(kind, exception, sleep) => {
             let url = request.url().clone();
             headers.set(&mut request, Some(sleep));
             match execute(request).await {
                 Err(error) => observe_error(error),
-                Ok(_) => (Err(fault::error(kind, &url).await), Err(exception)),
+                Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
             }
         }
         Decision::Proceed => {
             headers.set(&mut request, None);
             match execute(request).await {
-                Ok(response) => observe_response(response).await,
+                Ok(response) => {
+                    let (result, outcome) = observe_response(response).await;
+                    (result.map_err(E::from), outcome)
+                }
                 Err(error) => observe_error(error),
             }
         }
@@ -243,8 +303,8 @@ where
     result
 }
 
-fn observe_error(error: reqwest::Error) -> (reqwest::Result<Response>, Outcome) {
-    let name = ErrorKind::of(&error).map(ErrorKind::name).unwrap_or(fault::OTHER);
+fn observe_error<E: SendError>(error: E) -> (Result<Response, E>, Outcome) {
+    let name = error.as_reqwest().and_then(ErrorKind::of).map(ErrorKind::name).unwrap_or(fault::OTHER);
     let exception = Exception { name: name.to_owned(), metadata: Map::new() };
     (Err(error), Err(exception))
 }

@@ -1,0 +1,198 @@
+//! Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
+//! clients (feature `reqwest-middleware`); documented, with examples, in
+//! `filibuster::middleware`.
+//!
+//! An instrumented `.send()` of a [`reqwest_middleware::RequestBuilder`]
+//! puts its callsite in the request's extensions and runs the client's chain
+//! with [`End`] appended. [`Instrument`], the last middleware the user
+//! added, makes each attempt reaching it an instrumented call, the rest of
+//! the chain performing it; [`End`] does so in its place when the client has
+//! none (with a warning), and reports attempts repeated under an
+//! [`Instrument`] that is not last (with an error).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use futures_util::future::Either;
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{ClientBuilder, Middleware, Next};
+
+use crate::callsite::Callsite;
+use crate::send::{Instrumentable, SendError, send_request};
+use crate::switch;
+
+/// The middleware that makes each attempt of an instrumented `.send()` of a
+/// [`reqwest_middleware::RequestBuilder`] an instrumented call of its own.
+///
+/// Add it **last** to the client's `ClientBuilder`, after every other
+/// middleware: `.with(filibuster::middleware::Instrument)`. The middleware
+/// after it would run inside one instrumented call, and the attempts of a
+/// retry middleware there would not be calls of their own.
+///
+/// It only acts on the requests of the `.send()`s of `#[filibuster::call]`
+/// fns with the instrumentation on; it passes any other request on
+/// untouched.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Instrument;
+
+/// In the extensions of a request sent by an instrumented `.send()`: its
+/// callsite.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    callsite: &'static Callsite,
+}
+
+/// In the extensions while an attempt is instrumented: how often it reached
+/// the end of the chain.
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    ends: u32,
+}
+
+#[async_trait::async_trait]
+impl Middleware for Instrument {
+    async fn handle(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        match extensions.get::<Call>() {
+            // A second `Instrument` in the same chain: the first instruments.
+            Some(_) if extensions.get::<Attempt>().is_some() => next.run(request, extensions).await,
+            Some(&Call { callsite }) => instrument_attempt(request, callsite, extensions, next).await,
+            None => next.run(request, extensions).await,
+        }
+    }
+}
+
+/// Makes one attempt an instrumented call, the rest of the chain performing
+/// it (unless a fault is injected).
+async fn instrument_attempt(
+    request: Request,
+    callsite: &'static Callsite,
+    extensions: &mut Extensions,
+    next: Next<'_>,
+) -> reqwest_middleware::Result<Response> {
+    extensions.insert(Attempt { ends: 0 });
+    let chain = &mut *extensions;
+    let result = send_request(Ok(request), callsite, move |request| next.run(request, chain)).await;
+    extensions.remove::<Attempt>();
+    result
+}
+
+/// The end of the chain of every instrumented `.send()`, after the client's
+/// own middleware: instruments the attempts when no [`Instrument`] did, and
+/// notices attempts repeated under one.
+#[derive(Debug)]
+struct End;
+
+#[async_trait::async_trait]
+impl Middleware for End {
+    async fn handle(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let Some(&Call { callsite }) = extensions.get::<Call>() else {
+            return next.run(request, extensions).await;
+        };
+        match extensions.get_mut::<Attempt>() {
+            Some(attempt) => {
+                attempt.ends += 1;
+                if attempt.ends == 2 {
+                    error_not_last(callsite);
+                }
+                next.run(request, extensions).await
+            }
+            None => {
+                warn_missing(callsite);
+                instrument_attempt(request, callsite, extensions, next).await
+            }
+        }
+    }
+}
+
+impl SendError for reqwest_middleware::Error {
+    fn as_reqwest(&self) -> Option<&reqwest::Error> {
+        match self {
+            reqwest_middleware::Error::Reqwest(error) => Some(error),
+            reqwest_middleware::Error::Middleware(_) => None,
+        }
+    }
+}
+
+impl Instrumentable for reqwest_middleware::RequestBuilder {
+    type Output = reqwest_middleware::Result<Response>;
+
+    fn instrumented_send(mut self, callsite: &'static Callsite) -> impl Future<Output = Self::Output> + Send {
+        if !switch::enabled() {
+            return Either::Left(self.send());
+        }
+        // As the builder's own `send`, with the callsite in the extensions
+        // and `End` at the end of the chain.
+        static END: LazyLock<Arc<dyn Middleware>> = LazyLock::new(|| Arc::new(End));
+        let mut extensions = std::mem::take(self.extensions());
+        extensions.insert(Call { callsite });
+        let (client, request) = self.build_split();
+        let client = ClientBuilder::from_client(client).with_arc(END.clone()).build();
+        Either::Right(Box::pin(
+            async move { client.execute_with_extensions(request?, &mut extensions).await },
+        ))
+    }
+}
+
+/// Whether `callsite` is not in `said` yet (and now is).
+fn first_time(said: &Mutex<BTreeSet<&'static str>>, callsite: &'static Callsite) -> bool {
+    said.lock().unwrap_or_else(|e| e.into_inner()).insert(callsite.id)
+}
+
+/// Says, once per callsite, that the client of an instrumented `.send()`
+/// has no [`Instrument`], so that filibuster's own end of the chain
+/// instrumented the attempts.
+#[cold]
+fn warn_missing(callsite: &'static Callsite) {
+    static SAID: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    if !first_time(&SAID, callsite) {
+        return;
+    }
+    tracing::warn!(
+        callsite = callsite.id,
+        function = callsite.function,
+        file = callsite.file,
+        line = callsite.line,
+        "the reqwest-middleware client of the `.send()` of `{}` at {}:{} has no \
+         `filibuster::middleware::Instrument`: filibuster instrumented each attempt at the end of its \
+         middleware chain instead; add `.with(filibuster::middleware::Instrument)` last to the client's \
+         `ClientBuilder` (said once per callsite)",
+        callsite.function,
+        callsite.file,
+        callsite.line,
+    );
+}
+
+/// Says, once per callsite, that an attempt was repeated under an
+/// [`Instrument`] that is not the last middleware, so that the repeats were
+/// not calls of their own.
+#[cold]
+fn error_not_last(callsite: &'static Callsite) {
+    static SAID: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    if !first_time(&SAID, callsite) {
+        return;
+    }
+    tracing::error!(
+        callsite = callsite.id,
+        function = callsite.function,
+        file = callsite.file,
+        line = callsite.line,
+        "a middleware after `filibuster::middleware::Instrument` in the client of the `.send()` of `{}` at \
+         {}:{} repeated a request (a retry?): the repeats are hidden inside one instrumented call, and no \
+         fault can be injected into them; add `.with(filibuster::middleware::Instrument)` last to the \
+         client's `ClientBuilder` (said once per callsite)",
+        callsite.function,
+        callsite.file,
+        callsite.line,
+    );
+}
