@@ -15,7 +15,8 @@ mod execution_index;
 pub mod fault;
 mod handler;
 pub mod headers;
-mod known_callsites;
+#[doc(hidden)]
+pub mod known_callsites;
 pub mod records;
 mod send;
 pub mod server;
