@@ -182,12 +182,14 @@
 /// makes use. Off, it runs the body and nothing else.
 pub use filibuster_macros::handler;
 
-/// Instruments the reqwest `.send()` calls of a function.
+/// Instruments the reqwest `.send()` calls of a function, or of the methods
+/// of an impl block.
 ///
 /// Every `.send()` in the body of a `#[filibuster::call]` fn (sync or async,
-/// free or a method), of a `reqwest::RequestBuilder` (or, with the
-/// `reqwest-middleware` feature, of a `reqwest_middleware::RequestBuilder`:
-/// see the `middleware` module), becomes an instrumented send with its own compile-time
+/// free or a method; for whole impl blocks, see [below](#on-an-impl-block)),
+/// of a `reqwest::RequestBuilder` (or, with the `reqwest-middleware`
+/// feature, of a `reqwest_middleware::RequestBuilder`: see the `middleware`
+/// module), becomes an instrumented send with its own compile-time
 /// callsite id: the md5 of `"<package>:<file relative to the package>:<fn>#<n>"`
 /// for the `n`-th `.send()` of the fn, or of `"<id>#<n>"` with
 /// `#[filibuster::call(id = "<id>")]`. The id is the same on every machine
@@ -246,6 +248,74 @@ pub use filibuster_macros::handler;
 ///     )
 /// }
 /// ```
+///
+/// # On an impl block
+///
+/// On an `impl` block (inherent or of a trait), the attribute instruments
+/// every method whose body holds a `.send()`, each as if it had its own
+/// `#[filibuster::call]`, and leaves the other methods as written. The
+/// callsite ids of a method include the block's type:
+/// `"<package>:<file>:<Type>::<method>#<n>"` in an inherent impl, and
+/// `"<package>:<file>:<<Type> as <Trait>>::<method>#<n>"` in a trait impl,
+/// `<Type>` and `<Trait>` as written in the `impl` line (generics included,
+/// with no spaces but one between two words: `Client<T>`, `Cache<'a,K>`,
+/// `&'a mut Client`). So same-named methods of two impl blocks of one file
+/// (`BookingsClient::get` and `MoviesClient::get`) get distinct ids, which
+/// they do not with the attribute on each method: a fn-level id holds the
+/// fn's name only. The same name is the one reports give for the fn.
+///
+/// `timeout = <seconds>` on the block applies to all its methods; `id` is
+/// not taken there (an id names the calls of one fn). A method of the block
+/// may still carry its own `#[filibuster::call(..)]`, written so (or as
+/// `#[call(..)]`): its own `id` and `timeout` win, and it is instrumented
+/// once.
+///
+/// ```no_run
+/// #[derive(Clone)]
+/// struct BookingsClient {
+///     http: reqwest::Client,
+///     url: String,
+/// }
+///
+/// #[derive(Clone)]
+/// struct MoviesClient {
+///     http: reqwest::Client,
+///     url: String,
+/// }
+///
+/// // Ids from "<package>:<file>:BookingsClient::get#1"...
+/// #[filibuster::call]
+/// impl BookingsClient {
+///     async fn get(&self, user: &str) -> reqwest::Result<reqwest::Response> {
+///         self.http.get(format!("{}/bookings/{user}", self.url)).send().await
+///     }
+///
+///     /// No `.send()`: left as written.
+///     fn url(&self) -> &str {
+///         &self.url
+///     }
+/// }
+///
+/// // ...and from "<package>:<file>:MoviesClient::get#1".
+/// #[filibuster::call(timeout = 10)]
+/// impl MoviesClient {
+///     async fn get(&self, id: &str) -> reqwest::Result<reqwest::Response> {
+///         self.http.get(format!("{}/movies/{id}", self.url)).send().await
+///     }
+///
+///     /// Its own arguments: the id of "movies-recommended#1", a 2 s timeout.
+///     #[filibuster::call(id = "movies-recommended", timeout = 2)]
+///     async fn recommended(&self) -> reqwest::Result<reqwest::Response> {
+///         self.http.get(format!("{}/movies/recommended", self.url)).send().await
+///     }
+/// }
+/// ```
+///
+/// Two different callsites with one id (two methods named alike, each with
+/// its own fn-level attribute; one `id` given to two fns) are one callsite
+/// to the explorer, which would merge their calls. The runtime notices it
+/// when both have made calls, and logs a `tracing` error naming both places
+/// and how to tell them apart, once per id.
 ///
 /// Misuse is a compile error at the offending tokens:
 ///

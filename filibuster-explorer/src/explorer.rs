@@ -266,6 +266,7 @@ impl Explorer {
             state.exploring = false;
             state.ring = true;
         }
+        report.errors.extend(callsite_collisions(&report));
         if report.errors.is_empty() {
             report.unreported_targets = unreported_targets(&report);
         }
@@ -568,6 +569,27 @@ fn must_stop(report: &mut Report, watch: &Watch, server: &Server) -> bool {
     }
     report.errors.push(RunError::MissingLayer { services });
     true
+}
+
+/// The collisions of callsite ids (seen anywhere in the process) that
+/// involve a callsite of this run's calls.
+fn callsite_collisions(report: &Report) -> Vec<RunError> {
+    let collisions = filibuster_runtime::__explorer::collisions();
+    if collisions.is_empty() {
+        return Vec::new();
+    }
+    let place = |c: &filibuster_runtime::Callsite| format!("{}:{}", c.file, c.line);
+    let seen: std::collections::HashSet<&str> =
+        report.executions.iter().flat_map(|e| &e.calls).map(|c| c.callsite.as_str()).collect();
+    collisions
+        .into_iter()
+        .filter(|c| seen.contains(place(c.first).as_str()) || seen.contains(place(c.second).as_str()))
+        .map(|c| RunError::CallsiteCollision {
+            id: c.id().to_owned(),
+            first: format!("`{}` at {}", c.first.function, place(c.first)),
+            second: format!("`{}` at {}", c.second.function, place(c.second)),
+        })
+        .collect()
 }
 
 /// The calls of `calls` whose execution index is not among `other`'s (as

@@ -119,6 +119,17 @@ pub enum RunError {
         /// How many records.
         count: u64,
     },
+    /// Two different callsites of this run's calls have one id (two
+    /// same-named methods of two impl blocks with `#[filibuster::call]` on
+    /// each method), so the exploration took their calls for one another.
+    CallsiteCollision {
+        /// The id both have.
+        id: String,
+        /// The first callsite seen with it: `fn` at `file:line`.
+        first: String,
+        /// The other one.
+        second: String,
+    },
 }
 
 /// How two runs of the fault-free execution differed.
@@ -440,6 +451,13 @@ impl RunError {
             RunError::RecordsLost { count } => format!(
                 "services could not deliver {count} record(s) to the Filibuster server (slow, gone or \
                  overloaded): their calls went un-faulted and unrecorded, so the exploration is incomplete"
+            ),
+            RunError::CallsiteCollision { id, first, second } => format!(
+                "two callsites have the same id {id}: the `.send()` of {first} and that of {second}, so the \
+                 exploration took their calls for one another. Give them distinct ids: put \
+                 #[filibuster::call] on each impl block rather than on its methods (the ids of methods \
+                 then include the type, as in `Type::method`), or give one fn \
+                 #[filibuster::call(id = \"...\")]"
             ),
             RunError::Nondeterministic(n) => {
                 let mut out = String::from(

@@ -5,7 +5,9 @@ use proc_macro2::{Literal, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Item, ItemFn, Lit, LitStr, Token, UnOp, meta::ParseNestedMeta};
+use syn::{
+    Expr, ExprLit, ExprUnary, Item, ItemFn, ItemImpl, Lit, LitStr, Token, UnOp, meta::ParseNestedMeta,
+};
 
 /// Arguments of `#[filibuster::handler]` and
 /// `#[filibuster::handler(service = "...")]`.
@@ -88,13 +90,20 @@ impl CallArgs {
     }
 }
 
-/// The fn an attribute is applied to; anything else is an error at the
-/// item's keyword that says what the attribute applies to instead.
+/// What `#[filibuster::call]` applies to.
+pub(crate) enum CallItem {
+    Fn(ItemFn),
+    Impl(ItemImpl),
+}
+
+/// The fn or impl block `#[filibuster::call]` is applied to; anything else
+/// is an error at the item's keyword that says what it applies to instead.
 /// An item that does not parse is syn's own error, as is: replacing it would
 /// add a second, misleading error beside rustc's about the same mistake.
-pub(crate) fn parse_fn(item: TokenStream, applies_to: &str) -> syn::Result<ItemFn> {
+pub(crate) fn parse_fn_or_impl(item: TokenStream, applies_to: &str) -> syn::Result<CallItem> {
     match syn::parse2::<Item>(item) {
-        Ok(Item::Fn(function)) => Ok(function),
+        Ok(Item::Fn(function)) => Ok(CallItem::Fn(function)),
+        Ok(Item::Impl(block)) => Ok(CallItem::Impl(block)),
         Ok(other) => Err(not_this_item(&other, applies_to)),
         Err(err) => Err(err),
     }

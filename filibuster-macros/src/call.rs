@@ -3,42 +3,201 @@
 
 use std::path::PathBuf;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote};
+use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, ExprMethodCall, Macro};
+use syn::{Attribute, Block, Expr, ExprMethodCall, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Macro};
 
-use crate::args::{self, CallArgs};
+use crate::args::{self, CallArgs, CallItem, Seconds};
 use crate::callsite;
 use crate::macro_args::{self, MacroArgs};
+
+const APPLIES_TO: &str =
+    "#[filibuster::call] applies to a fn whose body sends reqwest requests, or to an impl block of such fns";
 
 pub(crate) fn expand(
     args: TokenStream,
     item: TokenStream,
     file: Option<PathBuf>,
 ) -> syn::Result<TokenStream> {
-    let mut function =
-        args::parse_fn(item, "#[filibuster::call] applies to a fn whose body sends reqwest requests")?;
-    let args = CallArgs::parse(args)?;
+    match args::parse_fn_or_impl(item, APPLIES_TO)? {
+        CallItem::Fn(function) => expand_fn(CallArgs::parse(args)?, function, file),
+        CallItem::Impl(block) => expand_impl(CallArgs::parse(args)?, block, file),
+    }
+}
+
+fn expand_fn(args: CallArgs, mut function: ItemFn, file: Option<PathBuf>) -> syn::Result<TokenStream> {
     let name = function.sig.ident.to_string();
-    let client_timeout = match &args.timeout {
+    let key = callsite::key(args.id.map(|id| id.value()), &name, file);
+    instrument(&mut function.block, &function.sig.ident, key, name, args.timeout.as_ref())?;
+    Ok(quote!(#function))
+}
+
+/// Every method of the block whose body holds a `.send()` is instrumented as
+/// if it had its own `#[filibuster::call]` (with the block's `timeout`), under
+/// the name `<SelfType>::<method>` (see [`callsite::method_name`]); one that
+/// has its own `#[filibuster::call(..)]` gets its own arguments, the block's
+/// `timeout` unless it gives one.
+fn expand_impl(args: CallArgs, mut block: ItemImpl, file: Option<PathBuf>) -> syn::Result<TokenStream> {
+    if let Some(id) = &args.id {
+        return Err(syn::Error::new(
+            id.span(),
+            "`id` names the calls of one fn, not of an impl block: put \
+             #[filibuster::call(id = \"...\")] on the method instead (the impl block's other \
+             methods keep the ids of `<SelfType>::<method>`)",
+        ));
+    }
+    let mut errors: Option<syn::Error> = None;
+    let mut instrumented = 0;
+    let names: Vec<Option<String>> = block
+        .items
+        .iter()
+        .map(|item| match item {
+            ImplItem::Fn(method) => Some(callsite::method_name(&block, &method.sig.ident.to_string())),
+            _ => None,
+        })
+        .collect();
+    for (item, name) in block.items.iter_mut().zip(names) {
+        let (ImplItem::Fn(method), Some(name)) = (item, name) else { continue };
+        let result = own_args(method).and_then(|own| match own {
+            Some(own) => {
+                let key = callsite::key(own.id.map(|id| id.value()), &name, file.clone());
+                let timeout = own.timeout.as_ref().or(args.timeout.as_ref());
+                instrument(&mut method.block, &method.sig.ident, key, name, timeout).map(|()| 1)
+            }
+            None => rewrite(
+                &mut method.block,
+                callsite::key(None, &name, file.clone()),
+                name,
+                args.timeout.as_ref(),
+            ),
+        });
+        match result {
+            Ok(sends) => instrumented += usize::from(sends > 0),
+            Err(error) => match &mut errors {
+                Some(errors) => errors.combine(error),
+                None => errors = Some(error),
+            },
+        }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
+    if instrumented == 0 {
+        return Err(syn::Error::new(
+            block.impl_token.span,
+            "no method of this impl block has a `.send()` in its body: #[filibuster::call] \
+             instruments the reqwest `.send()` calls written in its methods",
+        ));
+    }
+    Ok(quote!(#block))
+}
+
+/// The arguments of the method's own `#[filibuster::call(..)]`, taken off it
+/// (so that it does not instrument the method a second time), if it has one.
+/// The attribute is known by its path: `call`, `filibuster::call` or
+/// `::filibuster::call` (under another name, it expands later on the method
+/// already instrumented, and says so). On error the method is left half
+/// done, which does not matter: the expansion is then the item as written,
+/// plus the error.
+fn own_args(method: &mut ImplItemFn) -> syn::Result<Option<CallArgs>> {
+    let mut own = None;
+    let mut kept = Vec::with_capacity(method.attrs.len());
+    for attr in std::mem::take(&mut method.attrs) {
+        if !is_call_attribute(&attr) {
+            kept.push(attr);
+            continue;
+        }
+        if own.is_some() {
+            return Err(syn::Error::new(
+                attr.span(),
+                "#[filibuster::call] is given more than once on this fn",
+            ));
+        }
+        let tokens = match &attr.meta {
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::NameValue(meta) => {
+                return Err(syn::Error::new(
+                    meta.eq_token.span,
+                    "#[filibuster::call] takes its arguments in parentheses: #[filibuster::call(timeout = 10)]",
+                ));
+            }
+        };
+        own = Some(CallArgs::parse(tokens)?);
+    }
+    method.attrs = kept;
+    Ok(own)
+}
+
+fn is_call_attribute(attr: &Attribute) -> bool {
+    let path = attr.path();
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    match segments.as_slice() {
+        [call] => call == "call" && path.leading_colon.is_none(),
+        [filibuster, call] => filibuster == "filibuster" && call == "call",
+        _ => false,
+    }
+}
+
+/// Instruments every `.send()` of `body`; none is an error at `ident`.
+fn instrument(
+    body: &mut Block,
+    ident: &Ident,
+    key: String,
+    function: String,
+    timeout: Option<&Seconds>,
+) -> syn::Result<()> {
+    if rewrite(body, key, function, timeout)? > 0 {
+        return Ok(());
+    }
+    if already_instrumented(body) {
+        return Err(syn::Error::new(
+            ident.span(),
+            "the `.send()`s of this fn are already instrumented, by the #[filibuster::call] of its \
+             impl block: write this fn's own attribute as `#[filibuster::call(..)]` (or \
+             `#[call(..)]`) for the impl block to take its arguments, or remove it",
+        ));
+    }
+    Err(syn::Error::new(
+        ident.span(),
+        "no `.send()` in the body of this fn: #[filibuster::call] instruments the reqwest \
+         `.send()` calls written in it (not those of nested items)",
+    ))
+}
+
+/// Rewrites every `.send()` of `body` into an instrumented send of the
+/// callsites of `key`, and returns how many there were.
+fn rewrite(body: &mut Block, key: String, function: String, timeout: Option<&Seconds>) -> syn::Result<usize> {
+    let client_timeout = match timeout {
         Some(timeout) => quote!(::core::option::Option::Some(#timeout)),
         None => quote!(::core::option::Option::None),
     };
-    let key = callsite::key(args.id.map(|id| id.value()), &name, file);
-    let mut rewriter = SendRewriter { key, function: name, client_timeout, count: 0, errors: None };
-    rewriter.visit_block_mut(&mut function.block);
-    if let Some(errors) = rewriter.errors {
-        return Err(errors);
+    let mut rewriter = SendRewriter { key, function, client_timeout, count: 0, errors: None };
+    rewriter.visit_block_mut(body);
+    match rewriter.errors {
+        Some(errors) => Err(errors),
+        None => Ok(rewriter.count),
     }
-    if rewriter.count == 0 {
-        return Err(syn::Error::new(
-            function.sig.ident.span(),
-            "no `.send()` in the body of this fn: #[filibuster::call] instruments the reqwest \
-             `.send()` calls written in it (not those of nested items)",
-        ));
+}
+
+/// Whether `body` holds the sends of an expansion of #[filibuster::call]:
+/// `__private::send`, at any depth.
+fn already_instrumented(body: &Block) -> bool {
+    fn holds(tokens: TokenStream) -> bool {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        tokens.iter().enumerate().any(|(i, token)| match token {
+            TokenTree::Group(group) => holds(group.stream()),
+            TokenTree::Ident(ident) if ident == "__private" => matches!(
+                &tokens[i + 1..],
+                [TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Ident(send), ..]
+                    if a.as_char() == ':' && b.as_char() == ':' && send == "send"
+            ),
+            _ => false,
+        })
     }
-    Ok(quote!(#function))
+    holds(body.to_token_stream())
 }
 
 struct SendRewriter {
@@ -285,5 +444,194 @@ mod tests {
         assert_eq!(out.matches("client_timeout : :: core :: option :: Option :: Some (2.5f64)").count(), 2);
         let out = expand_fn(quote!(), quote!(http.get("/a").send();)).unwrap();
         assert!(out.contains("client_timeout : :: core :: option :: Option :: None"), "{out}");
+    }
+
+    fn expand_impl_block(args: TokenStream, block: TokenStream) -> syn::Result<String> {
+        expand(args, block, None).map(|tokens| tokens.to_string())
+    }
+
+    /// Where each callsite id of fn `name` (ordinals 1..=20) appears in
+    /// `expansion`, as `(name, ordinal)` in order of appearance.
+    fn ids_of(expansion: &str, keys: &[(&str, String)]) -> Vec<(String, usize)> {
+        let mut found: Vec<(usize, String, usize)> = keys
+            .iter()
+            .flat_map(|(name, key)| {
+                (1..=20).flat_map(move |n| {
+                    let id = callsite::id(key, n);
+                    expansion
+                        .match_indices(&id)
+                        .map(move |(at, _)| (at, name.to_string(), n))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, name, n)| (name, n)).collect()
+    }
+
+    fn derived(name: &str) -> String {
+        callsite::key(None, name, None)
+    }
+
+    #[test]
+    fn impl_block_methods_get_ids_of_self_type_and_method() {
+        let out = expand_impl_block(
+            quote!(timeout = 3),
+            quote! {
+                impl BookingsClient {
+                    fn new() -> Self { Self }
+                    async fn get(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.get("/a").send().await?;
+                        self.http.get("/b").send().await
+                    }
+                    const N: u8 = 1;
+                    fn builder(&self) -> reqwest::RequestBuilder { self.http.get("/c") }
+                    async fn put(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.put("/d").send().await
+                    }
+                }
+            },
+        )
+        .unwrap();
+        let keys = [
+            ("get", derived("BookingsClient::get")),
+            ("put", derived("BookingsClient::put")),
+            ("bare get", derived("get")),
+        ];
+        assert_eq!(ids_of(&out, &keys), [("get".into(), 1), ("get".into(), 2), ("put".into(), 1)]);
+        assert_eq!(out.matches("function : \"BookingsClient::get\"").count(), 2, "{out}");
+        assert_eq!(out.matches("function : \"BookingsClient::put\"").count(), 1, "{out}");
+        assert_eq!(out.matches("Option :: Some (3f64)").count(), 3, "{out}");
+        assert!(!out.contains(". send ()"), "{out}");
+        // The methods without a `.send()` are as written.
+        assert!(out.contains("fn new () -> Self { Self }"), "{out}");
+        assert!(
+            out.contains("fn builder (& self) -> reqwest :: RequestBuilder { self . http . get (\"/c\") }")
+        );
+    }
+
+    #[test]
+    fn trait_impl_methods_are_named_with_type_and_trait() {
+        let out = expand_impl_block(
+            quote!(),
+            quote! {
+                impl<T: Clone> Fetch<T> for Client<T> {
+                    async fn get(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.get("/a").send().await
+                    }
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(ids_of(&out, &[("get", derived("<Client<T> as Fetch<T>>::get"))]), [("get".into(), 1)]);
+        assert!(out.contains("function : \"<Client<T> as Fetch<T>>::get\""), "{out}");
+        assert!(out.contains("Option :: None"), "{out}");
+    }
+
+    #[test]
+    fn a_method_with_its_own_attribute_keeps_its_arguments() {
+        let out = expand_impl_block(
+            quote!(timeout = 3),
+            quote! {
+                impl Client {
+                    #[filibuster::call(id = "bookings-fetch")]
+                    #[inline]
+                    async fn fetch(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.get("/a").send().await
+                    }
+                    #[call(timeout = 7.5)]
+                    async fn slow(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.get("/b").send().await
+                    }
+                    #[::filibuster::call]
+                    async fn plain(&self) -> reqwest::Result<reqwest::Response> {
+                        self.http.get("/c").send().await
+                    }
+                }
+            },
+        )
+        .unwrap();
+        let keys = [
+            ("fetch", "bookings-fetch".to_owned()),
+            ("slow", derived("Client::slow")),
+            ("plain", derived("Client::plain")),
+        ];
+        assert_eq!(ids_of(&out, &keys), [("fetch".into(), 1), ("slow".into(), 1), ("plain".into(), 1)]);
+        // Taken off the methods, other attributes kept.
+        assert!(!out.contains("call"), "{out}");
+        assert!(out.contains("# [inline] async fn fetch"), "{out}");
+        let timeouts: Vec<&str> =
+            out.match_indices("Option :: Some (").map(|(at, _)| &out[at + 16..at + 22]).collect();
+        assert_eq!(timeouts, ["3f64) ", "7.5f64", "3f64) "], "{out}");
+    }
+
+    #[test]
+    fn impl_block_mistakes() {
+        let error =
+            |args: TokenStream, block: TokenStream| error_messages(expand(args, block, None).unwrap_err());
+        let get = quote!(
+            async fn get(&self) -> reqwest::Result<reqwest::Response> {
+                self.http.get("/a").send().await
+            }
+        );
+        assert!(
+            error(quote!(id = "x"), quote!(impl Client { #get }))[0]
+                .starts_with("`id` names the calls of one fn, not of an impl block")
+        );
+        assert_eq!(
+            error(quote!(), quote!(impl Client { fn new() -> Self { Self } })),
+            [
+                "no method of this impl block has a `.send()` in its body: #[filibuster::call] instruments the \
+              reqwest `.send()` calls written in its methods"
+            ]
+        );
+        // The method's own attribute, as the attribute on a fn.
+        let messages = error(
+            quote!(),
+            quote!(impl Client {
+                #get
+                #[filibuster::call(timeout = 0)]
+                async fn zero(&self) {}
+                #[filibuster::call]
+                fn empty(&self) {}
+                #[call] #[call]
+                async fn twice(&self) { self.http.get("/a").send().await; }
+                fn in_macro(&self) { my_macro!(self.http.get("/a").send()); }
+            }),
+        );
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(messages[0].starts_with("`timeout` is the client's timeout in seconds"), "{messages:?}");
+        assert!(messages[1].starts_with("no `.send()` in the body of this fn"), "{messages:?}");
+        assert_eq!(messages[2], "#[filibuster::call] is given more than once on this fn");
+        assert!(messages[3].starts_with("this `.send()` is inside `my_macro!`"), "{messages:?}");
+    }
+
+    #[test]
+    fn a_fn_already_instrumented_by_its_impl_block_says_so() {
+        let block = expand(
+            quote!(),
+            quote!(impl Client {
+                #[instrument]
+                async fn get(&self) -> reqwest::Result<reqwest::Response> { self.http.get("/a").send().await }
+            }),
+            None,
+        )
+        .unwrap();
+        let block: syn::ItemImpl = syn::parse2(block).unwrap();
+        let syn::ImplItem::Fn(method) = &block.items[0] else { panic!() };
+        let error = expand(quote!(), method.to_token_stream(), None).unwrap_err();
+        assert!(
+            error.to_string().starts_with("the `.send()`s of this fn are already instrumented"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn fn_level_ids_are_unchanged() {
+        let out = expand_fn(quote!(), quote!(http.get("/a").send().await;)).unwrap();
+        assert_eq!(ids(&out), [1]);
+        assert!(out.contains("function : \"f\""), "{out}");
+        let key = callsite::key(None, "f", None);
+        assert_eq!(key, format!("{}::f", std::env::var("CARGO_PKG_NAME").unwrap()));
     }
 }

@@ -18,7 +18,8 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     or_error(handler::expand(args.into(), item.clone()), item)
 }
 
-/// Instruments the reqwest `.send()` calls of a function; see `filibuster::call`.
+/// Instruments the reqwest `.send()` calls of a function, or of the methods of
+/// an impl block; see `filibuster::call`.
 #[proc_macro_attribute]
 pub fn call(args: TokenStream, item: TokenStream) -> TokenStream {
     let file = proc_macro::Span::call_site().local_file();

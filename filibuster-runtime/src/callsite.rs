@@ -17,7 +17,9 @@ use crate::wire;
 pub struct Callsite {
     /// 32 hex digits, the same on every machine and build.
     pub id: &'static str,
-    /// Name of the function holding the `.send()`.
+    /// Name of the function holding the `.send()`; `Type::method` (or
+    /// `<Type as Trait>::method`) for the methods of an impl block with
+    /// `#[filibuster::call]`.
     pub function: &'static str,
     /// Source file, as the compiler displays it.
     pub file: &'static str,
@@ -72,13 +74,13 @@ pub(crate) fn with_call_hash<R>(
         }
         let entry = &mut cache[slot];
         match entry {
-            Some(hit) if hit.matches(callsite.id, module, method, target) => {}
+            Some(hit) if hit.matches(callsite, module, method, target) => {}
             _ => {
                 // A miss (a call not seen lately on this thread) is also when
                 // the callsite is made known to the explorer's reports.
                 crate::known_callsites::register(callsite);
                 *entry = Some(CachedHash {
-                    id: callsite.id,
+                    callsite,
                     module,
                     method: method.to_owned(),
                     target: target.to_owned(),
@@ -99,7 +101,10 @@ thread_local! {
 }
 
 struct CachedHash {
-    id: &'static str,
+    /// The callsite itself, not only its id: a call from another callsite
+    /// with the same id (a collision) is a miss, so that it is registered
+    /// and the collision seen.
+    callsite: &'static Callsite,
     module: &'static str,
     method: String,
     target: String,
@@ -107,8 +112,11 @@ struct CachedHash {
 }
 
 impl CachedHash {
-    fn matches(&self, id: &str, module: &str, method: &str, target: &str) -> bool {
-        self.target == target && self.method == method && self.id == id && self.module == module
+    fn matches(&self, callsite: &'static Callsite, module: &str, method: &str, target: &str) -> bool {
+        self.target == target
+            && self.method == method
+            && std::ptr::eq(self.callsite, callsite)
+            && self.module == module
     }
 }
 
@@ -164,5 +172,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn colliding_callsites_are_registered_even_for_the_same_call() {
+        static FIRST: Callsite =
+            Callsite { id: "cached-collision", function: "get", file: "a.rs", line: 1, client_timeout: None };
+        static SECOND: Callsite =
+            Callsite { id: "cached-collision", function: "get", file: "b.rs", line: 1, client_timeout: None };
+        for callsite in [&FIRST, &SECOND, &FIRST] {
+            assert_eq!(
+                with_call_hash(callsite, "reqwest", "GET", "/", str::to_owned),
+                call_hash("cached-collision", "reqwest", "GET", "/")
+            );
+        }
+        let found: Vec<_> = crate::known_callsites::collisions()
+            .into_iter()
+            .filter(|c| c.id() == "cached-collision")
+            .collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].first.file, found[0].second.file), ("a.rs", "b.rs"));
     }
 }

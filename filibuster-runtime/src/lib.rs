@@ -50,7 +50,7 @@ pub mod __explorer {
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
 
-    pub use crate::known_callsites::function_of;
+    pub use crate::known_callsites::{CallsiteCollision, collisions, function_of};
     pub use crate::unlayered::Watch;
 
     /// A connection through `transport` that counts, in `live_requests`,
