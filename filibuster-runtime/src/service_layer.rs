@@ -54,13 +54,14 @@ pub(crate) struct Instrumented;
 /// async fn user() -> &'static str { "a user" }
 /// async fn user_bookings() -> &'static str { "their bookings" }
 ///
-/// let explorer = filibuster::Explorer::new();
+/// // In a test, the explorer's (`explorer.connection()`); here, HTTP.
+/// let connection = filibuster::Connection::http("http://127.0.0.1:5005");
 /// let users: Router = Router::new()
 ///     .route("/users/{user}", get(user))
 ///     .route("/users/{user}/bookings", get(user_bookings))
 ///     .layer(filibuster::ServiceLayer::new("users"))
 ///     // Last, so that it runs first: the connection the layer reports to.
-///     .layer(explorer.connection().layer());
+///     .layer(connection.layer());
 /// ```
 ///
 /// With the instrumentation on ([`enabled`](crate::enabled)), each request
