@@ -180,6 +180,44 @@ fn main() {
         return;
     }
 
+    // The large application's exploration, for a profiler:
+    // `profile-large-in-process`, `profile-large-http`.
+    if let Some(section) =
+        ["profile-large-in-process", "profile-large-http"].iter().find(|p| sections.iter().any(|s| s == *p))
+    {
+        let over_http = section.ends_with("http");
+        let run = Runtime::new()
+            .expect("a runtime")
+            .block_on(async { common::Large::start(over_http).await.explore().await });
+        let (first, last) = run.first_and_last(1_000);
+        println!(
+            "{section}: {} executions in {:.2} s; first / last 1000: {first:.0} / {last:.0} exec/s",
+            run.report.executions_run,
+            run.report.elapsed.as_secs_f64()
+        );
+        if std::env::var_os("LARGE_DETAIL").is_some() {
+            let ran: Vec<_> = run
+                .report
+                .executions
+                .iter()
+                .filter(|e| !matches!(e.status, filibuster::ExecutionStatus::Pruned))
+                .collect();
+            let mut previous = run.started;
+            for (i, chunk) in run.ends.chunks(500).enumerate() {
+                let end = *chunk.last().unwrap();
+                let calls: usize = ran.iter().skip(i * 500).take(500).map(|e| e.calls.len()).sum();
+                let faults: usize = ran.iter().skip(i * 500).take(500).map(|e| e.faults.len()).sum();
+                println!(
+                    "{i}: {:.0} exec/s, calls {calls} faults {faults}",
+                    chunk.len() as f64 / (end - previous).as_secs_f64()
+                );
+                previous = end;
+            }
+            println!("pruned {}", run.report.executions_pruned);
+        }
+        return;
+    }
+
     // Per call, without I/O.
     if wanted("per_call") {
         let work = common::PerCall::new();
@@ -270,6 +308,56 @@ fn main() {
         );
         table.row("cinema exploration, HTTP server", format!("{over_http:.0} exec/s"), "", None);
         table.row("  in-process / HTTP", format!("{:.1}×", in_process / over_http), "", None);
+    }
+
+    // Exploration of the large application, once in-process, once over
+    // HTTP: each over 5,000 executions.
+    if wanted("large") {
+        let runtime = Runtime::new().expect("a runtime");
+        let explore = |over_http: bool| {
+            runtime.block_on(async { common::Large::start(over_http).await.explore().await })
+        };
+        let in_process = explore(false);
+        let over_http = explore(true);
+        let report = &in_process.report;
+        let executions = report.executions_run;
+        table.row(
+            "large app (10 services): executions run / pruned",
+            format!("{executions} / {}", report.executions_pruned),
+            "≥ 5,000",
+            Some(executions >= 5_000),
+        );
+        for (name, run, target) in
+            [("in-process", &in_process, Some(1_000.0)), ("HTTP server", &over_http, None)]
+        {
+            let (first, last) = run.first_and_last(1_000);
+            let verdict = target.map(|t| first >= t && last >= t);
+            table.row(
+                &format!("large app exploration, {name}: first / last 1000"),
+                format!("{first:.0} / {last:.0} exec/s"),
+                if target.is_some() { "≥ 1,000/s" } else { "" },
+                verdict,
+            );
+            let ratio = last / first;
+            table.row("  last 1000 / first 1000", format!("{ratio:.2}×"), "≥ 0.90×", Some(ratio >= 0.9));
+            table.row(
+                &format!("  whole exploration, {name}"),
+                format!(
+                    "{} exec in {:.2} s: {:.0} exec/s",
+                    run.report.executions_run,
+                    run.report.elapsed.as_secs_f64(),
+                    run.overall()
+                ),
+                "",
+                None,
+            );
+        }
+        table.row(
+            "  in-process / HTTP, whole exploration",
+            format!("{:.1}×", in_process.overall() / over_http.overall()),
+            "",
+            None,
+        );
     }
 
     // The server.

@@ -7,6 +7,7 @@
 
 #[path = "../../examples/cinema/app.rs"]
 pub mod app;
+pub mod large_app;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -305,6 +306,98 @@ impl Cinema {
 }
 
 impl Drop for Cinema {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+// ----- the large application under the explorer -----------------------------
+
+/// The ten services of [`large_app`], instrumented, explored by a fresh
+/// explorer: the services reach its server in-process or over HTTP.
+pub struct Large {
+    explorer: Explorer,
+    gateway_url: String,
+    http: reqwest::Client,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What [`Large::explore`] saw: the report, and when each test execution
+/// ended, from its start.
+pub struct LargeRun {
+    pub report: Report,
+    pub started: std::time::Instant,
+    pub ends: Vec<std::time::Instant>,
+}
+
+impl LargeRun {
+    /// Test executions per second over the first `n` (from the start of the
+    /// exploration to the end of the `n`th) and over the last `n` (from the
+    /// end of the one before them to the end of the last).
+    pub fn first_and_last(&self, n: usize) -> (f64, f64) {
+        let ends = &self.ends;
+        let n = n.min(ends.len().saturating_sub(1)).max(1);
+        let first = ends.get(n - 1).map_or(0.0, |end| n as f64 / (*end - self.started).as_secs_f64());
+        let last = match (ends.len().checked_sub(n + 1), ends.last()) {
+            (Some(before), Some(end)) => n as f64 / (*end - ends[before]).as_secs_f64(),
+            _ => 0.0,
+        };
+        (first, last)
+    }
+
+    /// Test executions per second over the whole exploration.
+    pub fn overall(&self) -> f64 {
+        self.report.executions_run as f64 / self.report.elapsed.as_secs_f64()
+    }
+}
+
+impl Large {
+    pub async fn start(over_http: bool) -> Self {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let explorer = Explorer::new();
+        let mut tasks = Vec::new();
+        let connection = if over_http {
+            let (addr, task) = app::serve(explorer.server().router(), loopback).await.expect("bind");
+            tasks.push(task);
+            Connection::http(format!("http://{addr}"))
+        } else {
+            explorer.connection()
+        };
+        let http = reqwest::Client::new();
+        let (gateway_url, services) =
+            large_app::start(loopback.ip(), http.clone(), |router| router.layer(connection.layer()))
+                .await
+                .expect("bind");
+        tasks.extend(services);
+        Self { explorer, gateway_url, http, tasks }
+    }
+
+    /// The full exploration of the homepage's functional test.
+    pub async fn explore(&self) -> LargeRun {
+        let ends = std::cell::RefCell::new(Vec::with_capacity(16_384));
+        let started = std::time::Instant::now();
+        let report = self
+            .explorer
+            .run(|ctx| {
+                let ends = &ends;
+                async move {
+                    let outcome = large_app::check_homepage(&self.http, &self.gateway_url, async || {
+                        ctx.fault_injected()
+                    })
+                    .await;
+                    ends.borrow_mut().push(std::time::Instant::now());
+                    outcome
+                }
+            })
+            .await;
+        assert!(report.passed(), "{}", report.summary());
+        LargeRun { report, started, ends: ends.into_inner() }
+    }
+}
+
+impl Drop for Large {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();

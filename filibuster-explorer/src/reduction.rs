@@ -202,20 +202,97 @@ impl ReductionIndex {
     }
 }
 
-/// Whether one execution id is in every list (all ascending). Walks the
-/// shortest list and binary-searches the others, stopping at the first hit.
+/// Whether one execution id is in every list (all ascending).
+///
+/// A leapfrog intersection: the candidate is the largest id seen; each list
+/// in turn gallops (exponential, then binary search) to its first id not
+/// below it, which either holds it or becomes the new candidate. It stops at
+/// the first id in all lists, or when a list runs out. The lists grow with
+/// the executions run, and a check that finds nothing (every execution that
+/// is run) used to walk the whole shortest list; galloping skips the runs
+/// of ids that cannot match, which the depth-first order makes long.
 fn exists_in_all(lists: &mut [&Vec<u32>]) -> bool {
     if lists.is_empty() {
         return true;
     }
+    if lists.iter().any(|l| l.is_empty()) {
+        return false;
+    }
     lists.sort_by_key(|l| l.len());
-    let (shortest, others) = lists.split_first().expect("not empty");
-    shortest.iter().any(|id| others.iter().all(|l| l.binary_search(id).is_ok()))
+    let mut positions = vec![0usize; lists.len()];
+    let mut candidate = lists[0][0];
+    let mut agreeing = 0;
+    let mut i = 0;
+    loop {
+        let list = lists[i];
+        let at = gallop(list, positions[i], candidate);
+        let Some(&id) = list.get(at) else { return false };
+        positions[i] = at;
+        if id == candidate {
+            agreeing += 1;
+            if agreeing == lists.len() {
+                return true;
+            }
+        } else {
+            candidate = id;
+            agreeing = 1;
+        }
+        i = (i + 1) % lists.len();
+    }
+}
+
+/// The first position at or after `from` whose id is not below `target`
+/// (`list.len()` when there is none).
+fn gallop(list: &[u32], from: usize, target: u32) -> usize {
+    let mut low = from;
+    let mut step = 1;
+    let mut high = from;
+    while high < list.len() && list[high] < target {
+        low = high + 1;
+        high += step;
+        step *= 2;
+    }
+    let high = high.min(list.len());
+    low + list[low..high].partition_point(|&id| id < target)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leapfrog_finds_what_a_scan_finds() {
+        fn scan(lists: &[Vec<u32>]) -> bool {
+            match lists.split_first() {
+                None => true,
+                Some((first, others)) => first.iter().any(|id| others.iter().all(|l| l.contains(id))),
+            }
+        }
+        // A small deterministic generator: lists of ascending ids, dense or
+        // sparse, sometimes empty, sometimes sharing one id.
+        let mut seed = 0x2545_f491_u64;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for _ in 0..5_000 {
+            let count = next(5) as usize;
+            let lists: Vec<Vec<u32>> = (0..count)
+                .map(|_| {
+                    let density = next(8) + 1;
+                    let mut list: Vec<u32> = (0..200u32).filter(|_| next(density) == 0).collect();
+                    if next(3) == 0 {
+                        list.push(500);
+                    }
+                    list
+                })
+                .collect();
+            let mut refs: Vec<&Vec<u32>> = lists.iter().collect();
+            assert_eq!(exists_in_all(&mut refs), scan(&lists), "{lists:?}");
+        }
+    }
 
     #[test]
     fn subsets_print_as_their_maps() {
