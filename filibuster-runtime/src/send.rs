@@ -19,7 +19,7 @@ use crate::records::{
 };
 use crate::switch;
 use crate::vclock::VectorClock;
-use crate::wire::md5_hex;
+use crate::wire::{body_md5_hex, md5_hex};
 
 /// Sends `builder`'s request from `callsite`.
 ///
@@ -338,10 +338,10 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
     }
     let (text, response) = if chunks.len() == 1 {
         let body = chunks.swap_remove(0);
-        (md5_hex(&body), rebuilt(response, body))
+        (body_md5_hex(&body), rebuilt(response, body))
     } else {
         let body = chunks.concat();
-        (md5_hex(&body), rebuilt(response, body))
+        (body_md5_hex(&body), rebuilt(response, body))
     };
     (Ok(response), Ok(ReturnValue::response(status.as_u16(), text)))
 }
@@ -402,17 +402,25 @@ struct OutgoingHeaders<'a> {
 
 impl OutgoingHeaders<'_> {
     fn set(&self, request: &mut Request, sleep: Option<f64>) {
-        // Values built from owned strings are not copied again; the two
-        // clocks share one buffer.
-        let value = |text: String| HeaderValue::try_from(text).ok();
-        let vclock = value(self.vclock.to_wire());
+        // The generated id, the clock (sent twice: `origin_vclock` is the
+        // same text) and the execution index are printed into one buffer,
+        // of which each value is a shared slice: one allocation for all.
+        let mut text = String::with_capacity(20 + self.vclock.wire_len_hint() + self.execution_index.len());
+        crate::wire::push_u64(&mut text, self.generated_id);
+        let id_end = text.len();
+        self.vclock.push_wire(&mut text);
+        let vclock_end = text.len();
+        text.push_str(self.execution_index);
+        let text = bytes::Bytes::from(text);
+        let value = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(text.slice(range)).ok();
+        let vclock = value(id_end..vclock_end);
         let pairs = [
-            (GENERATED_ID, Some(HeaderValue::from(self.generated_id))),
+            (GENERATED_ID, value(0..id_end)),
             (VCLOCK, vclock.clone()),
             (ORIGIN_VCLOCK, vclock),
-            (EXECUTION_INDEX, value(self.execution_index.to_owned())),
+            (EXECUTION_INDEX, value(vclock_end..text.len())),
             (REQUEST_ID, self.request_id.cloned()),
-            (FORCED_SLEEP, sleep.map(format_seconds).and_then(value)),
+            (FORCED_SLEEP, sleep.map(format_seconds).and_then(|text| HeaderValue::try_from(text).ok())),
         ];
         let map = request.headers_mut();
         map.reserve(pairs.len());

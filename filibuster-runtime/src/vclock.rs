@@ -15,10 +15,11 @@ use crate::wire;
 /// On the wire it is a JSON object, e.g. `{"users": 2, "bookings": 1}`
 /// (header `X-Filibuster-VClock` and the `vclock` fields of the records).
 ///
-/// Service names are shared, not copied, between clones: every call copies
-/// its caller's clock into its records.
+/// Clones share the map until one of them changes (copy on write): every
+/// call copies its caller's clock into its records and headers, which then
+/// cost a reference count, not a map; service names are shared too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VectorClock(BTreeMap<Arc<str>, u64>);
+pub struct VectorClock(Arc<BTreeMap<Arc<str>, u64>>);
 
 impl VectorClock {
     /// The empty clock, `{}`.
@@ -40,21 +41,26 @@ impl VectorClock {
     /// (which only a client can send) stays there: the clock saturates
     /// rather than wrapping to 0 or panicking.
     pub fn increment(&mut self, service: &str) {
-        match self.0.get_mut(service) {
+        let map = Arc::make_mut(&mut self.0);
+        match map.get_mut(service) {
             Some(count) => *count = count.saturating_add(1),
             None => {
-                self.0.insert(Arc::from(service), 1);
+                map.insert(Arc::from(service), 1);
             }
         }
     }
 
     /// Pointwise maximum of `self` and `other`, stored in `self`.
     pub fn merge(&mut self, other: &VectorClock) {
-        for (service, &count) in &other.0 {
-            match self.0.get_mut(service) {
+        if Arc::ptr_eq(&self.0, &other.0) || other.is_empty() {
+            return;
+        }
+        let map = Arc::make_mut(&mut self.0);
+        for (service, &count) in other.0.iter() {
+            match map.get_mut(service) {
                 Some(mine) => *mine = (*mine).max(count),
                 None => {
-                    self.0.insert(service.clone(), count);
+                    map.insert(service.clone(), count);
                 }
             }
         }
@@ -77,25 +83,35 @@ impl VectorClock {
 
     /// The JSON wire form, spaced as Python's `json.dumps` spaces it.
     pub fn to_wire(&self) -> String {
-        let mut out = String::with_capacity(2 + self.0.len() * 16);
+        let mut out = String::with_capacity(self.wire_len_hint());
+        self.push_wire(&mut out);
+        out
+    }
+
+    /// About how long [`VectorClock::to_wire`] is.
+    pub(crate) fn wire_len_hint(&self) -> usize {
+        2 + self.0.len() * 16
+    }
+
+    /// Appends [`VectorClock::to_wire`] to `out`.
+    pub(crate) fn push_wire(&self, out: &mut String) {
         out.push('{');
         for (i, (service, count)) in self.0.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            wire::push_json_str(&mut out, service);
+            wire::push_json_str(out, service);
             out.push_str(": ");
-            wire::push_u64(&mut out, *count);
+            wire::push_u64(out, *count);
         }
         out.push('}');
-        out
     }
 }
 
 impl Serialize for VectorClock {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (service, count) in &self.0 {
+        for (service, count) in self.0.iter() {
             map.serialize_entry(&**service, count)?;
         }
         map.end()
@@ -133,7 +149,7 @@ impl<'de> Deserialize<'de> for VectorClock {
                 while let Some((Service(service), count)) = map.next_entry::<Service, u64>()? {
                     clock.insert(service, count);
                 }
-                Ok(VectorClock(clock))
+                Ok(VectorClock(Arc::new(clock)))
             }
         }
         deserializer.deserialize_map(ClockVisitor)
@@ -148,7 +164,7 @@ impl fmt::Display for VectorClock {
 
 impl<S: Into<String>> FromIterator<(S, u64)> for VectorClock {
     fn from_iter<I: IntoIterator<Item = (S, u64)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(s, c)| (Arc::from(s.into()), c)).collect())
+        Self(Arc::new(iter.into_iter().map(|(s, c)| (Arc::from(s.into()), c)).collect()))
     }
 }
 

@@ -104,6 +104,50 @@ pub fn md5_hex(bytes: impl AsRef<[u8]>) -> String {
     String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
+/// [`md5_hex`] of a response body, remembered per thread for small bodies:
+/// the calls of a test execution are made again in every execution, and
+/// most answer the same bodies each time, so that a repeated body costs a
+/// hash and a comparison instead of an md5. The cache is direct-mapped and
+/// bounded ([`BODY_SLOTS`] bodies of at most [`MAX_CACHED_BODY`] bytes per
+/// thread), and every hit is checked against the whole body, so that the
+/// answer is always `md5_hex(body)`.
+pub(crate) fn body_md5_hex(body: &[u8]) -> String {
+    use std::hash::Hasher;
+    if body.len() > MAX_CACHED_BODY {
+        return md5_hex(body);
+    }
+    let mut hasher = FastHasher::default();
+    hasher.write(body);
+    let slot = (hasher.finish() % BODY_SLOTS as u64) as usize;
+    BODY_DIGESTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.is_empty() {
+            cache.resize_with(BODY_SLOTS, || None);
+        }
+        match &mut cache[slot] {
+            Some((cached, digest)) if **cached == *body => digest.clone(),
+            entry => {
+                let digest = md5_hex(body);
+                *entry = Some((Box::from(body), digest.clone()));
+                digest
+            }
+        }
+    })
+}
+
+/// Bodies [`body_md5_hex`] remembers per thread.
+const BODY_SLOTS: usize = 64;
+/// The longest body [`body_md5_hex`] remembers.
+const MAX_CACHED_BODY: usize = 1024;
+
+/// A remembered body and its md5 hex.
+type BodyDigest = (Box<[u8]>, String);
+
+thread_local! {
+    static BODY_DIGESTS: std::cell::RefCell<Vec<Option<BodyDigest>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +183,19 @@ mod tests {
             push_u64(&mut digits, n);
             proptest::prop_assert_eq!(digits, n.to_string());
         }
+    }
+
+    #[test]
+    fn remembered_body_digests_are_md5s() {
+        let bodies: Vec<Vec<u8>> = (0..400u32)
+            .map(|i| (0..(i as usize * 7 % 1100)).map(|j| (j as u32 * 31 + i) as u8).collect())
+            .collect();
+        for _ in 0..3 {
+            for body in &bodies {
+                assert_eq!(body_md5_hex(body), md5_hex(body));
+            }
+        }
+        assert_eq!(body_md5_hex(b""), md5_hex(""));
     }
 
     #[test]
