@@ -78,6 +78,7 @@ EOF
 # instrumented: the service as it is.
 project instrumented "filibuster = { path = \"$repo\" }"
 cp "$repo/examples/cinema/app.rs" "$work/instrumented/src/app.rs"
+cp -r "$repo/examples/cinema/data" "$work/instrumented/src/data"
 sed 's|#\[path = "cinema/app.rs"\]||' "$repo/examples/cinema-users.rs" >"$work/instrumented/src/main.rs"
 
 # plain: the same source without the attributes and the one runtime call.
@@ -85,6 +86,7 @@ project plain ""
 sed -e '/^#\[filibuster::\(handler\|call\)/d' -e 's/filibuster::enabled()/false/' \
   "$repo/examples/cinema/app.rs" >"$work/plain/src/app.rs"
 cp "$work/instrumented/src/main.rs" "$work/plain/src/main.rs"
+cp -r "$repo/examples/cinema/data" "$work/plain/src/data"
 if grep -v '^ *//' "$work/plain/src/app.rs" | grep -q 'filibuster::'; then
   echo "footprint: plain/src/app.rs still uses filibuster" >&2
   exit 1
