@@ -9,7 +9,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -258,35 +257,13 @@ async fn impl_block_ids_are_md5_of_file_self_type_and_method() {
     assert!(collisions.iter().all(|c| !ids.contains(c.id())), "{collisions:#?}");
 }
 
-/// The WARN and ERROR events of filibuster's runtime, each as its message
-/// followed by its fields.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Text(String);
-        impl tracing::field::Visit for Text {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let metadata = event.metadata();
-        if *metadata.level() == tracing::Level::ERROR && metadata.target().starts_with("filibuster_runtime") {
-            let mut text = Text(String::new());
-            event.record(&mut text);
-            self.0.lock().unwrap().push(text.0);
-        }
-    }
-}
-
 /// Fn-level attributes on same-named methods of two impl blocks give both
 /// the id of `<file>:lookup#1`: the runtime says so when both have made calls,
 /// as a `tracing` error (once) and in `known_callsites::collisions()`.
 #[tokio::test]
 async fn same_named_methods_with_fn_level_attributes_collide_and_it_is_reported() {
     filibuster::enable();
-    let events = Events::default();
+    let events = support::Logs::of_target("filibuster_runtime");
     // One thread (as `#[tokio::test]` runs): the subscriber sees the services' events.
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
     let (a_url, recorder) = start_a().await;
@@ -309,7 +286,7 @@ async fn same_named_methods_with_fn_level_attributes_collide_and_it_is_reported(
     assert_eq!([collision.first.function, collision.second.function], ["lookup", "lookup"]);
     assert!(collision.first.file.ends_with("test_impl_callsites.rs"));
 
-    let events = events.0.lock().unwrap().clone();
+    let events = events.of(tracing::Level::ERROR);
     assert_eq!(events.len(), 1, "one error for the id: {events:#?}");
     let (first, second) = (line_of("LegacyBookings lookup#1"), line_of("LegacyMovies lookup#1"));
     for expected in [

@@ -211,7 +211,7 @@ async fn each_retry_is_a_call_of_its_own() {
 /// warning says, once, to add it.
 #[tokio::test]
 async fn without_instrument_the_attempts_are_still_calls_and_a_warning_says_so() {
-    let logs = Logs::default();
+    let logs = support::Logs::of_target("filibuster_runtime::middleware");
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
     let explorer = Explorer::new().dynamic_reduction(false);
     let connection = explorer.connection();
@@ -241,7 +241,7 @@ async fn without_instrument_the_attempts_are_still_calls_and_a_warning_says_so()
 #[tokio::test]
 async fn a_real_retry_is_a_second_invocation() {
     filibuster::enable();
-    let logs = Logs::default();
+    let logs = support::Logs::of_target("filibuster_runtime::middleware");
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
     let recorder = Recorder::default();
     let connection = recorder.connect().await;
@@ -279,7 +279,7 @@ async fn a_real_retry_is_a_second_invocation() {
 #[tokio::test]
 async fn instrument_before_the_retries_is_an_error() {
     filibuster::enable();
-    let logs = Logs::default();
+    let logs = support::Logs::of_target("filibuster_runtime::middleware");
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
     let recorder = Recorder::default();
     let connection = recorder.connect().await;
@@ -311,31 +311,4 @@ async fn instrument_before_the_retries_is_an_error() {
 /// (the line after it).
 fn line_of(marker: &str) -> usize {
     include_str!("test_reqwest_middleware.rs").lines().position(|l| l.contains(marker)).unwrap() + 2
-}
-
-/// The events of `filibuster_runtime::middleware`, each as its fields.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<(tracing::Level, String)>>>);
-
-impl Logs {
-    fn of(&self, level: tracing::Level) -> Vec<String> {
-        self.0.lock().unwrap().iter().filter(|(l, _)| *l == level).map(|(_, text)| text.clone()).collect()
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Text(String);
-        impl tracing::field::Visit for Text {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let metadata = event.metadata();
-        if metadata.target() == "filibuster_runtime::middleware" {
-            let mut text = Text(String::new());
-            event.record(&mut text);
-            self.0.lock().unwrap().push((*metadata.level(), text.0));
-        }
-    }
 }

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -112,34 +110,12 @@ async fn spawns_twice(State(app): State<App>) -> &'static str {
     "done"
 }
 
-/// The WARN events of target `filibuster_runtime::send`, each as its
-/// message followed by its fields.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Text(String);
-        impl tracing::field::Visit for Text {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let metadata = event.metadata();
-        if *metadata.level() == tracing::Level::WARN && metadata.target() == "filibuster_runtime::send" {
-            let mut text = Text(String::new());
-            event.record(&mut text);
-            self.0.lock().unwrap().push(text.0);
-        }
-    }
-}
-
 /// The test runs on one thread (as `#[tokio::test]` does), so the subscriber
 /// set for it sees the events of every task, the services' included.
 #[tokio::test]
 async fn a_call_outside_the_context_warns_once_per_callsite() {
     filibuster::enable();
-    let warnings = Warnings::default();
+    let warnings = support::Logs::of_target("filibuster_runtime::send");
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
     let recorder = support::Recorder::default();
     let connection = recorder.connect().await;
@@ -154,7 +130,7 @@ async fn a_call_outside_the_context_warns_once_per_callsite() {
         reqwest::get(format!("{a_url}/spawns-twice")).await.unwrap().error_for_status().unwrap();
     }
     assert_eq!(recorder.creates().len(), 0, "the calls went ahead uninstrumented");
-    let warnings = warnings.0.lock().unwrap().clone();
+    let warnings = warnings.of(tracing::Level::WARN);
     assert_eq!(warnings.len(), 1, "four calls from one callsite, one warning: {warnings:#?}");
     let warning = &warnings[0];
     let line = include_str!("test_spawned_calls.rs")

@@ -194,3 +194,19 @@ mod tests {
         assert_eq!((found[0].first.file, found[0].second.file), ("a.rs", "b.rs"));
     }
 }
+
+/// The callsites something was said about, so that a warning is said once
+/// per callsite: `static SAID: SaidOnce = SaidOnce::new();`.
+#[derive(Debug)]
+pub(crate) struct SaidOnce(std::sync::Mutex<std::collections::BTreeSet<&'static str>>);
+
+impl SaidOnce {
+    pub(crate) const fn new() -> Self {
+        Self(std::sync::Mutex::new(std::collections::BTreeSet::new()))
+    }
+
+    /// Whether nothing was said about `callsite` yet (and now it is).
+    pub(crate) fn first_time(&self, callsite: &'static Callsite) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(callsite.id)
+    }
+}

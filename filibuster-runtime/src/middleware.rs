@@ -10,15 +10,14 @@
 //! none (with a warning), and reports attempts repeated under an
 //! [`Instrument`] that is not last (with an error).
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use futures_util::future::Either;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
-use crate::callsite::Callsite;
+use crate::callsite::{Callsite, SaidOnce};
 use crate::send::{Instrumentable, SendError, send_request};
 use crate::switch;
 
@@ -144,18 +143,13 @@ impl Instrumentable for reqwest_middleware::RequestBuilder {
     }
 }
 
-/// Whether `callsite` is not in `said` yet (and now is).
-fn first_time(said: &Mutex<BTreeSet<&'static str>>, callsite: &'static Callsite) -> bool {
-    said.lock().unwrap_or_else(|e| e.into_inner()).insert(callsite.id)
-}
-
 /// Says, once per callsite, that the client of an instrumented `.send()`
 /// has no [`Instrument`], so that filibuster's own end of the chain
 /// instrumented the attempts.
 #[cold]
 fn warn_missing(callsite: &'static Callsite) {
-    static SAID: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    if !first_time(&SAID, callsite) {
+    static SAID: SaidOnce = SaidOnce::new();
+    if !SAID.first_time(callsite) {
         return;
     }
     tracing::warn!(
@@ -178,8 +172,8 @@ fn warn_missing(callsite: &'static Callsite) {
 /// not calls of their own.
 #[cold]
 fn error_not_last(callsite: &'static Callsite) {
-    static SAID: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    if !first_time(&SAID, callsite) {
+    static SAID: SaidOnce = SaidOnce::new();
+    if !SAID.first_time(callsite) {
         return;
     }
     tracing::error!(

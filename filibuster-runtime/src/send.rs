@@ -1,16 +1,14 @@
 //! What every `.send()` in a `#[filibuster::call]` fn becomes.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::pin::Pin;
-use std::sync::Mutex;
 
 use futures_util::future::Either;
 use http::{HeaderName, HeaderValue};
 use reqwest::{Request, RequestBuilder, Response};
 use serde_json::{Map, Value};
 
-use crate::callsite::Callsite;
+use crate::callsite::{Callsite, SaidOnce};
 use crate::context::{CallStart, MODULE, RequestContext};
 use crate::fault::{self, ErrorKind};
 use crate::headers;
@@ -130,8 +128,8 @@ where
 /// uninstrumented: no fault can be injected there.
 #[cold]
 fn warn_outside_request(callsite: &'static Callsite) {
-    static WARNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    if !WARNED.lock().unwrap_or_else(|e| e.into_inner()).insert(callsite.id) {
+    static WARNED: SaidOnce = SaidOnce::new();
+    if !WARNED.first_time(callsite) {
         return;
     }
     tracing::warn!(

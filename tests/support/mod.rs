@@ -42,6 +42,52 @@ pub fn free_port() -> u16 {
 /// only root may bind, so every connection is refused at once.
 pub const NOWHERE: &str = "http://127.0.0.1:1";
 
+/// The `tracing` events of the targets under one prefix, each with its level
+/// and its fields written `name=value ` (the message first): a layer to set
+/// as the test's subscriber, `tracing::subscriber::set_default(
+/// tracing_subscriber::registry().with(logs.clone()))`. On one thread (as
+/// `#[tokio::test]` runs), it sees the events of the services' tasks too.
+#[derive(Clone)]
+pub struct Logs {
+    target: &'static str,
+    events: Arc<Mutex<Vec<(tracing::Level, String)>>>,
+}
+
+impl Logs {
+    /// The events of the targets starting with `target`.
+    pub fn of_target(target: &'static str) -> Self {
+        Self { target, events: Arc::default() }
+    }
+
+    /// The events seen at `level`, in order.
+    pub fn of(&self, level: tracing::Level) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, text)| text.clone())
+            .collect()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        let metadata = event.metadata();
+        if metadata.target().starts_with(self.target) {
+            let mut text = Text(String::new());
+            event.record(&mut text);
+            self.events.lock().unwrap().push((*metadata.level(), text.0));
+        }
+    }
+}
+
 /// md5 of `text` as 32 lower-case hex digits.
 pub fn md5(text: &str) -> String {
     use md5::{Digest, Md5};
