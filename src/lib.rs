@@ -327,6 +327,84 @@ pub use filibuster_macros::handler;
 /// ```
 pub use filibuster_macros::call;
 
+/// Makes an async fn a test that explores (feature `explorer`): the
+/// `#[tokio::test]` of Filibuster.
+///
+/// The fn is the functional test. It takes the exploration's
+/// [`TestContext`] (to ask which faults were injected) and, with `services =
+/// <async fn>`, a reference to what that fn returned: the fn starts the
+/// services once per test, given the explorer's [`Connection`] to layer
+/// them with. The test then runs once per fault combination on a
+/// current-thread tokio runtime, as `#[tokio::test]` does, and fails with
+/// [`Report::failure_message`] unless the run passed: an execution failed,
+/// or nothing was tested (no instrumented call, no fault to try, a
+/// missing layer; see [`RunError`]). Other attributes (`#[ignore]`,
+/// `#[should_panic]`) apply to the test as usual. Each test has its own
+/// explorer and server, so tests in one binary run in parallel.
+///
+/// Failing executions are saved to
+/// `filibuster-regressions/<crate>/<module path>/<fn>.json` in the package
+/// (commit it), and replayed before every later exploration: one that
+/// fails again fails the test at once; one whose calls the app no longer
+/// makes fails it as stale until its entry is deleted. See
+/// [`Explorer::regressions`].
+///
+/// # Arguments
+///
+/// All optional, in any order:
+///
+/// - `services = <path>`: an `async fn(filibuster::Connection) -> T` that
+///   starts the services; the test then takes `&T` as its second parameter.
+/// - `fault_model = "<file>"`: an analysis file, relative to the package;
+///   or `fault_model = <expression>` of type [`FaultModel`]. Default: the
+///   built-in model.
+/// - `max_executions = <n>`: see [`Explorer::max_executions`].
+/// - `dynamic_reduction = <bool>`: default `true`.
+/// - `strategy = "dfs"` (depth first, the default, the reference's order) or
+///   `"bfs"` (breadth first): see [`Strategy`].
+/// - `keep_going = <bool>`: explore everything and report every failing
+///   execution, grouped by smallest failing fault set (default `false`: stop
+///   at the first).
+/// - `regressions = "<file>"` (relative to the package) to keep the failing
+///   executions elsewhere, or `regressions = false` to keep none.
+/// - `replay_first = <bool>`: replay the saved regressions before exploring
+///   (default `true`).
+///
+/// ```no_run
+/// use filibuster::{Connection, TestContext};
+///
+/// /// What the test reaches of the app.
+/// struct App {
+///     users_url: String,
+/// }
+///
+/// /// Starts the app's services, each router layered with
+/// /// `connection.layer()`, on ports of 127.0.0.1.
+/// async fn start_app(connection: Connection) -> App {
+///     # let _ = connection;
+///     App { users_url: "http://127.0.0.1:5001".to_owned() }
+/// }
+///
+/// #[filibuster::test(services = start_app, max_executions = 200)]
+/// async fn chris_can_see_his_bookings(ctx: TestContext, app: &App) {
+///     let response = reqwest::get(format!("{}/users/chris_rivers/bookings", app.users_url)).await.unwrap();
+///     if ctx.fault_injected() {
+///         assert!(matches!(response.status().as_u16(), 503 | 404), "got {}", response.status());
+///     } else {
+///         assert_eq!(response.status(), 200);
+///     }
+/// }
+/// ```
+///
+/// Misuse is a compile error at the offending tokens:
+///
+/// ```compile_fail
+/// #[filibuster::test(strategy = "random")] // `strategy` takes "dfs" or "bfs"
+/// async fn explores(ctx: filibuster::TestContext) {}
+/// ```
+#[cfg(feature = "explorer")]
+pub use filibuster_macros::test;
+
 pub use filibuster_runtime::{
     Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex, Instrumentable,
     InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, disable, enable, enabled,
@@ -346,6 +424,8 @@ pub use filibuster_explorer::{
     PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, Server, TestContext, TestOutcome,
     Verdict,
 };
+#[cfg(feature = "explorer")]
+pub use filibuster_explorer::{FailureGroup, RegressionReplay, Strategy};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
 /// clients (feature `reqwest-middleware`).
@@ -409,5 +489,7 @@ pub mod middleware {
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "explorer")]
+    pub use filibuster_explorer::test_attribute::{TestOptions, no_services, run_test};
     pub use filibuster_runtime::{Callsite, Incoming, run_handler, run_handler_from_env, send};
 }

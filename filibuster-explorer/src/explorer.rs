@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 use super::counterexample::Counterexample;
 use super::execution::LogEntry;
+use super::regressions;
 use super::report::{
-    CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, ReplayOutcome, Report, RunError,
+    CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
+    Report, RunError,
 };
 use super::state::State;
 use super::{FaultModel, PlannedFault, Server};
@@ -58,6 +60,23 @@ pub struct Explorer {
     allow_nondeterminism: bool,
     repeat_initial: bool,
     grace: Duration,
+    regressions: Option<PathBuf>,
+    replay_regressions: bool,
+    keep_going: bool,
+    strategy: Strategy,
+}
+
+/// The order in which scheduled executions are taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// The latest scheduled first: the faults on the deepest, latest call
+    /// of an execution are tried before those on earlier calls (the
+    /// reference's order, and the default).
+    #[default]
+    DepthFirst,
+    /// The earliest scheduled first: every single fault of the fault-free
+    /// execution before any combination of two.
+    BreadthFirst,
 }
 
 /// How long an execution waits, once the functional test has returned, for
@@ -136,6 +155,10 @@ impl Explorer {
             allow_nondeterminism: false,
             repeat_initial: true,
             grace: DEFAULT_GRACE,
+            regressions: None,
+            replay_regressions: true,
+            keep_going: false,
+            strategy: Strategy::default(),
         }
     }
 
@@ -220,6 +243,44 @@ impl Explorer {
         self
     }
 
+    /// Keeps the failing executions in the file at `path` (created when the
+    /// first is found; one file per test, committed with it, as proptest
+    /// keeps `proptest-regressions/`) and replays them before exploring: one
+    /// that fails again fails the run at once ([`Verdict::Failed`]), one
+    /// whose planned faults no longer match the app's calls is stale
+    /// ([`Verdict::Stale`], until its entry is deleted), one that passes is
+    /// kept. See [`Report::regressions`].
+    ///
+    /// [`Verdict::Failed`]: super::Verdict::Failed
+    /// [`Verdict::Stale`]: super::Verdict::Stale
+    pub fn regressions(mut self, path: impl Into<PathBuf>) -> Self {
+        self.regressions = Some(path.into());
+        self
+    }
+
+    /// Whether the saved [regressions](Explorer::regressions) are replayed
+    /// before exploring (the default); new failing executions are saved
+    /// either way.
+    pub fn replay_regressions(mut self, on: bool) -> Self {
+        self.replay_regressions = on;
+        self
+    }
+
+    /// Explores everything rather than stopping at the first failing
+    /// execution; [`Report::failure_groups`] then groups the failing
+    /// executions by the smallest fault sets that fail.
+    pub fn keep_going(mut self, on: bool) -> Self {
+        self.keep_going = on;
+        self
+    }
+
+    /// The order in which scheduled executions are taken (default
+    /// [`Strategy::DepthFirst`], the reference's).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
     /// The server this explorer drives.
     pub fn server(&self) -> &Server {
         &self.server
@@ -243,15 +304,26 @@ impl Explorer {
         let started = Instant::now();
         let bar = self.progress_bar();
         let watch = Watch::start();
-        let mut report = Report { functional_test: self.name.clone(), ..Report::default() };
+        let mut report = Report {
+            functional_test: self.name.clone(),
+            regressions_file: self.regressions.clone(),
+            ..Report::default()
+        };
         {
             let mut state = self.server.lock();
             state.ring = false;
             state.limit_reached = None;
+            state.strategy = self.strategy;
         }
         match &self.replay {
             Some(counterexample) => self.replay_one(counterexample, &mut test, &mut report, &watch).await,
-            None => self.explore(&mut test, &mut report, &bar, &watch).await,
+            None => {
+                if self.replay_saved(&mut test, &mut report, &watch).await {
+                    let mut found = Vec::new();
+                    self.explore(&mut test, &mut report, &bar, &watch, &mut found).await;
+                    self.save_regressions(&found, &mut report);
+                }
+            }
         }
         {
             let mut state = self.server.lock();
@@ -275,9 +347,65 @@ impl Explorer {
         report
     }
 
-    /// The initial execution, its repetition, then every scheduled one.
-    async fn explore<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar, watch: &Watch)
+    /// Replays the saved regressions, if any; answers whether to explore
+    /// next (not when one failed again, or the file cannot be read).
+    async fn replay_saved<F, Fut>(&self, test: &mut F, report: &mut Report, watch: &Watch) -> bool
     where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
+        let Some(path) = self.regressions.as_ref().filter(|_| self.replay_regressions) else {
+            return true;
+        };
+        let saved = match regressions::load(path) {
+            Ok(saved) => saved,
+            Err(reason) => {
+                report.errors.push(RunError::RegressionsFile { path: path.clone(), reason });
+                return false;
+            }
+        };
+        for (i, counterexample) in saved.iter().enumerate() {
+            let mut replayed = Report::default();
+            self.replay_one(counterexample, test, &mut replayed, watch).await;
+            report.errors.append(&mut replayed.errors);
+            let (Some(outcome), Some(execution)) = (replayed.replay, replayed.executions.pop()) else {
+                return false;
+            };
+            let reproduced = outcome == ReplayOutcome::Reproduced;
+            report.regressions.push(RegressionReplay { entry: i + 1, outcome, execution });
+            if reproduced || !report.errors.is_empty() {
+                return false;
+            }
+        }
+        // The exploration starts as if the replays had not run.
+        self.server.lock().forget_exploration();
+        true
+    }
+
+    /// Adds the failing executions `found` to the regressions file, if the
+    /// explorer keeps one.
+    fn save_regressions(&self, found: &[Counterexample], report: &mut Report) {
+        let Some(path) = &self.regressions else { return };
+        if found.is_empty() {
+            return;
+        }
+        match regressions::append(path, &self.name, found) {
+            Ok(added) => report.regressions_saved = added,
+            Err(reason) => report.errors.push(RunError::RegressionsFile { path: path.clone(), reason }),
+        }
+    }
+
+    /// The initial execution, its repetition, then every scheduled one; the
+    /// failing executions' counterexamples go to `found`.
+    async fn explore<F, Fut>(
+        &self,
+        test: &mut F,
+        report: &mut Report,
+        bar: &ProgressBar,
+        watch: &Watch,
+        found: &mut Vec<Counterexample>,
+    ) where
         F: FnMut(TestContext) -> Fut,
         Fut: Future,
         Fut::Output: TestOutcome,
@@ -317,7 +445,7 @@ impl Explorer {
                 return;
             }
         }
-        self.run_scheduled(test, report, bar, watch).await;
+        self.run_scheduled(test, report, bar, watch, found).await;
     }
 
     /// Runs the fault-free execution again; what differs from `first`, if
@@ -382,10 +510,17 @@ impl Explorer {
         };
     }
 
-    /// Takes the scheduled executions depth first, pruning or running each,
-    /// until none is left, the limit is reached or one fails.
-    async fn run_scheduled<F, Fut>(&self, test: &mut F, report: &mut Report, bar: &ProgressBar, watch: &Watch)
-    where
+    /// Takes the scheduled executions in the strategy's order, pruning or
+    /// running each, until none is left, the limit is reached or one fails
+    /// (unless keeping going).
+    async fn run_scheduled<F, Fut>(
+        &self,
+        test: &mut F,
+        report: &mut Report,
+        bar: &ProgressBar,
+        watch: &Watch,
+        found: &mut Vec<Counterexample>,
+    ) where
         F: FnMut(TestContext) -> Fut,
         Fut: Future,
         Fut::Output: TestOutcome,
@@ -422,13 +557,20 @@ impl Explorer {
             if must_stop(report, watch, &self.server) {
                 return;
             }
-            if failed {
-                report.counterexample_file = self.write_counterexample();
-                report.replay_command = report.counterexample_file.as_ref().map(|path| {
-                    self.replay_command.clone().unwrap_or_else(|| {
+            if !failed {
+                continue;
+            }
+            let counterexample = self.counterexample();
+            if found.is_empty() {
+                report.counterexample_file = self.write_counterexample(&counterexample);
+                report.replay_command = self.replay_command.clone().or_else(|| {
+                    report.counterexample_file.as_ref().map(|path| {
                         format!("Explorer::replay(Counterexample::load({:?})?)", path.display().to_string())
                     })
                 });
+            }
+            found.push(counterexample);
+            if !self.keep_going {
                 return;
             }
         }
@@ -496,17 +638,19 @@ impl Explorer {
         }
     }
 
-    fn write_counterexample(&self) -> Option<PathBuf> {
+    /// The current execution as a counterexample.
+    fn counterexample(&self) -> Counterexample {
+        let state = self.server.lock();
+        Counterexample {
+            functional_test: self.name.clone(),
+            faults: state.faults.clone(),
+            log: state.log.iter().map(|e| e.identity_json()).collect(),
+            response_log: response_log(&state),
+        }
+    }
+
+    fn write_counterexample(&self, counterexample: &Counterexample) -> Option<PathBuf> {
         let path = self.counterexample_file.clone()?;
-        let counterexample = {
-            let state = self.server.lock();
-            Counterexample {
-                functional_test: self.name.clone(),
-                faults: state.faults.clone(),
-                log: state.log.iter().map(|e| e.identity_json()).collect(),
-                response_log: response_log(&state),
-            }
-        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && let Err(error) = std::fs::create_dir_all(dir)
         {

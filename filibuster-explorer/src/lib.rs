@@ -19,22 +19,25 @@ mod fault_model;
 mod in_process;
 mod origin;
 mod reduction;
+mod regressions;
 mod report;
 mod routes;
 mod serve;
 mod state;
+#[doc(hidden)]
+pub mod test_attribute;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
-pub use explorer::{DEFAULT_GRACE, Explorer, TestContext, TestOutcome};
+pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
 pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
 pub use origin::Origin;
 pub use report::{
-    CallReport, CallSite, ExecutionReport, ExecutionStatus, FaultReport, Nondeterminism, ReplayOutcome,
-    Report, RunError, Verdict,
+    CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, Nondeterminism,
+    RegressionReplay, ReplayOutcome, Report, RunError, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};

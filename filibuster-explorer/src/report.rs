@@ -57,6 +57,38 @@ pub struct Report {
     /// calls; the differences, when the user allowed them
     /// ([`Explorer::allow_nondeterminism`](super::Explorer::allow_nondeterminism)).
     pub nondeterminism: Option<Nondeterminism>,
+    /// The file of saved regressions, when the explorer keeps one
+    /// ([`Explorer::regressions`](super::Explorer::regressions)).
+    pub regressions_file: Option<PathBuf>,
+    /// The saved regressions replayed before exploring, in the file's
+    /// order (up to the first that failed again).
+    pub regressions: Vec<RegressionReplay>,
+    /// Failing executions of this run added to the regressions file.
+    pub regressions_saved: usize,
+}
+
+/// A saved regression, replayed before the exploration.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegressionReplay {
+    /// Its place in the regressions file, from 1.
+    pub entry: usize,
+    /// What replaying it showed.
+    #[serde(flatten)]
+    pub outcome: ReplayOutcome,
+    /// The execution that replayed it.
+    pub execution: ExecutionReport,
+}
+
+/// Failing executions that share a smallest failing fault set: see
+/// [`Report::failure_groups`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailureGroup {
+    /// The number of the failing execution whose faults are the group's
+    /// smallest set: no other failing execution's faults are a part of them.
+    pub minimal: usize,
+    /// The numbers of the other failing executions whose faults include
+    /// those of `minimal`, in order.
+    pub supersets: Vec<usize>,
 }
 
 /// The outcome of an exploration, in one word.
@@ -118,6 +150,14 @@ pub enum RunError {
     RecordsLost {
         /// How many records.
         count: u64,
+    },
+    /// The file of saved regressions cannot be read or written (nothing in
+    /// it was replaced).
+    RegressionsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// Two different callsites of this run's calls have one id (two
     /// same-named methods of two impl blocks with `#[filibuster::call]` on
@@ -283,12 +323,51 @@ impl Report {
 
     /// The outcome in one word.
     pub fn verdict(&self) -> Verdict {
+        let regression =
+            |wanted: fn(&ReplayOutcome) -> bool| self.regressions.iter().any(|r| wanted(&r.outcome));
         match &self.replay {
             _ if !self.errors.is_empty() => Verdict::Untested,
+            _ if regression(|o| *o == ReplayOutcome::Reproduced) => Verdict::Failed,
             Some(ReplayOutcome::Stale { .. }) => Verdict::Stale,
             _ if self.failures().next().is_some() => Verdict::Failed,
+            _ if regression(|o| matches!(o, ReplayOutcome::Stale { .. })) => Verdict::Stale,
             _ => Verdict::Passed,
         }
+    }
+
+    /// The failing executions grouped by the smallest fault sets that fail
+    /// (useful when the explorer [keeps going](super::Explorer::keep_going)):
+    /// one group per failing execution whose faults include no other failing
+    /// execution's faults, with the failing executions whose faults include
+    /// its own. An execution whose faults include two minimal sets is in
+    /// both groups.
+    pub fn failure_groups(&self) -> Vec<FailureGroup> {
+        let key = |e: &ExecutionReport| -> Vec<(String, String)> {
+            e.faults.iter().map(|f| (format!("{:?}", f.execution_index), f.fault.clone())).collect()
+        };
+        let failures: Vec<(usize, Vec<(String, String)>)> =
+            self.failures().map(|e| (e.number, key(e))).collect();
+        let includes =
+            |big: &[(String, String)], small: &[(String, String)]| small.iter().all(|f| big.contains(f));
+        let minimal = |(number, faults): &(usize, Vec<(String, String)>)| {
+            !failures.iter().any(|(other, theirs)| {
+                other != number
+                    && includes(faults, theirs)
+                    && (theirs.len() < faults.len() || (theirs.len() == faults.len() && other < number))
+            })
+        };
+        failures
+            .iter()
+            .filter(|failure| minimal(failure))
+            .map(|(number, faults)| FailureGroup {
+                minimal: *number,
+                supersets: failures
+                    .iter()
+                    .filter(|(other, theirs)| other != number && includes(theirs, faults))
+                    .map(|(other, _)| *other)
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Whether the run tested what it was asked to and every execution
@@ -333,8 +412,57 @@ impl Report {
             }
             _ => {}
         }
-        for failure in self.failures() {
-            out.push_str(&failure.describe());
+        let file = || self.regressions_file.as_ref().map_or_else(String::new, |p| p.display().to_string());
+        for replayed in &self.regressions {
+            match &replayed.outcome {
+                ReplayOutcome::Reproduced => {
+                    let _ = writeln!(out, "saved regression {} of {} failed again:", replayed.entry, file());
+                    out.push_str(&replayed.execution.describe());
+                }
+                ReplayOutcome::Stale { unmatched, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "saved regression {} of {} is stale: {} of its planned faults matched no call \
+                         (delete the entry if the app no longer makes these calls):",
+                        replayed.entry,
+                        file(),
+                        unmatched.len()
+                    );
+                    for fault in unmatched {
+                        let _ = writeln!(out, "  {}", fault.describe());
+                    }
+                }
+                ReplayOutcome::Fixed | ReplayOutcome::Unverified { .. } => {}
+            }
+        }
+        let groups = self.failure_groups();
+        if self.failures().count() > 1 {
+            let _ = writeln!(
+                out,
+                "{} failing executions, {} smallest failing fault sets:",
+                self.failures().count(),
+                groups.len()
+            );
+            for group in &groups {
+                if let Some(failure) = self.executions.iter().find(|e| e.number == group.minimal) {
+                    out.push_str(&failure.describe());
+                }
+                if !group.supersets.is_empty() {
+                    let numbers: Vec<String> = group.supersets.iter().map(usize::to_string).collect();
+                    let _ = writeln!(
+                        out,
+                        "  also failing with these faults and more: executions {}",
+                        numbers.join(", ")
+                    );
+                }
+            }
+        } else {
+            for failure in self.failures() {
+                out.push_str(&failure.describe());
+            }
+        }
+        if self.regressions_saved > 0 {
+            let _ = writeln!(out, "saved to {}: replayed first from now on (commit the file)", file());
         }
         if let Some(path) = &self.counterexample_file {
             let _ = writeln!(out, "counterexample: {}", path.display());
@@ -451,6 +579,11 @@ impl RunError {
             RunError::RecordsLost { count } => format!(
                 "services could not deliver {count} record(s) to the Filibuster server (slow, gone or \
                  overloaded): their calls went un-faulted and unrecorded, so the exploration is incomplete"
+            ),
+            RunError::RegressionsFile { path, reason } => format!(
+                "the saved regressions in {} cannot be used: {reason}; fix or delete the file (it was left \
+                 as it is)",
+                path.display()
             ),
             RunError::CallsiteCollision { id, first, second } => format!(
                 "two callsites have the same id {id}: the `.send()` of {first} and that of {second}, so the \

@@ -1,7 +1,7 @@
 //! The server's state: the log of the current test execution, the faults
 //! planned for it, and the exploration (stack, executions known, reduction).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,6 +9,7 @@ use super::execution::{
     Digest, EntryVersion, FrozenLog, LogEntry, PlannedFault, Prefix, Scheduled, chain, execution_key,
     faults_digest,
 };
+use super::explorer::Strategy;
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::origin::{Origin, TokenPolicy};
 use super::reduction::ReductionIndex;
@@ -96,7 +97,9 @@ pub(crate) struct State {
     pub late_records: usize,
 
     // The exploration.
-    stack: Vec<Scheduled>,
+    stack: VecDeque<Scheduled>,
+    /// The order executions are taken in.
+    pub strategy: Strategy,
     scheduled_keys: HashSet<Digest>,
     ran_keys: HashSet<Digest>,
     reduction: ReductionIndex,
@@ -136,7 +139,8 @@ impl State {
             begun: false,
             replaying: false,
             late_records: 0,
-            stack: Vec::new(),
+            stack: VecDeque::new(),
+            strategy: Strategy::default(),
             scheduled_keys: HashSet::new(),
             ran_keys: HashSet::new(),
             reduction: ReductionIndex::default(),
@@ -211,9 +215,13 @@ impl State {
         let _ = self.frozen.set(FrozenLog::of(&self.log));
     }
 
-    /// The next scheduled execution, depth first.
+    /// The next scheduled execution: the latest scheduled (depth first) or
+    /// the earliest (breadth first).
     pub(crate) fn pop(&mut self) -> Option<Scheduled> {
-        let next = self.stack.pop()?;
+        let next = match self.strategy {
+            Strategy::DepthFirst => self.stack.pop_back(),
+            Strategy::BreadthFirst => self.stack.pop_front(),
+        }?;
         self.scheduled_keys.remove(&next.key);
         Some(next)
     }
@@ -221,6 +229,17 @@ impl State {
     /// Executions waiting on the stack.
     pub(crate) fn pending(&self) -> usize {
         self.stack.len()
+    }
+
+    /// Forgets what the exploration scheduled and ran (after replaying saved
+    /// regressions, so that the exploration starts as if they never ran);
+    /// keeps what was learned of the calls' targets and sites.
+    pub(crate) fn forget_exploration(&mut self) {
+        self.stack.clear();
+        self.scheduled_keys.clear();
+        self.ran_keys.clear();
+        self.reduction = ReductionIndex::default();
+        self.scheduled_total = 0;
     }
 
     pub(crate) fn should_prune(&self, scheduled: &Scheduled) -> bool {
@@ -529,7 +548,7 @@ impl State {
             }
             self.scheduled_keys.insert(key);
             self.scheduled_total += 1;
-            self.stack.push(Scheduled { prefix: prefix.clone(), faults, key });
+            self.stack.push_back(Scheduled { prefix: prefix.clone(), faults, key });
         }
     }
 

@@ -90,6 +90,146 @@ impl CallArgs {
     }
 }
 
+/// Arguments of `#[filibuster::test(...)]`, all optional, in any order.
+#[derive(Default)]
+pub(crate) struct TestArgs {
+    /// `services = <path>`: an async fn that starts the services, given the
+    /// explorer's connection.
+    pub(crate) services: Option<syn::Path>,
+    pub(crate) fault_model: Option<FaultModelArg>,
+    pub(crate) max_executions: Option<syn::LitInt>,
+    pub(crate) dynamic_reduction: Option<syn::LitBool>,
+    /// `strategy = "dfs" | "bfs"`: whether breadth first.
+    pub(crate) breadth_first: Option<bool>,
+    /// `regressions = "<file>"`, or `regressions = false` (`None` inside).
+    pub(crate) regressions: Option<Option<LitStr>>,
+    pub(crate) replay_first: Option<syn::LitBool>,
+    pub(crate) keep_going: Option<syn::LitBool>,
+}
+
+/// `fault_model = "<analysis file>"` or `fault_model = <expression>`.
+pub(crate) enum FaultModelArg {
+    File(LitStr),
+    Value(Box<Expr>),
+}
+
+const TEST_USAGE: &str = "#[filibuster::test(services = start_services, max_executions = 100)]";
+const TEST_TAKES: &str = "#[filibuster::test] takes `services`, `fault_model`, `max_executions`, \
+                          `dynamic_reduction`, `strategy`, `regressions`, `replay_first` and `keep_going`, \
+                          all optional";
+
+impl TestArgs {
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        reject_positional(&tokens, "arguments are named", TEST_USAGE)?;
+        let mut args = TestArgs::default();
+        syn::meta::parser(|meta| {
+            let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            match name.as_str() {
+                "services" => {
+                    let value: syn::Path = match ungroup(meta.value()?.parse()?) {
+                        Expr::Path(path) if path.qself.is_none() => path.path,
+                        other => {
+                            return Err(syn::Error::new(
+                                other.span(),
+                                "`services` takes the path of an async fn that starts the services, given the \
+                                 explorer's connection: `services = start_services`",
+                            ));
+                        }
+                    };
+                    set_once(&mut args.services, value, &meta, "services")
+                }
+                "fault_model" => {
+                    let value = match ungroup(meta.value()?.parse()?) {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.value().trim().is_empty() => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "`fault_model` must not be empty: it is the path of an analysis file",
+                            ));
+                        }
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => FaultModelArg::File(lit),
+                        other => FaultModelArg::Value(Box::new(other)),
+                    };
+                    set_once(&mut args.fault_model, value, &meta, "fault_model")
+                }
+                "max_executions" => {
+                    let value = match ungroup(meta.value()?.parse()?) {
+                        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. })
+                            if lit.suffix().is_empty() && lit.base10_parse::<usize>().is_ok_and(|n| n > 0) =>
+                        {
+                            lit
+                        }
+                        other => {
+                            return Err(syn::Error::new(
+                                other.span(),
+                                "`max_executions` takes a whole number more than 0: `max_executions = 100`",
+                            ));
+                        }
+                    };
+                    set_once(&mut args.max_executions, value, &meta, "max_executions")
+                }
+                "dynamic_reduction" => {
+                    let value = bool_value(&meta, "dynamic_reduction")?;
+                    set_once(&mut args.dynamic_reduction, value, &meta, "dynamic_reduction")
+                }
+                "replay_first" => {
+                    let value = bool_value(&meta, "replay_first")?;
+                    set_once(&mut args.replay_first, value, &meta, "replay_first")
+                }
+                "keep_going" => {
+                    let value = bool_value(&meta, "keep_going")?;
+                    set_once(&mut args.keep_going, value, &meta, "keep_going")
+                }
+                "strategy" => {
+                    const STRATEGY: &str = "`strategy` takes \"dfs\" (depth first, the default) or \"bfs\" \
+                                            (breadth first)";
+                    let value = match ungroup(meta.value()?.parse()?) {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => match lit.value().as_str() {
+                            "dfs" => false,
+                            "bfs" => true,
+                            _ => return Err(syn::Error::new(lit.span(), STRATEGY)),
+                        },
+                        other => return Err(syn::Error::new(other.span(), STRATEGY)),
+                    };
+                    set_once(&mut args.breadth_first, value, &meta, "strategy")
+                }
+                "regressions" => {
+                    const REGRESSIONS: &str = "`regressions` takes the file that keeps this test's failing \
+                                               executions, relative to the package (`regressions = \"...\"`), or \
+                                               `false` to keep none";
+                    let value = match ungroup(meta.value()?.parse()?) {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().trim().is_empty() => {
+                            Some(lit)
+                        }
+                        Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) if !lit.value => None,
+                        other => return Err(syn::Error::new(other.span(), REGRESSIONS)),
+                    };
+                    set_once(&mut args.regressions, value, &meta, "regressions")
+                }
+                _ => Err(unknown(&meta, TEST_TAKES, TEST_USAGE)),
+            }
+        })
+        .parse2(tokens)?;
+        Ok(args)
+    }
+}
+
+/// The `true` or `false` after `name =`.
+fn bool_value(meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<syn::LitBool> {
+    match ungroup(meta.value()?.parse()?) {
+        Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) => Ok(lit),
+        other => Err(syn::Error::new(other.span(), format!("`{name}` takes `true` or `false`"))),
+    }
+}
+
+/// The expression inside the invisible groups that `macro_rules!` wraps
+/// around a `$x:literal` or `$x:expr` it pastes.
+fn ungroup(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(group) => ungroup(*group.expr),
+        other => other,
+    }
+}
+
 /// What `#[filibuster::call]` applies to.
 pub(crate) enum CallItem {
     Fn(ItemFn),

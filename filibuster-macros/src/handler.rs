@@ -37,13 +37,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 /// the attribute never looks inside the body, so a mistake in it is left to
 /// rustc to report, once. Inner attributes (`#![allow(..)]` at the top of
 /// the body) are kept apart, to be printed back inside the braces.
-struct MaybeItemFn {
-    outer_attrs: Vec<Attribute>,
-    inner_attrs: Vec<Attribute>,
-    vis: Visibility,
-    sig: Signature,
+pub(crate) struct MaybeItemFn {
+    pub(crate) outer_attrs: Vec<Attribute>,
+    pub(crate) inner_attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
     /// The body, braces included, with the tokens after the inner attributes.
-    body: Group,
+    pub(crate) body: Group,
 }
 
 impl Parse for MaybeItemFn {

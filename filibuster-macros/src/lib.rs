@@ -1,6 +1,6 @@
 //! Attribute macros of [filibuster](https://docs.rs/filibuster): use them
-//! through the `filibuster` crate, as `#[filibuster::handler]` and
-//! `#[filibuster::call]`. The macros only mark code and embed compile-time
+//! through the `filibuster` crate, as `#[filibuster::handler]`,
+//! `#[filibuster::call]` and `#[filibuster::test]`. The macros only mark code and embed compile-time
 //! callsite ids; everything they expand to calls into `filibuster-runtime`.
 
 mod args;
@@ -8,6 +8,7 @@ mod call;
 mod callsite;
 mod handler;
 mod macro_args;
+mod test;
 
 use proc_macro::TokenStream;
 
@@ -16,6 +17,13 @@ use proc_macro::TokenStream;
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
     or_error(handler::expand(args.into(), item.clone()), item)
+}
+
+/// Makes an async fn a test that explores; see `filibuster::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    or_error(test::expand(args.into(), item.clone()), item)
 }
 
 /// Instruments the reqwest `.send()` calls of a function, or of the methods of

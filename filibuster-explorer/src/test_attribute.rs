@@ -1,0 +1,167 @@
+//! What `#[filibuster::test]` expands to: a `#[test]` fn that starts the
+//! test's services once with an explorer's connection, explores its body,
+//! keeps its failing executions in `filibuster-regressions/` and replays
+//! them first, and fails with the report's failure message. Not an API: the
+//! attribute is.
+
+use std::path::{Path, PathBuf};
+
+use filibuster_runtime::Connection;
+
+use super::explorer::{Explorer, Strategy, TestContext, TestOutcome};
+use super::fault_model::FaultModel;
+
+/// The attribute's arguments, as its expansion builds them.
+#[derive(Debug)]
+pub struct TestOptions {
+    /// `module::path::fn`, as the test harness names the test (without the
+    /// crate's name).
+    name: String,
+    manifest_dir: PathBuf,
+    fault_model: Option<ModelSource>,
+    max_executions: Option<usize>,
+    dynamic_reduction: bool,
+    strategy: Strategy,
+    regressions: Option<PathBuf>,
+    replay_first: bool,
+    keep_going: bool,
+}
+
+#[derive(Debug)]
+enum ModelSource {
+    File(PathBuf),
+    Value(FaultModel),
+}
+
+impl TestOptions {
+    /// The defaults for the test fn `function` of the module at
+    /// `module_path` (`module_path!()`), in the package at `manifest_dir`
+    /// (`env!("CARGO_MANIFEST_DIR")`).
+    pub fn new(module_path: &str, function: &str, manifest_dir: &str) -> Self {
+        let mut segments: Vec<&str> = module_path.split("::").collect();
+        let mut default_regressions = Path::new(manifest_dir).join("filibuster-regressions");
+        default_regressions.extend(&segments);
+        default_regressions.push(format!("{function}.json"));
+        segments.remove(0);
+        segments.push(function);
+        Self {
+            name: segments.join("::"),
+            manifest_dir: manifest_dir.into(),
+            fault_model: None,
+            max_executions: None,
+            dynamic_reduction: true,
+            strategy: Strategy::default(),
+            // `filibuster-regressions/<crate>/<module path>/<fn>.json`.
+            regressions: Some(default_regressions),
+            replay_first: true,
+            keep_going: false,
+        }
+    }
+
+    /// `fault_model = "<file>"`: an analysis file, relative to the package.
+    pub fn fault_model_file(mut self, path: &str) -> Self {
+        self.fault_model = Some(ModelSource::File(self.manifest_dir.join(path)));
+        self
+    }
+
+    /// `fault_model = <expression>`: a [`FaultModel`].
+    pub fn fault_model(mut self, model: FaultModel) -> Self {
+        self.fault_model = Some(ModelSource::Value(model));
+        self
+    }
+
+    /// `max_executions = <n>`.
+    pub fn max_executions(mut self, n: usize) -> Self {
+        self.max_executions = Some(n);
+        self
+    }
+
+    /// `dynamic_reduction = <bool>`.
+    pub fn dynamic_reduction(mut self, on: bool) -> Self {
+        self.dynamic_reduction = on;
+        self
+    }
+
+    /// `strategy = "dfs" | "bfs"`.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// `regressions = "<file>"` (relative to the package), or `regressions
+    /// = false` (`None`: keep none).
+    pub fn regressions(mut self, path: Option<&str>) -> Self {
+        self.regressions = path.map(|path| self.manifest_dir.join(path));
+        self
+    }
+
+    /// `replay_first = <bool>`.
+    pub fn replay_first(mut self, on: bool) -> Self {
+        self.replay_first = on;
+        self
+    }
+
+    /// `keep_going = <bool>`.
+    pub fn keep_going(mut self, on: bool) -> Self {
+        self.keep_going = on;
+        self
+    }
+
+    /// The explorer these options describe; a fault model file that cannot
+    /// be loaded fails the test with the reason.
+    fn explorer(&self) -> Explorer {
+        let explorer = match &self.fault_model {
+            None => Explorer::new(),
+            Some(ModelSource::Value(model)) => Explorer::with_fault_model(model.clone()),
+            Some(ModelSource::File(path)) => match FaultModel::load(path) {
+                Ok(model) => Explorer::with_fault_model(model),
+                Err(error) => panic!("#[filibuster::test] {}: {error}", self.name),
+            },
+        };
+        let mut explorer = explorer
+            .functional_test_name(&self.name)
+            .dynamic_reduction(self.dynamic_reduction)
+            .strategy(self.strategy)
+            .keep_going(self.keep_going)
+            .replay_regressions(self.replay_first);
+        if let Some(n) = self.max_executions {
+            explorer = explorer.max_executions(n);
+        }
+        if let Some(path) = &self.regressions {
+            let relative = path.strip_prefix(&self.manifest_dir).unwrap_or(path);
+            explorer = explorer.regressions(path).replay_command(format!(
+                "cargo test {} -- --exact (replays {} first)",
+                self.name,
+                relative.display()
+            ));
+        }
+        explorer
+    }
+}
+
+/// Runs a `#[filibuster::test]`: on a new current-thread tokio runtime (as
+/// `#[tokio::test]`), starts the services with `setup` once, given the
+/// explorer's connection, explores `test` with them, and panics with the
+/// report's failure message unless the run passed.
+pub fn run_test<S, O>(
+    options: TestOptions,
+    setup: impl AsyncFnOnce(Connection) -> S,
+    test: impl AsyncFn(TestContext, &S) -> O,
+) where
+    O: TestOutcome,
+{
+    let explorer = options.explorer();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("#[filibuster::test] needs a tokio runtime");
+    let report = runtime.block_on(async {
+        let services = setup(explorer.connection()).await;
+        explorer.run(|ctx| test(ctx, &services)).await
+    });
+    report.assert_passed();
+}
+
+/// The `setup` of a test that starts no services of its own (its body
+/// reaches services started elsewhere, or starts them itself).
+pub async fn no_services(_: Connection) {}

@@ -1,0 +1,4 @@
+#[filibuster::test]
+fn explores(_ctx: filibuster::TestContext) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[filibuster::test]
+struct Explores;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[filibuster::test(strategy = "random")]
+async fn explores(_ctx: filibuster::TestContext) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[filibuster::test]
+async fn explores() {}
+
+fn main() {}
