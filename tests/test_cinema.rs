@@ -80,6 +80,34 @@ async fn explore(explorer: &Explorer, bug: app::Bug) -> Report {
         .await
 }
 
+/// The cinema's services as `#[filibuster::test]` starts them: once, given
+/// the explorer's connection.
+struct Cinema {
+    users_url: String,
+}
+
+async fn cinema(connection: filibuster::Connection) -> Cinema {
+    let any_port = "127.0.0.1:0".parse().unwrap();
+    let layer = connection.layer();
+    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any_port).await.unwrap();
+    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any_port).await.unwrap();
+    app::serve(app::showtimes().layer(layer.clone()), any_port).await.unwrap();
+    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
+    let users = app::users(peers, app::Bug::None, reqwest::Client::new()).layer(layer);
+    let (users, _) = app::serve(users, any_port).await.unwrap();
+    Cinema { users_url: format!("http://{users}") }
+}
+
+/// The cinema's functional test as users write it: every execution passes
+/// (the counts are asserted above and in `test_attribute.rs`).
+#[filibuster::test(services = cinema, regressions = false)]
+async fn chris_rivers_sees_his_booking_or_a_clean_error(
+    ctx: filibuster::TestContext,
+    cinema: &Cinema,
+) -> Result<(), String> {
+    app::check_chris_rivers(&reqwest::Client::new(), &cinema.users_url, async || ctx.fault_injected()).await
+}
+
 /// The (fault, path) planned for each execution of `report`, in order.
 fn faults(report: &Report) -> Vec<Vec<(String, String)>> {
     report
