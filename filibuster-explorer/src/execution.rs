@@ -160,14 +160,17 @@ pub struct PlannedFault {
 }
 
 impl PlannedFault {
-    /// A short name for the fault: the exception's name or `status <code>`.
+    /// A short name for the fault: the exception's name, `status <code>` or
+    /// `latency <n> ms`.
     pub fn name(&self) -> String {
         if let Some(e) = &self.forced_exception {
             return e.name.clone();
         }
-        match self.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref()) {
-            Some(rv) => format!("status {}", rv.status_code),
-            None => "failure".to_owned(),
+        let failure = self.failure_metadata.as_ref();
+        match (failure.and_then(|f| f.return_value.as_ref()), failure.and_then(|f| f.latency_ms())) {
+            (Some(rv), _) => format!("status {}", rv.status_code),
+            (None, Some(ms)) => format!("latency {ms} ms"),
+            (None, None) => "failure".to_owned(),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Fault models: which faults the explorer tries on which calls.
 //!
+//! A model is built in Rust ([`FaultModel::with`], [`Fault`], [`Calls`]),
+//! loaded from an analysis file, or both.
+//!
 //! The format is the reference's *analysis file*: one entry per instrumented
 //! library, each with a `pattern` matched (anchored at the start, like
 //! Python's `re.match`) against `"<module>.<method>"`, and `exceptions`
@@ -8,16 +11,173 @@
 //! service whose name matches `service_name`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
 use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
 
-/// A fault model, loaded from an analysis file or built in.
+/// A fault model: which faults to try on which calls.
+///
+/// Loaded from the reference's analysis file ([`FaultModel::load`]), built
+/// in ([`FaultModel::reqwest_default`], the default), or written in Rust:
+/// start from [`FaultModel::empty`] (or any model) and add rules with
+/// [`FaultModel::with`].
+///
+/// ```
+/// use std::time::Duration;
+/// use filibuster_explorer::{Calls, Fault, FaultModel};
+///
+/// let model = FaultModel::empty()
+///     // Every call: a connection error, and a timeout on calls that set one.
+///     .with(Calls::any(), [Fault::ConnectionError, Fault::Timeout])
+///     // Calls to `movies`: 503, and 300 ms of latency on its movie pages.
+///     .with(Calls::to("movies"), [Fault::Status(503)])
+///     .with(Calls::to("movies").method("GET").path("/movies/{id}"), [Fault::Latency(Duration::from_millis(300))]);
+/// # let _ = model;
+/// ```
 #[derive(Clone, Debug)]
 pub struct FaultModel {
     libraries: Vec<Library>,
+    rules: Vec<Rule>,
+}
+
+/// One fault of a fault model written in Rust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The connection fails: the caller gets a `reqwest::Error` with
+    /// `is_connect()` true (`reqwest.connect`).
+    ConnectionError,
+    /// The call times out: a `reqwest::Error` with `is_timeout()` true
+    /// (`reqwest.timeout`). Tried only on calls with a timeout (set on the
+    /// request, or declared with `#[filibuster::call(timeout = ..)]`), as a
+    /// call without one would wait rather than time out.
+    Timeout,
+    /// The call answers this status code, with an empty body.
+    Status(u16),
+    /// The call is delayed by this long (at most 30 s), then made as usual:
+    /// what a slow service looks like to a caller. This project's addition
+    /// to the protocol (`{"latency_ms": n}`), which the reference's
+    /// services ignore.
+    Latency(Duration),
+}
+
+/// The calls a rule of a fault model applies to: by the service called,
+/// the HTTP method and the path, each optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Calls {
+    service: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+}
+
+impl Calls {
+    /// Every call.
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    /// The calls to `service`: calls that reached its instrumented handler
+    /// (`request_received` names the service), so all of the rule's faults
+    /// are scheduled once a call has reached it, and none on calls to
+    /// services without `#[filibuster::handler]`.
+    pub fn to(service: impl Into<String>) -> Self {
+        Self { service: Some(service.into()), ..Self::default() }
+    }
+
+    /// Only the calls with this HTTP method (`"GET"`, any case).
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.method = Some(method.into().to_ascii_uppercase());
+        self
+    }
+
+    /// Only the calls whose path (without the query) matches `pattern`, an
+    /// axum route: literal segments, `{name}` for any one segment, `{*rest}`
+    /// for the rest of the path (`"/users/{name}/bookings"`).
+    pub fn path(mut self, pattern: impl Into<String>) -> Self {
+        self.path = Some(pattern.into());
+        self
+    }
+
+    /// Whether `call`, which reached `target` (when known), is one of them.
+    fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
+        self.service.as_deref().is_none_or(|service| target == Some(service))
+            && self.method.as_deref().is_none_or(|method| call.method.eq_ignore_ascii_case(method))
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|pattern| call.args.first().is_some_and(|path| route_matches(pattern, path)))
+    }
+}
+
+/// Whether `path` (its query, if any, ignored) matches the axum route
+/// `pattern`: literal segments, `{name}` for one non-empty segment, `{*rest}`
+/// for everything after.
+pub(crate) fn route_matches(pattern: &str, path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let mut segments = path.trim_start_matches('/').split('/');
+    for expected in pattern.trim_start_matches('/').split('/') {
+        if expected.starts_with("{*") && expected.ends_with('}') {
+            return true;
+        }
+        match segments.next() {
+            Some(segment) if expected.starts_with('{') && expected.ends_with('}') => {
+                if segment.is_empty() {
+                    return false;
+                }
+            }
+            Some(segment) if segment == expected => {}
+            _ => return false,
+        }
+    }
+    segments.next().is_none()
+}
+
+/// A rule of a model written in Rust.
+#[derive(Clone, Debug)]
+struct Rule {
+    calls: Calls,
+    faults: Vec<Fault>,
+}
+
+impl Rule {
+    /// The faults of this rule to try on `call` at `site`: scoped by
+    /// service, all of them once the call reached it; else connection errors
+    /// and timeouts when the call is created, statuses and latencies once
+    /// it reached any instrumented service (as the analysis file's errors).
+    fn faults_for(&self, call: &Invocation, site: FaultSite, target: Option<&str>) -> Vec<ProposedFault> {
+        if !self.calls.matches(call, target.filter(|_| site == FaultSite::RequestReceived)) {
+            return Vec::new();
+        }
+        let scoped = self.calls.service.is_some();
+        self.faults
+            .iter()
+            .filter(|fault| {
+                let on_create = matches!(fault, Fault::ConnectionError | Fault::Timeout) && !scoped;
+                match site {
+                    FaultSite::Invocation => on_create,
+                    FaultSite::RequestReceived => !on_create && target.is_some(),
+                }
+            })
+            .filter(|fault| **fault != Fault::Timeout || has_metadata(call, "timeout"))
+            .map(|fault| match fault {
+                Fault::ConnectionError => ProposedFault::Exception(Exception {
+                    name: "reqwest.connect".to_owned(),
+                    metadata: Map::new(),
+                }),
+                Fault::Timeout => ProposedFault::Exception(Exception {
+                    name: "reqwest.timeout".to_owned(),
+                    metadata: Map::new(),
+                }),
+                Fault::Status(code) => ProposedFault::Failure(FailureMetadata::status(*code)),
+                Fault::Latency(delay) => {
+                    let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    ProposedFault::Failure(FailureMetadata::latency(millis))
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -130,7 +290,19 @@ impl FaultModel {
     /// The built-in model ([`REQWEST_DEFAULT`]).
     pub fn reqwest_default() -> Self {
         // The built-in text is valid; a test proves it.
-        Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>")).unwrap_or(Self { libraries: Vec::new() })
+        Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>")).unwrap_or_else(|_| Self::empty())
+    }
+
+    /// A model that tries no fault, to add rules to with [`FaultModel::with`].
+    pub fn empty() -> Self {
+        Self { libraries: Vec::new(), rules: Vec::new() }
+    }
+
+    /// This model, plus `faults` on `calls`. A fault proposed twice for one
+    /// call (by two rules, or by a rule and the analysis file) is tried once.
+    pub fn with(mut self, calls: Calls, faults: impl IntoIterator<Item = Fault>) -> Self {
+        self.rules.push(Rule { calls, faults: faults.into_iter().collect() });
+        self
     }
 
     /// Loads an analysis file.
@@ -211,7 +383,7 @@ impl FaultModel {
             };
             libraries.push(Library { pattern, exceptions, errors });
         }
-        Ok(Self { libraries })
+        Ok(Self { libraries, rules: Vec::new() })
     }
 
     /// The faults to try on `call` at `site`, in the model's order.
@@ -244,6 +416,13 @@ impl FaultModel {
                     for error in library.errors.iter().filter(|e| e.service_name.is_match(target)) {
                         faults.extend(error.types.iter().cloned().map(ProposedFault::Failure));
                     }
+                }
+            }
+        }
+        for rule in &self.rules {
+            for fault in rule.faults_for(call, site, target_service) {
+                if !faults.contains(&fault) {
+                    faults.push(fault);
                 }
             }
         }
@@ -325,6 +504,21 @@ fn number(n: f64) -> Value {
 mod tests {
     use super::*;
     use filibuster_runtime::VectorClock;
+
+    #[test]
+    fn routes_match_as_axum_routes() {
+        assert!(route_matches("/movies/{id}", "/movies/267eedb8"));
+        assert!(route_matches("/movies/{id}", "/movies/267eedb8?x=1"));
+        assert!(route_matches("/users/{name}/bookings", "/users/chris/bookings"));
+        assert!(route_matches("/files/{*rest}", "/files/a/b/c"));
+        assert!(route_matches("/", "/"));
+        assert!(route_matches("/health-check", "/health-check"));
+        assert!(!route_matches("/movies/{id}", "/movies/"));
+        assert!(!route_matches("/movies/{id}", "/movies/1/cast"));
+        assert!(!route_matches("/movies/{id}", "/movie/1"));
+        assert!(!route_matches("/users/{name}/bookings", "/users/chris"));
+        assert!(!route_matches("/health-check", "/health-check/more"));
+    }
 
     fn call(method: &str, timeout: Option<f64>) -> Invocation {
         Invocation {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
 pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
-pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
 pub use origin::Origin;
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, Nondeterminism,

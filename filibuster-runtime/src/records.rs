@@ -86,6 +86,34 @@ pub struct FailureMetadata {
     pub other: Map<String, Value>,
 }
 
+impl FailureMetadata {
+    /// The key of a latency fault's milliseconds: `{"latency_ms": 300}`
+    /// delays the call by 300 ms, then lets it go ahead (this project's
+    /// addition to the protocol; the reference's services ignore it).
+    pub const LATENCY_MS: &'static str = "latency_ms";
+
+    /// A status-code failure: the call answers `status`, with an empty body.
+    pub fn status(status: u16) -> Self {
+        Self {
+            return_value: Some(ReturnValue { class: None, status_code: status.to_string(), text: None }),
+            other: Map::new(),
+        }
+    }
+
+    /// A latency fault: the call is delayed by `millis` milliseconds, then
+    /// made as usual.
+    pub fn latency(millis: u64) -> Self {
+        let mut other = Map::new();
+        other.insert(Self::LATENCY_MS.to_owned(), Value::from(millis));
+        Self { return_value: None, other }
+    }
+
+    /// The delay of a latency fault, in milliseconds, as written.
+    pub fn latency_ms(&self) -> Option<&Value> {
+        self.other.get(Self::LATENCY_MS)
+    }
+}
+
 /// A response, as the protocol describes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReturnValue {

@@ -154,6 +154,10 @@ enum Decision {
     /// Perform the call with a forced sleep downstream, then fail.
     DelayThenFail(ErrorKind, Exception, f64),
     Status(http::StatusCode),
+    /// Wait this long, then perform the call as usual (a latency fault:
+    /// failure metadata `{"latency_ms": <n>}`, bounded by
+    /// [`MAX_FORCED_SLEEP`](crate::headers::MAX_FORCED_SLEEP)).
+    DelayThenProceed(std::time::Duration),
 }
 
 impl Decision {
@@ -179,6 +183,22 @@ impl Decision {
                 Some(status) => return Decision::Status(status),
                 None => {
                     tracing::warn!(status = %value.status_code, "ignoring a failure with an invalid status code")
+                }
+            }
+        }
+        let latency = answer
+            .failure_metadata
+            .as_ref()
+            .and_then(|f| f.other.get(crate::records::FailureMetadata::LATENCY_MS));
+        if let Some(latency) = latency {
+            match json_number(latency).filter(|ms| ms.is_finite() && *ms >= 0.0) {
+                Some(ms) => {
+                    let max = crate::headers::MAX_FORCED_SLEEP;
+                    let delay = std::time::Duration::from_secs_f64((ms / 1000.0).min(max.as_secs_f64()));
+                    return Decision::DelayThenProceed(delay);
+                }
+                None => {
+                    tracing::warn!(%latency, "ignoring a latency fault with an invalid number of milliseconds")
                 }
             }
         }
@@ -258,7 +278,11 @@ where
         execution_index: &execution_index,
         request_id: request_id.as_ref(),
     };
-    let (result, outcome): (Result<Response, E>, Outcome) = match Decision::of(&answer) {
+    let decision = Decision::of(&answer);
+    if let Decision::DelayThenProceed(delay) = decision {
+        tokio::time::sleep(delay).await;
+    }
+    let (result, outcome): (Result<Response, E>, Outcome) = match decision {
         Decision::Status(status) => {
             let value = ReturnValue::response(status.as_u16(), md5_hex(""));
             (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
@@ -274,7 +298,7 @@ where
                 Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
             }
         }
-        Decision::Proceed => {
+        Decision::Proceed | Decision::DelayThenProceed(_) => {
             headers.set(&mut request, None);
             match execute(request).await {
                 Ok(response) => {
