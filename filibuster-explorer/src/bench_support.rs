@@ -25,7 +25,7 @@ pub fn begin_with_faults(server: &Server, faults: Vec<PlannedFault>) {
 /// Ends the current test execution: remembers it as run and adds it to the
 /// dynamic reduction's index.
 pub fn finish(server: &Server) {
-    server.lock().finish();
+    server.lock().finish(0);
 }
 
 /// What [`next`] did with the execution it took from the stack.

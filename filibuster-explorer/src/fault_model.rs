@@ -18,6 +18,8 @@ use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
 #[derive(Clone, Debug)]
 pub struct FaultModel {
     libraries: Vec<Library>,
+    /// Where it was read from: `<built-in>`, or the analysis file's path.
+    source: String,
 }
 
 #[derive(Clone, Debug)]
@@ -130,7 +132,19 @@ impl FaultModel {
     /// The built-in model ([`REQWEST_DEFAULT`]).
     pub fn reqwest_default() -> Self {
         // The built-in text is valid; a test proves it.
-        Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>")).unwrap_or(Self { libraries: Vec::new() })
+        Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>"))
+            .unwrap_or(Self { libraries: Vec::new(), source: "<built-in>".to_owned() })
+    }
+
+    /// Where the model was read from: `<built-in>` for
+    /// [`FaultModel::reqwest_default`], else the path given to
+    /// [`FaultModel::load`] or [`FaultModel::from_json`].
+    ///
+    /// ```
+    /// assert_eq!(filibuster_explorer::FaultModel::default().source(), "<built-in>");
+    /// ```
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Loads an analysis file.
@@ -211,7 +225,7 @@ impl FaultModel {
             };
             libraries.push(Library { pattern, exceptions, errors });
         }
-        Ok(Self { libraries })
+        Ok(Self { libraries, source: path.display().to_string() })
     }
 
     /// The faults to try on `call` at `site`, in the model's order.
