@@ -43,7 +43,7 @@ pub fn next(server: &Server, dynamic_reduction: bool) -> Option<Next> {
     let mut state = server.lock();
     state.exploring = true;
     let next = state.pop()?;
-    if dynamic_reduction && state.should_prune(&next) {
+    if dynamic_reduction && state.covering(&next).is_some() {
         return Some(Next::Pruned);
     }
     state.begin(Some(next));

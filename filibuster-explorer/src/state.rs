@@ -234,10 +234,6 @@ impl State {
         self.stack.len()
     }
 
-    pub(crate) fn should_prune(&self, scheduled: &Scheduled) -> bool {
-        self.reduction.covering(scheduled).is_some()
-    }
-
     /// Whether dynamic reduction shows that running `scheduled` cannot show
     /// anything new; if so, the numbers of the executions run that show it.
     pub(crate) fn covering(&self, scheduled: &Scheduled) -> Option<Vec<usize>> {
