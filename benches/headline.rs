@@ -200,7 +200,7 @@ fn main() {
                 .report
                 .executions
                 .iter()
-                .filter(|e| !matches!(e.status, filibuster::ExecutionStatus::Pruned))
+                .filter(|e| !matches!(e.status, filibuster::ExecutionStatus::Pruned { .. }))
                 .collect();
             let mut previous = run.started;
             for (i, chunk) in run.ends.chunks(500).enumerate() {

@@ -420,9 +420,9 @@ pub use filibuster_explorer as server;
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{
     CallReport, CallSite, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
-    ExecutionStatus, Explorer, FaultModel, FaultModelError, FaultReport, Limits, Nondeterminism, Origin,
-    PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, Server, TestContext, TestOutcome,
-    Verdict,
+    ExecutionStatus, Explorer, FaultKind, FaultModel, FaultModelError, FaultReport, InjectedFault, Limits,
+    Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, RunOptions,
+    Server, TestContext, TestOutcome, Verdict,
 };
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{Calls, FailureGroup, Fault, RegressionReplay, Strategy};

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use filibuster::{Explorer, Report};
+use filibuster::{ExecutionStatus, Explorer, Report};
 
 #[derive(Clone)]
 struct Node {
@@ -158,8 +158,69 @@ async fn chain() {
         let c = t.node(Service::C, &[], true, true).await;
         let b = t.node(Service::B, &[&c], true, true).await;
         let a = t.node(Service::A, &[&b], true, true).await;
-        assert_counts(&t.explore(&a).await, run, pruned);
+        let report = t.explore(&a).await;
+        assert_counts(&report, run, pruned);
+        if reduction {
+            assert_pruned_and_reported(&report);
+        }
     }
+}
+
+/// The pruned execution of `chain` names the one that covered it: the
+/// first run after the initial one (a fault on b->c, so that a->b answered
+/// 503); and the JSON report holds typed fields.
+fn assert_pruned_and_reported(report: &Report) {
+    let pruned =
+        report.executions.iter().find(|e| matches!(e.status, ExecutionStatus::Pruned { .. })).unwrap();
+    assert_eq!(pruned.status, ExecutionStatus::Pruned { covered_by: vec![2] });
+    let covering = &report.executions[1];
+    assert_eq!(covering.number, 2);
+    assert!(
+        covering.calls.iter().any(|c| c.target.as_deref() == Some("c") && c.fault.is_some()),
+        "{covering:?}"
+    );
+    let description = pruned.describe();
+    assert!(
+        description.starts_with(&format!(
+            "execution {} pruned (what it would show, execution 2 showed) with these faults:\n  a -> b GET / (",
+            pruned.number
+        )),
+        "{description}"
+    );
+    assert!(description.ends_with("): status 503\n"), "{description}");
+
+    let path = std::env::temp_dir().join(format!("filibuster-exploration-{}.json", std::process::id()));
+    report.write_json(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let options = &json["options"];
+    assert_eq!(options["fault_model"], "<built-in>");
+    assert_eq!(
+        (&options["dynamic_reduction"], &options["max_executions"]),
+        (&true.into(), &serde_json::Value::Null)
+    );
+    assert_eq!((&options["grace"], &options["replay"]), (&5.0.into(), &false.into()));
+    let executions = json["executions"].as_array().unwrap();
+    assert_eq!(executions[0]["number"], 1);
+    assert_eq!(executions[0]["status"], "passed");
+    let pruned = executions.iter().find(|e| e["status"] == "pruned").unwrap();
+    assert_eq!(pruned["covered_by"], serde_json::json!([2]));
+    let fault = &pruned["faults"][0];
+    assert_eq!(
+        (&fault["source"], &fault["target"], &fault["method"]),
+        (&"a".into(), &"b".into(), &"GET".into())
+    );
+    assert_eq!(
+        (&fault["path"], &fault["function"], &fault["fault"]),
+        (&"/".into(), &"fetch".into(), &"status 503".into())
+    );
+    assert!(fault["callsite"].as_str().unwrap().starts_with("tests/test_exploration.rs:"), "{fault}");
+    // Execution indices are JSON lists of [hash, count] pairs, not strings.
+    let index = fault["execution_index"].as_array().unwrap();
+    assert_eq!(index.len(), 1);
+    assert_eq!(index[0][1], 1);
+    let call = &executions[1]["calls"][1];
+    assert_eq!(call["execution_index"].as_array().unwrap().len(), 2, "{call}");
 }
 
 /// a -> {b, c}, a making both calls whatever happens. 5 faults on a->c, 5 on

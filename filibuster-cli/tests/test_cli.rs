@@ -210,6 +210,14 @@ async fn cli_explores_separate_processes_like_the_harness() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("filibuster-report.json")).unwrap()).unwrap();
     assert_eq!(report["executions_run"], run);
     assert_eq!(report["executions"].as_array().unwrap().len(), run + pruned);
+    // Typed fields: the run's options, execution indices as JSON lists.
+    assert_eq!(
+        (&report["options"]["fault_model"], &report["options"]["replay"]),
+        (&"<built-in>".into(), &false.into())
+    );
+    assert_eq!(report["options"]["dynamic_reduction"], true);
+    let calls = report["executions"][0]["calls"].as_array().unwrap();
+    assert!(!calls.is_empty() && calls.iter().all(|c| c["execution_index"][0].is_array()), "{calls:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -25,7 +25,7 @@ pub fn begin_with_faults(server: &Server, faults: Vec<PlannedFault>) {
 /// Ends the current test execution: remembers it as run and adds it to the
 /// dynamic reduction's index.
 pub fn finish(server: &Server) {
-    server.lock().finish();
+    server.lock().finish(0);
 }
 
 /// What [`next`] did with the execution it took from the stack.
@@ -43,7 +43,7 @@ pub fn next(server: &Server, dynamic_reduction: bool) -> Option<Next> {
     let mut state = server.lock();
     state.exploring = true;
     let next = state.pop()?;
-    if dynamic_reduction && state.should_prune(&next) {
+    if dynamic_reduction && state.covering(&next).is_some() {
         return Some(Next::Pruned);
     }
     state.begin(Some(next));

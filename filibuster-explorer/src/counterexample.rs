@@ -112,7 +112,7 @@ impl Counterexample {
 impl Counterexample {
     /// Where each call of the failing execution came from, by execution
     /// index (from its `log`, and its `response_log` for targets and fns).
-    pub(crate) fn sites(&self) -> impl Iterator<Item = (String, CallSite)> + '_ {
+    pub(crate) fn sites(&self) -> impl Iterator<Item = (String, CallSite, Option<String>)> + '_ {
         self.log.iter().chain(&self.response_log).filter_map(|entry| {
             let index = entry.get("execution_index")?.as_str()?.to_owned();
             let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -131,7 +131,7 @@ impl Counterexample {
                     filibuster_runtime::__explorer::function_of(&text("full_traceback")?).map(str::to_owned)
                 }),
             };
-            Some((index, site))
+            Some((index, site, text("full_traceback")))
         })
     }
 

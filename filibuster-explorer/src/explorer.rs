@@ -16,10 +16,10 @@ use super::execution::LogEntry;
 use super::regressions;
 use super::report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
-    Report, RunError,
+    Report, RunError, RunOptions,
 };
 use super::state::State;
-use super::{FaultModel, PlannedFault, Server};
+use super::{FaultModel, InjectedFault, PlannedFault, Server};
 use filibuster_runtime::__explorer::Watch;
 use filibuster_runtime::Connection;
 
@@ -67,7 +67,8 @@ pub struct Explorer {
 }
 
 /// The order in which scheduled executions are taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// The latest scheduled first: the faults on the deepest, latest call
     /// of an execution are tried before those on earlier calls (the
@@ -89,7 +90,38 @@ impl Default for Explorer {
     }
 }
 
-/// What a functional test sees of the exploration.
+/// What a functional test sees of the exploration: which faults were
+/// injected so far in this test execution, so that its oracle can say what
+/// must hold with them and without.
+///
+/// Ask as precisely as the oracle needs: a fault on *any* call to a service
+/// ([`fault_injected_on`](TestContext::fault_injected_on)) also counts one
+/// on an unrelated call to it (an audit `POST` beside the `GET` the oracle
+/// is about). Name the call by its method
+/// ([`fault_injected_on_method`](TestContext::fault_injected_on_method)),
+/// method and path or route
+/// ([`fault_injected_on_request`](TestContext::fault_injected_on_request)),
+/// or callsite ([`fault_injected_at`](TestContext::fault_injected_at));
+/// [`faults`](TestContext::faults) lists them all;
+/// [`expect_outcome`](TestContext::expect_outcome) checks the usual oracle.
+///
+/// ```no_run
+/// # async fn demo(explorer: filibuster_explorer::Explorer, url: String) {
+/// let report = explorer
+///     .run(|ctx| {
+///         let url = url.clone();
+///         async move {
+///             let status = reqwest::get(&url).await.map_err(|e| e.to_string())?.status().as_u16();
+///             // Only a fault on the bookings lookup may change the answer,
+///             // not one on the audit `POST /bookings/{user}` it also sends.
+///             let lookup_failed = ctx.fault_injected_on_request("bookings", "GET", "/bookings/{user}");
+///             ctx.expect_outcome(lookup_failed, status, 200, &[503])
+///         }
+///     })
+///     .await;
+/// report.assert_passed();
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TestContext {
     server: Server,
@@ -103,9 +135,132 @@ impl TestContext {
     }
 
     /// Whether a fault was injected so far in this test execution on a call
-    /// to `service`.
+    /// to `service` (any call to it: see
+    /// [`fault_injected_on_request`](TestContext::fault_injected_on_request)
+    /// to name one).
     pub fn fault_injected_on(&self, service: &str) -> bool {
         self.server.fault_injected_on(service)
+    }
+
+    /// The faults injected so far in this test execution, in the order of
+    /// their calls, each with its call: source, target, method, path,
+    /// callsite and the fault. The other questions are about them:
+    /// [`fault_injected_on_request`](TestContext::fault_injected_on_request)
+    /// is `ctx.faults().iter().any(|f| f.is_on_request(..))`.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) {
+    /// use filibuster_explorer::FaultKind;
+    ///
+    /// for fault in ctx.faults() {
+    ///     if let FaultKind::Exception { name, .. } = &fault.fault
+    ///         && name == "reqwest.timeout"
+    ///     {
+    ///         println!("timed out: {}", fault.describe());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn faults(&self) -> Vec<InjectedFault> {
+        self.server.faults()
+    }
+
+    /// Whether a fault was injected so far in this test execution on a call
+    /// to `service` with the HTTP `method` (`"GET"`; any case): Filibuster
+    /// Java's `wasFaultInjectedOnHttpMethod`.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) {
+    /// if ctx.fault_injected_on_method("bookings", "GET") {
+    ///     // the user's bookings could not be read
+    /// }
+    /// # }
+    /// ```
+    pub fn fault_injected_on_method(&self, service: &str, method: &str) -> bool {
+        self.faults().iter().any(|f| f.is_on_method(service, method))
+    }
+
+    /// Whether a fault was injected so far in this test execution on a call
+    /// to `service` with `method` whose path `route` matches: the path as
+    /// requested (`"/bookings/chris"`; without `?`, the query is ignored),
+    /// or an axum route pattern, where `{param}` matches one segment
+    /// (`"/bookings/{user}"`). Filibuster Java's
+    /// `wasFaultInjectedOnHttpRequest`.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) {
+    /// let lookup_failed = ctx.fault_injected_on_request("bookings", "GET", "/bookings/{user}");
+    /// let audit_failed = ctx.fault_injected_on_request("bookings", "POST", "/bookings/{user}");
+    /// # }
+    /// ```
+    pub fn fault_injected_on_request(&self, service: &str, method: &str, route: &str) -> bool {
+        self.faults().iter().any(|f| f.is_on_request(service, method, route))
+    }
+
+    /// Whether a fault was injected so far in this test execution on a call
+    /// made at `callsite`: the name of the `#[filibuster::call]` fn holding
+    /// the `.send()` (`"fetch_bookings"`; `"BookingsClient::get"` for a
+    /// method of an impl block with the attribute), or the callsite's full
+    /// id (32 hex digits). Fn names are known for calls made in this
+    /// process.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) {
+    /// let lookup_failed = ctx.fault_injected_at("fetch_bookings");
+    /// # }
+    /// ```
+    pub fn fault_injected_at(&self, callsite: &str) -> bool {
+        self.faults().iter().any(|f| f.is_at(callsite))
+    }
+
+    /// The usual oracle: `actual` must be `without_fault` when
+    /// `fault_injected` is false, and one of `with_fault` when it is true.
+    /// Pass the question that names the faults the outcome depends on
+    /// (`ctx.fault_injected_on_request(..)`, `ctx.fault_injected_at(..)`).
+    /// The error says what was expected, what came, and the faults injected
+    /// in this execution.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext, status: u16) -> Result<(), String> {
+    /// // 200 unless the bookings lookup failed; then 503 or 404.
+    /// let lookup_failed = ctx.fault_injected_at("fetch_bookings");
+    /// ctx.expect_outcome(lookup_failed, status, 200, &[503, 404])?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn expect_outcome<T: PartialEq + std::fmt::Debug>(
+        &self,
+        fault_injected: bool,
+        actual: T,
+        without_fault: T,
+        with_fault: &[T],
+    ) -> Result<(), String> {
+        let expected = if fault_injected {
+            if with_fault.contains(&actual) {
+                return Ok(());
+            }
+            match with_fault {
+                [one] => format!("{one:?} (the fault asked about was injected)"),
+                many => format!("one of {many:?} (the fault asked about was injected)"),
+            }
+        } else {
+            if actual == without_fault {
+                return Ok(());
+            }
+            format!("{without_fault:?} (the fault asked about was not injected)")
+        };
+        let faults = self.faults();
+        let mut message = format!("execution {}: expected {expected}, got {actual:?}", self.execution);
+        if faults.is_empty() {
+            message.push_str("; no fault was injected");
+        } else {
+            message.push_str("; faults injected:");
+            for fault in &faults {
+                message.push_str("\n  ");
+                message.push_str(&fault.describe());
+            }
+        }
+        Err(message)
     }
 
     /// The number of this execution: 1 for the initial one.
@@ -306,6 +461,7 @@ impl Explorer {
         let watch = Watch::start();
         let mut report = Report {
             functional_test: self.name.clone(),
+            options: self.options(),
             regressions_file: self.regressions.clone(),
             ..Report::default()
         };
@@ -345,6 +501,24 @@ impl Explorer {
         report.elapsed = started.elapsed();
         bar.finish_and_clear();
         report
+    }
+
+    /// How this explorer is set up, for the report.
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            fault_model: self.server.lock().model.source().to_owned(),
+            dynamic_reduction: self.dynamic_reduction,
+            max_executions: self.max_executions,
+            grace: self.grace,
+            repeat_initial_execution: self.repeat_initial,
+            allow_no_calls: self.allow_no_calls,
+            allow_nondeterminism: self.allow_nondeterminism,
+            replay: self.replay.is_some(),
+            strategy: self.strategy,
+            keep_going: self.keep_going,
+            regressions: self.regressions.clone(),
+            replay_regressions: self.replay_regressions,
+        }
     }
 
     /// Replays the saved regressions, if any; answers whether to explore
@@ -535,13 +709,14 @@ impl Explorer {
                 }
                 let Some(next) = state.pop() else { return };
                 taken += 1;
-                if self.dynamic_reduction && state.should_prune(&next) {
+                let covered_by = if self.dynamic_reduction { state.covering(&next) } else { None };
+                if let Some(covered_by) = covered_by {
                     report.executions_pruned += 1;
                     report.executions.push(ExecutionReport {
                         number: taken,
                         faults: next.faults.iter().map(|f| state.fault_report(f)).collect(),
                         calls: Vec::new(),
-                        status: ExecutionStatus::Pruned,
+                        status: ExecutionStatus::Pruned { covered_by },
                         not_injected: Vec::new(),
                         unfinished: Vec::new(),
                         requests_still_running: 0,
@@ -603,7 +778,7 @@ impl Explorer {
                 "calls or requests still running when the execution was closed"
             );
         }
-        state.finish();
+        state.finish(number);
         ExecutionReport {
             number,
             faults: state.faults.iter().map(|f| state.fault_report(f)).collect(),

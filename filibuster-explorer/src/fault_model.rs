@@ -41,6 +41,9 @@ use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
 pub struct FaultModel {
     libraries: Vec<Library>,
     rules: Vec<Rule>,
+    /// Where it was read from: `<built-in>`, the analysis file's path, or
+    /// `<rust>`; with ` + rules in Rust` when rules were added to it.
+    source: String,
 }
 
 /// One fault of a fault model written in Rust.
@@ -92,9 +95,10 @@ impl Calls {
         self
     }
 
-    /// Only the calls whose path (without the query) matches `pattern`, an
-    /// axum route: literal segments, `{name}` for any one segment, `{*rest}`
-    /// for the rest of the path (`"/users/{name}/bookings"`).
+    /// Only the calls whose path matches `pattern`: the path itself, or an
+    /// axum route with `{name}` for any one segment and a last `{*rest}` for
+    /// the rest (`"/users/{name}/bookings"`); the query is ignored unless
+    /// `pattern` has one.
     pub fn path(mut self, pattern: impl Into<String>) -> Self {
         self.path = Some(pattern.into());
         self
@@ -104,35 +108,14 @@ impl Calls {
     fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
         self.service.as_deref().is_none_or(|service| target == Some(service))
             && self.method.as_deref().is_none_or(|method| call.method.eq_ignore_ascii_case(method))
-            && self
-                .path
-                .as_deref()
-                .is_none_or(|pattern| call.args.first().is_some_and(|path| route_matches(pattern, path)))
+            && self.path.as_deref().is_none_or(|pattern| {
+                call.args.first().is_some_and(|path| super::injected::route_matches(pattern, path))
+            })
     }
 }
 
-/// Whether `path` (its query, if any, ignored) matches the axum route
-/// `pattern`: literal segments, `{name}` for one non-empty segment, `{*rest}`
-/// for everything after.
-pub(crate) fn route_matches(pattern: &str, path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let mut segments = path.trim_start_matches('/').split('/');
-    for expected in pattern.trim_start_matches('/').split('/') {
-        if expected.starts_with("{*") && expected.ends_with('}') {
-            return true;
-        }
-        match segments.next() {
-            Some(segment) if expected.starts_with('{') && expected.ends_with('}') => {
-                if segment.is_empty() {
-                    return false;
-                }
-            }
-            Some(segment) if segment == expected => {}
-            _ => return false,
-        }
-    }
-    segments.next().is_none()
-}
+/// What [`FaultModel::source`] ends with once rules were added.
+const RULES_ADDED: &str = " + rules in Rust";
 
 /// A rule of a model written in Rust.
 #[derive(Clone, Debug)]
@@ -295,14 +278,30 @@ impl FaultModel {
 
     /// A model that tries no fault, to add rules to with [`FaultModel::with`].
     pub fn empty() -> Self {
-        Self { libraries: Vec::new(), rules: Vec::new() }
+        Self { libraries: Vec::new(), rules: Vec::new(), source: "<rust>".to_owned() }
     }
 
     /// This model, plus `faults` on `calls`. A fault proposed twice for one
     /// call (by two rules, or by a rule and the analysis file) is tried once.
     pub fn with(mut self, calls: Calls, faults: impl IntoIterator<Item = Fault>) -> Self {
         self.rules.push(Rule { calls, faults: faults.into_iter().collect() });
+        if self.source != "<rust>" && !self.source.ends_with(RULES_ADDED) {
+            self.source.push_str(RULES_ADDED);
+        }
         self
+    }
+
+    /// Where the model was read from: `<built-in>` for
+    /// [`FaultModel::reqwest_default`], the path given to
+    /// [`FaultModel::load`] or [`FaultModel::from_json`], or `<rust>` for
+    /// [`FaultModel::empty`]; followed by ` + rules in Rust` when
+    /// [`FaultModel::with`] added rules to a model read from a file.
+    ///
+    /// ```
+    /// assert_eq!(filibuster_explorer::FaultModel::default().source(), "<built-in>");
+    /// ```
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Loads an analysis file.
@@ -383,7 +382,7 @@ impl FaultModel {
             };
             libraries.push(Library { pattern, exceptions, errors });
         }
-        Ok(Self { libraries, rules: Vec::new() })
+        Ok(Self { libraries, rules: Vec::new(), source: path.display().to_string() })
     }
 
     /// The faults to try on `call` at `site`, in the model's order.
@@ -504,21 +503,6 @@ fn number(n: f64) -> Value {
 mod tests {
     use super::*;
     use filibuster_runtime::VectorClock;
-
-    #[test]
-    fn routes_match_as_axum_routes() {
-        assert!(route_matches("/movies/{id}", "/movies/267eedb8"));
-        assert!(route_matches("/movies/{id}", "/movies/267eedb8?x=1"));
-        assert!(route_matches("/users/{name}/bookings", "/users/chris/bookings"));
-        assert!(route_matches("/files/{*rest}", "/files/a/b/c"));
-        assert!(route_matches("/", "/"));
-        assert!(route_matches("/health-check", "/health-check"));
-        assert!(!route_matches("/movies/{id}", "/movies/"));
-        assert!(!route_matches("/movies/{id}", "/movies/1/cast"));
-        assert!(!route_matches("/movies/{id}", "/movie/1"));
-        assert!(!route_matches("/users/{name}/bookings", "/users/chris"));
-        assert!(!route_matches("/health-check", "/health-check/more"));
-    }
 
     fn call(method: &str, timeout: Option<f64>) -> Invocation {
         Invocation {

@@ -17,6 +17,7 @@ mod execution;
 mod explorer;
 mod fault_model;
 mod in_process;
+mod injected;
 mod origin;
 mod reduction;
 mod regressions;
@@ -34,10 +35,11 @@ pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
 pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
 pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use injected::{FaultKind, InjectedFault};
 pub use origin::Origin;
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, Nondeterminism,
-    RegressionReplay, ReplayOutcome, Report, RunError, Verdict,
+    RegressionReplay, ReplayOutcome, Report, RunError, RunOptions, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};
@@ -125,6 +127,15 @@ impl Server {
     /// to `service`.
     pub fn fault_injected_on(&self, service: &str) -> bool {
         self.lock().injected_on(service)
+    }
+
+    /// The faults injected in the current test execution, in the order of
+    /// their calls, each with the call it was injected into (while
+    /// replaying a counterexample: the faults planned, as
+    /// [`Server::fault_injected`] answers). `GET /filibuster/faults` answers
+    /// them as JSON.
+    pub fn faults(&self) -> Vec<InjectedFault> {
+        self.lock().injected_faults()
     }
 
     /// Requests that in-process instrumented handlers are still handling.

@@ -132,10 +132,13 @@ impl ReductionIndex {
         }
     }
 
-    /// Whether running `scheduled` cannot show anything new.
-    pub(super) fn should_prune(&self, scheduled: &Scheduled) -> bool {
+    /// Whether running `scheduled` cannot show anything new; if so, the
+    /// executions run (numbered from 0 in the order they were added) that
+    /// show it: one per call whose children it holds, ascending, without
+    /// repeats.
+    pub(super) fn covering(&self, scheduled: &Scheduled) -> Option<Vec<u32>> {
         if self.executions == 0 {
-            return false;
+            return None;
         }
         let entries = scheduled.prefix.entries();
         // The digest of the last entry with each execution index.
@@ -155,18 +158,23 @@ impl ReductionIndex {
                 groups.entry("[]").or_default().insert(e.execution_index.as_str());
             }
         }
-        groups.values().all(|children| {
+        let mut covering = Vec::with_capacity(groups.len());
+        for children in groups.values() {
             let mut lists = Vec::with_capacity(children.len());
             for child in children {
-                let Some(list) =
-                    self.requirement(scheduled, &digests, child).and_then(|k| self.postings.get(&k))
-                else {
-                    return false;
-                };
+                let list =
+                    self.requirement(scheduled, &digests, child).and_then(|k| self.postings.get(&k))?;
                 lists.push(list);
             }
-            exists_in_all(&mut lists)
-        })
+            match first_in_all(&mut lists) {
+                Found::Nothing => return None,
+                Found::Id(id) => covering.push(id),
+                Found::NoList => {}
+            }
+        }
+        covering.sort_unstable();
+        covering.dedup();
+        Some(covering)
     }
 
     /// The posting key a past call must have to match child `ei` of
@@ -202,7 +210,18 @@ impl ReductionIndex {
     }
 }
 
-/// Whether one execution id is in every list (all ascending).
+/// What [`first_in_all`] found.
+#[derive(Debug, PartialEq)]
+enum Found {
+    /// No list to look in: nothing to cover.
+    NoList,
+    /// The first id in every list.
+    Id(u32),
+    /// No id is in every list.
+    Nothing,
+}
+
+/// The first execution id in every list (all ascending).
 ///
 /// A leapfrog intersection: the candidate is the largest id seen; each list
 /// in turn gallops (exponential, then binary search) to its first id not
@@ -211,12 +230,12 @@ impl ReductionIndex {
 /// the executions run, and a check that finds nothing (every execution that
 /// is run) used to walk the whole shortest list; galloping skips the runs
 /// of ids that cannot match, which the depth-first order makes long.
-fn exists_in_all(lists: &mut [&Vec<u32>]) -> bool {
+fn first_in_all(lists: &mut [&Vec<u32>]) -> Found {
     if lists.is_empty() {
-        return true;
+        return Found::NoList;
     }
     if lists.iter().any(|l| l.is_empty()) {
-        return false;
+        return Found::Nothing;
     }
     lists.sort_by_key(|l| l.len());
     let mut positions = vec![0usize; lists.len()];
@@ -226,12 +245,12 @@ fn exists_in_all(lists: &mut [&Vec<u32>]) -> bool {
     loop {
         let list = lists[i];
         let at = gallop(list, positions[i], candidate);
-        let Some(&id) = list.get(at) else { return false };
+        let Some(&id) = list.get(at) else { return Found::Nothing };
         positions[i] = at;
         if id == candidate {
             agreeing += 1;
             if agreeing == lists.len() {
-                return true;
+                return Found::Id(candidate);
             }
         } else {
             candidate = id;
@@ -262,10 +281,13 @@ mod tests {
 
     #[test]
     fn leapfrog_finds_what_a_scan_finds() {
-        fn scan(lists: &[Vec<u32>]) -> bool {
+        fn scan(lists: &[Vec<u32>]) -> Found {
             match lists.split_first() {
-                None => true,
-                Some((first, others)) => first.iter().any(|id| others.iter().all(|l| l.contains(id))),
+                None => Found::NoList,
+                Some((first, others)) => first
+                    .iter()
+                    .find(|id| others.iter().all(|l| l.contains(id)))
+                    .map_or(Found::Nothing, |&id| Found::Id(id)),
             }
         }
         // A small deterministic generator: lists of ascending ids, dense or
@@ -290,7 +312,7 @@ mod tests {
                 })
                 .collect();
             let mut refs: Vec<&Vec<u32>> = lists.iter().collect();
-            assert_eq!(exists_in_all(&mut refs), scan(&lists), "{lists:?}");
+            assert_eq!(first_in_all(&mut refs), scan(&lists), "{lists:?}");
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Report {
     /// The functional test, as named to the explorer (for the CLI, its
     /// command).
     pub functional_test: String,
+    /// How the explorer was set up for this run.
+    pub options: RunOptions,
     /// Test executions run, the initial one included.
     pub executions_run: usize,
     /// Scheduled executions skipped by dynamic reduction.
@@ -89,6 +91,40 @@ pub struct FailureGroup {
     /// The numbers of the other failing executions whose faults include
     /// those of `minimal`, in order.
     pub supersets: Vec<usize>,
+}
+
+/// How an [`Explorer`](super::Explorer) was set up for a run, as its
+/// report records it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunOptions {
+    /// Where the fault model came from: `<built-in>`, or the analysis
+    /// file's path ([`FaultModel::source`](super::FaultModel::source)).
+    pub fault_model: String,
+    /// Whether dynamic reduction pruned redundant executions.
+    pub dynamic_reduction: bool,
+    /// The limit of executions taken, run or pruned, if any.
+    pub max_executions: Option<usize>,
+    /// How long an execution waited for its calls to end once the test
+    /// returned, in seconds in JSON.
+    #[serde(serialize_with = "seconds")]
+    pub grace: Duration,
+    /// Whether the fault-free execution was run twice, to check that it
+    /// makes the same calls.
+    pub repeat_initial_execution: bool,
+    /// Whether a run that tries no fault may pass.
+    pub allow_no_calls: bool,
+    /// Whether a nondeterministic fault-free execution was explored anyway.
+    pub allow_nondeterminism: bool,
+    /// Whether the run replayed a counterexample rather than exploring.
+    pub replay: bool,
+    /// The order executions were taken in.
+    pub strategy: super::Strategy,
+    /// Whether the exploration went on past failing executions.
+    pub keep_going: bool,
+    /// The file of saved regressions, if the explorer keeps one.
+    pub regressions: Option<PathBuf>,
+    /// Whether the saved regressions were replayed before exploring.
+    pub replay_regressions: bool,
 }
 
 /// The outcome of an exploration, in one word.
@@ -217,7 +253,8 @@ pub struct ExecutionReport {
     pub faults: Vec<FaultReport>,
     /// The calls it made, in the order they were reported (empty if pruned).
     pub calls: Vec<CallReport>,
-    /// Passed, failed or pruned (`"status"`, and `"message"` when failed).
+    /// Passed, failed or pruned (`"status"`, and `"message"` when failed,
+    /// `"covered_by"` when pruned).
     #[serde(flatten)]
     pub status: ExecutionStatus,
     /// Planned faults that met no call in this execution ("planned, not
@@ -250,13 +287,20 @@ pub enum ExecutionStatus {
         message: String,
     },
     /// Skipped: dynamic reduction showed it could not show anything new.
-    Pruned,
+    Pruned {
+        /// The executions run that show what it would (by number): for each
+        /// call, one that made the same calls under it with the same
+        /// outcomes.
+        covered_by: Vec<usize>,
+    },
 }
 
 /// A planned fault, and the call it targets.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FaultReport {
-    /// Execution index of the call it targets.
+    /// Execution index of the call it targets, as its JSON text (a JSON
+    /// list in the report).
+    #[serde(serialize_with = "json_text")]
     pub execution_index: String,
     /// The call it targets, as far as it is known.
     #[serde(flatten)]
@@ -298,12 +342,23 @@ pub struct CallReport {
     /// The fn holding the `.send()`, when known (calls made in this process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
-    /// Execution index of the call.
+    /// Execution index of the call, as its JSON text (a JSON list in the
+    /// report).
+    #[serde(serialize_with = "json_text")]
     pub execution_index: String,
     /// The fault injected into it, if any.
     pub fault: Option<String>,
     /// What it ended with: a status code, or an error name.
     pub outcome: Option<String>,
+}
+
+/// A JSON text as the value it holds (as the string itself if it holds
+/// none).
+fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => value.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -671,7 +726,15 @@ impl ExecutionReport {
         let mut out = match &self.status {
             ExecutionStatus::Passed => format!("execution {} passed", self.number),
             ExecutionStatus::Failed { .. } => format!("execution {} FAILED", self.number),
-            ExecutionStatus::Pruned => format!("execution {} pruned", self.number),
+            ExecutionStatus::Pruned { covered_by } if covered_by.is_empty() => {
+                format!("execution {} pruned", self.number)
+            }
+            ExecutionStatus::Pruned { covered_by } => format!(
+                "execution {} pruned (what it would show, execution{} {} showed)",
+                self.number,
+                if covered_by.len() == 1 { "" } else { "s" },
+                covered_by.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+            ),
         };
         out.push_str(if self.faults.is_empty() {
             " with no fault injected\n"
@@ -684,7 +747,7 @@ impl ExecutionReport {
                 out,
                 "  {}{}",
                 fault.describe(),
-                if injected || self.status == ExecutionStatus::Pruned {
+                if injected || matches!(self.status, ExecutionStatus::Pruned { .. }) {
                     ""
                 } else {
                     " (planned, not injected)"

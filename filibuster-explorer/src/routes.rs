@@ -33,6 +33,7 @@ pub(super) fn router(server: Server) -> Router {
             .route("/filibuster/fault-injected", get(fault_injected))
             .route("/filibuster/fault-injected/{service}", get(fault_injected_on))
             .route("/filibuster/fault-injected/service/{service}", get(fault_injected_on))
+            .route("/filibuster/faults", get(faults))
             .fallback(not_found)
     };
     Router::new()
@@ -194,6 +195,13 @@ async fn fault_injected_on(
 ) -> axum::Json<Value> {
     let service = params.get("service").map(String::as_str).unwrap_or_default();
     axum::Json(json!({"result": server.fault_injected_on(service)}))
+}
+
+/// `GET /filibuster/faults` (not the reference's): `{"faults": [...]}`, the
+/// faults injected in the current test execution, each an
+/// [`InjectedFault`](super::InjectedFault) as JSON.
+async fn faults(State(server): State<Server>) -> axum::Json<Value> {
+    axum::Json(json!({"faults": server.faults()}))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {

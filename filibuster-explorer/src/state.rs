@@ -11,6 +11,7 @@ use super::execution::{
 };
 use super::explorer::Strategy;
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
+use super::injected::{FaultKind, InjectedFault};
 use super::origin::{Origin, TokenPolicy};
 use super::reduction::ReductionIndex;
 use super::report::{CallSite, FaultReport};
@@ -103,6 +104,9 @@ pub(crate) struct State {
     scheduled_keys: HashSet<Digest>,
     ran_keys: HashSet<Digest>,
     reduction: ReductionIndex,
+    /// The number of each execution added to `reduction`, in order (the
+    /// repetition of the initial execution is 1 too).
+    run_numbers: Vec<usize>,
     /// The service each call (by execution index) reached, learned from
     /// `request_received` in any execution: the target of a call that was
     /// failed before it reached anything.
@@ -110,6 +114,9 @@ pub(crate) struct State {
     /// Where each call (by execution index) seen in any execution comes
     /// from: to describe the faults planned for it.
     sites: HashMap<String, CallSite>,
+    /// The callsite id of each call (by execution index) seen in any
+    /// execution, or named by a counterexample being replayed.
+    callsite_ids: HashMap<String, String>,
     pub scheduled_total: usize,
 }
 
@@ -144,8 +151,10 @@ impl State {
             scheduled_keys: HashSet::new(),
             ran_keys: HashSet::new(),
             reduction: ReductionIndex::default(),
+            run_numbers: Vec::new(),
             targets: HashMap::new(),
             sites: HashMap::new(),
+            callsite_ids: HashMap::new(),
             scheduled_total: 0,
         }
     }
@@ -207,8 +216,10 @@ impl State {
         self.log.iter().filter(|e| e.return_value.is_none() && e.exception.is_none())
     }
 
-    /// Ends the current test execution: remembers it as run.
-    pub(crate) fn finish(&mut self) {
+    /// Ends the current test execution, numbered `number` in reports:
+    /// remembers it as run.
+    pub(crate) fn finish(&mut self, number: usize) {
+        self.run_numbers.push(number);
         let key = execution_key(self.log_chain(), faults_digest(&self.faults));
         self.ran_keys.insert(key);
         self.reduction.add_execution(&self.log, &self.faults);
@@ -239,11 +250,17 @@ impl State {
         self.scheduled_keys.clear();
         self.ran_keys.clear();
         self.reduction = ReductionIndex::default();
+        self.run_numbers.clear();
         self.scheduled_total = 0;
     }
 
-    pub(crate) fn should_prune(&self, scheduled: &Scheduled) -> bool {
-        self.reduction.should_prune(scheduled)
+    /// Whether dynamic reduction shows that running `scheduled` cannot show
+    /// anything new; if so, the numbers of the executions run that show it.
+    pub(crate) fn covering(&self, scheduled: &Scheduled) -> Option<Vec<usize>> {
+        let ids = self.reduction.covering(scheduled)?;
+        let numbers: std::collections::BTreeSet<usize> =
+            ids.into_iter().filter_map(|id| self.run_numbers.get(id as usize).copied()).collect();
+        Some(numbers.into_iter().collect())
     }
 
     /// `GET /filibuster/new-test-execution/<service>`.
@@ -346,6 +363,11 @@ impl State {
                     .map(str::to_owned);
             }
             Some(_) => {}
+        }
+        if self.callsite_ids.len() < self.limits.known_calls
+            && !self.callsite_ids.contains_key(&execution_index)
+        {
+            self.callsite_ids.insert(execution_index.clone(), entry.invocation.full_traceback.to_string());
         }
         self.chains.push(chain(self.log_chain(), entry.digest));
         self.log.push(entry);
@@ -570,8 +592,11 @@ impl State {
     }
 
     /// Learns where the calls of a counterexample's log came from.
-    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite)>) {
-        for (execution_index, site) in sites {
+    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite, Option<String>)>) {
+        for (execution_index, site, callsite_id) in sites {
+            if let Some(id) = callsite_id {
+                self.callsite_ids.entry(execution_index.clone()).or_insert(id);
+            }
             let known = self.sites.entry(execution_index).or_insert_with(|| site.clone());
             known.target = known.target.take().or(site.target);
             known.function = known.function.take().or(site.function);
@@ -584,6 +609,47 @@ impl State {
             .target_service_name
             .clone()
             .or_else(|| self.targets.get(&entry.invocation.execution_index).cloned())
+    }
+
+    /// The faults injected in this execution, in the order of their calls;
+    /// while replaying, the faults planned (as [`State::injected`] answers),
+    /// described by their call when it was made, else by what the
+    /// counterexample says of it.
+    pub(crate) fn injected_faults(&self) -> Vec<InjectedFault> {
+        if !self.replaying {
+            return self
+                .log
+                .iter()
+                .filter_map(|e| {
+                    Some(InjectedFault::of(e.injected.as_ref()?, &e.invocation, self.target_of(e)))
+                })
+                .collect();
+        }
+        self.faults
+            .iter()
+            .map(|fault| {
+                let call = self.log.iter().find(|e| e.invocation.execution_index == fault.execution_index);
+                if let Some(entry) = call {
+                    return InjectedFault::of(fault, &entry.invocation, self.target_of(entry));
+                }
+                let report = self.fault_report(fault);
+                let (file, line) = match report.call.callsite.rsplit_once(':') {
+                    Some((file, line)) => (file.to_owned(), line.parse().ok()),
+                    None => (report.call.callsite.clone(), None),
+                };
+                InjectedFault {
+                    source: report.call.source,
+                    target: report.call.target,
+                    method: report.call.method,
+                    path: report.call.path,
+                    callsite_id: self.callsite_ids.get(&fault.execution_index).cloned().unwrap_or_default(),
+                    file,
+                    line,
+                    function: report.call.function,
+                    fault: FaultKind::of(fault),
+                }
+            })
+            .collect()
     }
 
     /// Whether a fault was injected in this execution; while replaying, whether
@@ -667,7 +733,7 @@ mod tests {
         let ei = r#"[["h", 1]]"#;
         assert_eq!(state.create(invocation(ei)).generated_id, 0);
         assert_eq!(state.create(invocation(r#"[["h", 2]]"#)).generated_id, 1);
-        state.finish();
+        state.finish(1);
         state.begin(None);
         let answer = state.create(invocation(ei));
         assert_eq!(answer.generated_id, ID_STRIDE);

@@ -1,7 +1,7 @@
 //! Parsing of the attributes' arguments and of the items they apply to, in
 //! one place, so that both attributes report mistakes alike.
 
-use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Literal, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
@@ -289,12 +289,30 @@ fn first_span(tokens: &TokenStream) -> Span {
 
 /// `#[attr("x")]`: say where the value goes rather than syn's generic error.
 fn reject_positional(tokens: &TokenStream, what: &str, usage: &str) -> syn::Result<()> {
-    match tokens.clone().into_iter().next() {
+    let mut first = tokens.clone().into_iter().next();
+    // A `$x:literal` of a `macro_rules!` arrives in an invisible group.
+    while let Some(TokenTree::Group(group)) = &first
+        && group.delimiter() == Delimiter::None
+    {
+        first = group.stream().into_iter().next();
+    }
+    match first {
         Some(TokenTree::Literal(literal)) => {
             Err(syn::Error::new(literal.span(), format!("{what}, as in {usage}")))
         }
         _ => Ok(()),
     }
+}
+
+/// The value after `name =`, looking through the invisible groups
+/// (`Delimiter::None`) a `macro_rules!` wraps its fragments in: a
+/// `$x:literal` or `$x:expr` passed on as an argument reads as the literal.
+fn value_expr(meta: &ParseNestedMeta<'_>) -> syn::Result<Expr> {
+    let mut expr: Expr = meta.value()?.parse()?;
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    Ok(expr)
 }
 
 fn unknown(meta: &ParseNestedMeta<'_>, takes: &str, usage: &str) -> syn::Error {
@@ -305,7 +323,7 @@ fn unknown(meta: &ParseNestedMeta<'_>, takes: &str, usage: &str) -> syn::Error {
 
 /// The string literal after `name =`: a non-empty one.
 fn string_value(meta: &ParseNestedMeta<'_>, name: &str, meaning: &str) -> syn::Result<LitStr> {
-    let expr: Expr = meta.value()?.parse()?;
+    let expr = value_expr(meta)?;
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().trim().is_empty() => Ok(lit),
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
@@ -325,7 +343,7 @@ fn seconds_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Seconds> {
         return Err(meta.error(format!("give the client's timeout in seconds: {EXAMPLE}")));
     }
     let not_positive = format!("`timeout` is the client's timeout in seconds, so more than 0: {EXAMPLE}");
-    let expr: Expr = meta.value()?.parse()?;
+    let expr = value_expr(meta)?;
     let (digits, suffix, span) = match &expr {
         Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit.base10_digits(), lit.suffix(), lit.span()),
         Expr::Lit(ExprLit { lit: Lit::Float(lit), .. }) => (lit.base10_digits(), lit.suffix(), lit.span()),
@@ -418,6 +436,26 @@ mod tests {
         assert_eq!(CallArgs::parse(quote!(timeout = 1e3)).unwrap().timeout.unwrap().value, 1000.0);
         let args = CallArgs::parse(quote!()).unwrap();
         assert!(args.id.is_none() && args.timeout.is_none());
+    }
+
+    /// What a `macro_rules!` passes for `$x:literal`: the literal in an
+    /// invisible group.
+    fn invisible(tokens: TokenStream) -> TokenStream {
+        TokenTree::Group(proc_macro2::Group::new(Delimiter::None, tokens)).into()
+    }
+
+    #[test]
+    fn values_from_macro_rules_fragments() {
+        let (users, x, ten) = (invisible(quote!("users")), invisible(quote!("x")), invisible(quote!(10)));
+        assert_eq!(HandlerArgs::parse(quote!(service = #users)).unwrap().service.unwrap().value(), "users");
+        let args = CallArgs::parse(quote!(id = #x, timeout = #ten)).unwrap();
+        assert_eq!((args.id.unwrap().value(), args.timeout.unwrap().value), ("x".to_owned(), 10.0));
+        let empty = invisible(quote!(""));
+        assert_eq!(
+            error(quote!(id = #empty)),
+            "`id` must not be empty: it is the callsite id of this fn's calls"
+        );
+        assert!(handler_error(users).starts_with("the service's name goes in `service = \"...\"`"));
     }
 
     #[test]
