@@ -51,19 +51,32 @@ impl Transport for StubTransport {
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
-        let generated_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Box::pin(async move {
-            Ok(CreateResponse {
-                generated_id,
-                execution_index: Some(invocation.execution_index.clone()),
-                forced_exception: None,
-                failure_metadata: None,
-            })
-        })
+        let answer = self.answer(invocation);
+        Box::pin(async move { Ok(answer) })
     }
 
     fn update<'a>(&'a self, _update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    // As the in-process server does: its answers at once.
+    fn create_now(&self, invocation: &Invocation) -> Option<Result<CreateResponse, TransportError>> {
+        Some(Ok(self.answer(invocation)))
+    }
+
+    fn update_now(&self, _update: &Update) -> Option<Result<(), TransportError>> {
+        Some(Ok(()))
+    }
+}
+
+impl StubTransport {
+    fn answer(&self, invocation: &Invocation) -> CreateResponse {
+        CreateResponse {
+            generated_id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            execution_index: Some(invocation.execution_index.clone()),
+            forced_exception: None,
+            failure_metadata: None,
+        }
     }
 }
 
