@@ -203,12 +203,27 @@ fn main() {
                 .filter(|e| !matches!(e.status, filibuster::ExecutionStatus::Pruned { .. }))
                 .collect();
             let mut previous = run.started;
-            for (i, chunk) in run.ends.chunks(500).enumerate() {
+            for (i, chunk) in run.ends.chunks(common::CPU_EVERY).enumerate() {
                 let end = *chunk.last().unwrap();
-                let calls: usize = ran.iter().skip(i * 500).take(500).map(|e| e.calls.len()).sum();
-                let faults: usize = ran.iter().skip(i * 500).take(500).map(|e| e.faults.len()).sum();
+                let calls: usize = ran
+                    .iter()
+                    .skip(i * common::CPU_EVERY)
+                    .take(common::CPU_EVERY)
+                    .map(|e| e.calls.len())
+                    .sum();
+                let faults: usize = ran
+                    .iter()
+                    .skip(i * common::CPU_EVERY)
+                    .take(common::CPU_EVERY)
+                    .map(|e| e.faults.len())
+                    .sum();
+                // CPU time of the chunk (clock ticks, all threads), when read.
+                let cpu = match (run.cpu.get(i), run.cpu.get(i + 1)) {
+                    (Some(before), Some(after)) => format!(", cpu {} ticks", after - before),
+                    _ => String::new(),
+                };
                 println!(
-                    "{i}: {:.0} exec/s, calls {calls} faults {faults}",
+                    "{i}: {:.0} exec/s, calls {calls} faults {faults}{cpu}",
                     chunk.len() as f64 / (end - previous).as_secs_f64()
                 );
                 previous = end;

@@ -51,19 +51,32 @@ impl Transport for StubTransport {
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
-        let generated_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Box::pin(async move {
-            Ok(CreateResponse {
-                generated_id,
-                execution_index: Some(invocation.execution_index.clone()),
-                forced_exception: None,
-                failure_metadata: None,
-            })
-        })
+        let answer = self.answer(invocation);
+        Box::pin(async move { Ok(answer) })
     }
 
     fn update<'a>(&'a self, _update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    // As the in-process server does: its answers at once.
+    fn create_now(&self, invocation: &Invocation) -> Option<Result<CreateResponse, TransportError>> {
+        Some(Ok(self.answer(invocation)))
+    }
+
+    fn update_now(&self, _update: &Update) -> Option<Result<(), TransportError>> {
+        Some(Ok(()))
+    }
+}
+
+impl StubTransport {
+    fn answer(&self, invocation: &Invocation) -> CreateResponse {
+        CreateResponse {
+            generated_id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            execution_index: Some(invocation.execution_index.clone()),
+            forced_exception: None,
+            failure_metadata: None,
+        }
     }
 }
 
@@ -330,6 +343,26 @@ pub struct LargeRun {
     pub report: Report,
     pub started: std::time::Instant,
     pub ends: Vec<std::time::Instant>,
+    /// The process's CPU time (all threads, user and system, in clock ticks)
+    /// at the start and after every [`CPU_EVERY`] executions: a gauge of the
+    /// work per execution that other processes on the machine move less
+    /// than the wall clock.
+    pub cpu: Vec<u64>,
+}
+
+/// Executions between two readings of [`LargeRun::cpu`].
+pub const CPU_EVERY: usize = 500;
+
+/// The CPU time of this process so far, user and system, in clock ticks
+/// (`/proc/self/stat`; 0 where there is none).
+pub fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
 }
 
 impl LargeRun {
@@ -377,23 +410,28 @@ impl Large {
     /// The full exploration of the homepage's functional test.
     pub async fn explore(&self) -> LargeRun {
         let ends = std::cell::RefCell::new(Vec::with_capacity(16_384));
+        let cpu = std::cell::RefCell::new(vec![cpu_ticks()]);
         let started = std::time::Instant::now();
         let report = self
             .explorer
             .run(|ctx| {
-                let ends = &ends;
+                let (ends, cpu) = (&ends, &cpu);
                 async move {
                     let outcome = large_app::check_homepage(&self.http, &self.gateway_url, async || {
                         ctx.fault_injected()
                     })
                     .await;
-                    ends.borrow_mut().push(std::time::Instant::now());
+                    let mut ends = ends.borrow_mut();
+                    ends.push(std::time::Instant::now());
+                    if ends.len().is_multiple_of(CPU_EVERY) {
+                        cpu.borrow_mut().push(cpu_ticks());
+                    }
                     outcome
                 }
             })
             .await;
         assert!(report.passed(), "{}", report.summary());
-        LargeRun { report, started, ends: ends.into_inner() }
+        LargeRun { report, started, ends: ends.into_inner(), cpu: cpu.into_inner() }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The server as a [`Transport`]: services in the same process call it
-//! directly.
+//! directly, and have its answers at once ([`Transport::create_now`]).
 
 use futures_util::future::BoxFuture;
 
@@ -18,13 +18,30 @@ impl Transport for Server {
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
-        let answer =
-            self.lock().create_from(invocation.clone(), Origin::InProcess).map_err(TransportError::from);
+        let answer = self.answer_create(invocation);
         Box::pin(async move { answer })
     }
 
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {
-        let answer = self.lock().update(update.clone()).map_err(TransportError::from);
+        let answer = self.answer_update(update);
         Box::pin(async move { answer })
+    }
+
+    fn create_now(&self, invocation: &Invocation) -> Option<Result<CreateResponse, TransportError>> {
+        Some(self.answer_create(invocation))
+    }
+
+    fn update_now(&self, update: &Update) -> Option<Result<(), TransportError>> {
+        Some(self.answer_update(update))
+    }
+}
+
+impl Server {
+    fn answer_create(&self, invocation: &Invocation) -> Result<CreateResponse, TransportError> {
+        self.lock().create_from(invocation.clone(), Origin::InProcess).map_err(TransportError::from)
+    }
+
+    fn answer_update(&self, update: &Update) -> Result<(), TransportError> {
+        self.lock().update(update.clone()).map_err(TransportError::from)
     }
 }

@@ -50,7 +50,8 @@ pub fn call_hash(callsite_id: &str, module: &str, method: &str, target: &str) ->
     wire::md5_hex(text)
 }
 
-/// Runs `f` with [`call_hash`] of a call from `callsite`, remembered per
+/// Runs `f` with [`call_hash`] of a call from `callsite`, and the same as a
+/// JSON string (quoted, as execution indices print it), remembered per
 /// thread: a call made again from the same callsite with the same method and
 /// target (the common case: a service calls the same few URLs over and over)
 /// costs a lookup instead of an md5.
@@ -64,7 +65,7 @@ pub(crate) fn with_call_hash<R>(
     module: &'static str,
     method: &str,
     target: &str,
-    f: impl FnOnce(&str) -> R,
+    f: impl FnOnce(&str, &str) -> R,
 ) -> R {
     let slot = (fingerprint(callsite.id, module, method, target) % CACHE_SLOTS as u64) as usize;
     CALL_HASHES.with(|cache| {
@@ -79,17 +80,23 @@ pub(crate) fn with_call_hash<R>(
                 // A miss (a call not seen lately on this thread) is also when
                 // the callsite is made known to the explorer's reports.
                 crate::known_callsites::register(callsite);
+                let hash = call_hash(callsite.id, module, method, target);
+                let mut quoted = String::with_capacity(hash.len() + 2);
+                wire::push_json_str(&mut quoted, &hash);
                 *entry = Some(CachedHash {
                     callsite,
                     module,
                     method: method.to_owned(),
                     target: target.to_owned(),
-                    hash: call_hash(callsite.id, module, method, target),
+                    hash,
+                    quoted,
                 })
             }
         }
-        let hash = entry.as_ref().map(|e| e.hash.as_str()).unwrap_or_default();
-        f(hash)
+        match entry {
+            Some(entry) => f(&entry.hash, &entry.quoted),
+            None => f("", "\"\""),
+        }
     })
 }
 
@@ -109,6 +116,8 @@ struct CachedHash {
     method: String,
     target: String,
     hash: String,
+    /// `hash` as a JSON string.
+    quoted: String,
 }
 
 impl CachedHash {
@@ -165,7 +174,10 @@ mod tests {
                     for i in 0..600 {
                         let target = format!("/bookings/{i}");
                         assert_eq!(
-                            with_call_hash(callsite, "reqwest", method, &target, str::to_owned),
+                            with_call_hash(callsite, "reqwest", method, &target, |hash, quoted| {
+                                assert_eq!(quoted, serde_json::to_string(hash).unwrap());
+                                hash.to_owned()
+                            }),
                             call_hash(callsite.id, "reqwest", method, &target)
                         );
                     }
@@ -182,7 +194,7 @@ mod tests {
             Callsite { id: "cached-collision", function: "get", file: "b.rs", line: 1, client_timeout: None };
         for callsite in [&FIRST, &SECOND, &FIRST] {
             assert_eq!(
-                with_call_hash(callsite, "reqwest", "GET", "/", str::to_owned),
+                with_call_hash(callsite, "reqwest", "GET", "/", |hash, _| hash.to_owned()),
                 call_hash("cached-collision", "reqwest", "GET", "/")
             );
         }

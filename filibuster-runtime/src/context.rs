@@ -11,6 +11,7 @@ use crate::callsite::{Callsite, normalized_target, with_call_hash};
 use crate::connection::Connection;
 use crate::execution_index::InvocationCounters;
 use crate::headers::FilibusterHeaders;
+use crate::vclock::ClockText;
 use crate::{ExecutionIndex, VectorClock};
 
 /// The module name calls report: the client library.
@@ -45,6 +46,9 @@ pub struct RequestContext {
 struct RequestState {
     vclock: VectorClock,
     counters: InvocationCounters,
+    /// `vclock`'s wire text around this request's service's count, printed
+    /// at its first call: the calls change that count only.
+    clock_text: Option<Arc<ClockText>>,
 }
 
 /// Everything an outgoing call needs, taken from the context in one step.
@@ -56,6 +60,8 @@ pub(crate) struct CallStart {
     pub request_id: Option<HeaderValue>,
     pub target: String,
     pub vclock: VectorClock,
+    /// `vclock` as its wire text (`None`: print `vclock`).
+    pub vclock_text: Option<ClockWire>,
     pub origin_vclock: VectorClock,
     /// The call's execution index, as its wire text.
     pub execution_index: String,
@@ -78,6 +84,7 @@ impl RequestContext {
             state: Mutex::new(RequestState {
                 vclock: headers.vclock.unwrap_or_default(),
                 counters: InvocationCounters::default(),
+                clock_text: None,
             }),
         }
     }
@@ -123,21 +130,51 @@ impl RequestContext {
     /// advances this request's clock and counts the call.
     pub(crate) fn start_call(&self, callsite: &'static Callsite, method: &str, url: &Url) -> CallStart {
         let target = normalized_target(url);
-        let (vclock, execution_index) = with_call_hash(callsite, MODULE, method, &target, |hash| {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.vclock.increment(self.service);
-            let count = state.counters.next(hash);
-            (state.vclock.clone(), ExecutionIndex::child_wire(&self.execution_index_wire, hash, count))
-        });
+        let (vclock, vclock_text, execution_index) =
+            with_call_hash(callsite, MODULE, method, &target, |hash, quoted| {
+                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let state = &mut *state;
+                let clock_count = state.vclock.incremented(self.service);
+                if state.clock_text.is_none() {
+                    state.clock_text = state.vclock.wire_around(self.service).map(Arc::new);
+                }
+                let vclock_text = state
+                    .clock_text
+                    .as_ref()
+                    .map(|text| ClockWire { text: Arc::clone(text), count: clock_count });
+                let count = state.counters.next(hash);
+                let index = ExecutionIndex::child_wire_quoted(&self.execution_index_wire, quoted, count);
+                (state.vclock.clone(), vclock_text, index)
+            });
         CallStart {
             service: self.service,
             connection: self.connection.clone(),
             request_id: self.request_id_header.clone(),
             target,
             vclock,
+            vclock_text,
             origin_vclock: self.origin_vclock.clone(),
             execution_index,
         }
+    }
+}
+
+/// A call's clock as its wire text: the request's text with the call's count.
+#[derive(Debug)]
+pub(crate) struct ClockWire {
+    text: Arc<ClockText>,
+    count: u64,
+}
+
+impl ClockWire {
+    /// Appends the clock's wire text to `out`.
+    pub(crate) fn push_wire(&self, out: &mut String) {
+        self.text.push_wire(out, self.count);
+    }
+
+    /// About how long the wire text is.
+    pub(crate) fn wire_len_hint(&self) -> usize {
+        self.text.wire_len_hint()
     }
 }
 

@@ -71,11 +71,20 @@ impl ExecutionIndex {
         Self(steps)
     }
 
-    /// The wire form of `parent.child(hash, count)`, given the wire form of
-    /// `parent` (as [`ExecutionIndex::to_wire`] prints it): the parent's
-    /// steps are copied, not printed again.
+    /// [`ExecutionIndex::child_wire_quoted`] of a hash not yet quoted.
+    #[cfg(test)]
     pub(crate) fn child_wire(parent: &str, hash: &str, count: u32) -> String {
-        let mut out = String::with_capacity(parent.len() + hash.len() + 16);
+        let mut quoted = String::with_capacity(hash.len() + 2);
+        wire::push_json_str(&mut quoted, hash);
+        Self::child_wire_quoted(parent, &quoted, count)
+    }
+
+    /// The wire form of `parent.child(hash, count)`, given the wire form of
+    /// `parent` (as [`ExecutionIndex::to_wire`] prints it) and `hash` as
+    /// its JSON string (quoted): the parent's steps are copied, not printed
+    /// again.
+    pub(crate) fn child_wire_quoted(parent: &str, quoted_hash: &str, count: u32) -> String {
+        let mut out = String::with_capacity(parent.len() + quoted_hash.len() + 16);
         match parent.strip_suffix(']') {
             Some(steps) if steps != "[" => {
                 out.push_str(steps);
@@ -83,7 +92,7 @@ impl ExecutionIndex {
             }
             _ => out.push_str("[["),
         }
-        wire::push_json_str(&mut out, hash);
+        out.push_str(quoted_hash);
         out.push_str(", ");
         wire::push_u64(&mut out, count.into());
         out.push_str("]]");

@@ -9,7 +9,7 @@ use reqwest::{Request, RequestBuilder, Response};
 use serde_json::{Map, Value};
 
 use crate::callsite::{Callsite, SaidOnce};
-use crate::context::{CallStart, MODULE, RequestContext};
+use crate::context::{CallStart, ClockWire, MODULE, RequestContext};
 use crate::fault::{self, ErrorKind};
 use crate::headers;
 use crate::records::{
@@ -237,7 +237,16 @@ where
     Fut: Future<Output = Result<Response, E>>,
     E: SendError,
 {
-    let CallStart { service, connection, request_id, target, vclock, origin_vclock, execution_index } = start;
+    let CallStart {
+        service,
+        connection,
+        request_id,
+        target,
+        vclock,
+        vclock_text,
+        origin_vclock,
+        execution_index,
+    } = start;
     let invocation = Invocation {
         instrumentation_type: Cow::Borrowed("invocation"),
         source_service_name: Cow::Borrowed(service),
@@ -275,6 +284,7 @@ where
     let headers = OutgoingHeaders {
         generated_id: answer.generated_id,
         vclock: &vclock,
+        vclock_text: vclock_text.as_ref(),
         execution_index: &execution_index,
         request_id: request_id.as_ref(),
     };
@@ -348,35 +358,50 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
     let mut response = response;
     // Read chunk by chunk, as `bytes` would, but without consuming the
     // response, whose head is then taken, not cloned. A body of one chunk
-    // (the usual case) is not copied.
-    let mut chunks = Vec::with_capacity(1);
+    // (the usual case) is not copied, and needs no list of chunks.
+    let mut first = None;
+    let mut more = Vec::new();
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) => chunks.push(chunk),
+            Ok(Some(chunk)) if first.is_none() => first = Some(chunk),
+            Ok(Some(chunk)) => more.push(chunk),
             Ok(None) => break,
             // What `bytes` answers.
             Err(error) => return observe_error(error.with_url(response.url().clone())),
         }
     }
-    let (text, response) = if chunks.len() == 1 {
-        let body = chunks.swap_remove(0);
-        (body_md5_hex(&body), rebuilt(response, body))
-    } else {
-        let body = chunks.concat();
-        (body_md5_hex(&body), rebuilt(response, body))
+    let body = match first {
+        Some(first) if more.is_empty() => first,
+        Some(first) => {
+            more.insert(0, first);
+            bytes::Bytes::from(more.concat())
+        }
+        None => bytes::Bytes::new(),
     };
-    (Ok(response), Ok(ReturnValue::response(status.as_u16(), text)))
+    let text = body_md5_hex(&body);
+    (Ok(rebuilt(response, body)), Ok(ReturnValue::response(status.as_u16(), text)))
 }
 
-/// `response`, whose body was read, with `body` in its place.
-fn rebuilt(mut response: Response, body: impl Into<reqwest::Body>) -> Response {
-    let head = fault::Head {
-        status: response.status(),
-        version: response.version(),
-        headers: std::mem::take(response.headers_mut()),
-        extensions: std::mem::take(response.extensions_mut()),
-    };
-    fault::response_with(head, response.url().clone(), body)
+/// `response`, whose body was read, with `body` in its place: its status,
+/// version, headers and extensions are moved, not copied; only its URL is
+/// (reqwest lends it out only).
+fn rebuilt(mut response: Response, body: bytes::Bytes) -> Response {
+    use reqwest::ResponseBuilderExt;
+    // The URL goes in through the builder, the only way reqwest offers:
+    // into the response's own extensions, then taken by `Response::from`.
+    let mut builder = http::Response::builder();
+    if let Some(extensions) = builder.extensions_mut() {
+        std::mem::swap(extensions, response.extensions_mut());
+    }
+    let parts = builder.url(response.url().clone()).body(());
+    let mut rebuilt = http::Response::new(reqwest::Body::from(body));
+    if let Ok(parts) = parts {
+        *rebuilt.extensions_mut() = parts.into_parts().0.extensions;
+    }
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    std::mem::swap(rebuilt.headers_mut(), response.headers_mut());
+    Response::from(rebuilt)
 }
 
 /// The outgoing headers, named at compile time.
@@ -418,6 +443,8 @@ fn line(line: u32) -> String {
 struct OutgoingHeaders<'a> {
     generated_id: u64,
     vclock: &'a VectorClock,
+    /// `vclock`'s wire text, when the request context has it.
+    vclock_text: Option<&'a ClockWire>,
     execution_index: &'a str,
     request_id: Option<&'a HeaderValue>,
 }
@@ -427,32 +454,66 @@ impl OutgoingHeaders<'_> {
         // The generated id, the clock (sent twice: `origin_vclock` is the
         // same text) and the execution index are printed into one buffer,
         // of which each value is a shared slice: one allocation for all.
-        let mut text = String::with_capacity(20 + self.vclock.wire_len_hint() + self.execution_index.len());
+        let clock_len =
+            self.vclock_text.map_or_else(|| self.vclock.wire_len_hint(), ClockWire::wire_len_hint);
+        let mut text = String::with_capacity(20 + clock_len + self.execution_index.len());
         crate::wire::push_u64(&mut text, self.generated_id);
         let id_end = text.len();
-        self.vclock.push_wire(&mut text);
+        match self.vclock_text {
+            Some(clock) => clock.push_wire(&mut text),
+            None => self.vclock.push_wire(&mut text),
+        }
         let vclock_end = text.len();
         text.push_str(self.execution_index);
         let text = bytes::Bytes::from(text);
         let value = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(text.slice(range)).ok();
-        let vclock = value(id_end..vclock_end);
-        let pairs = [
-            (GENERATED_ID, value(0..id_end)),
-            (VCLOCK, vclock.clone()),
-            (ORIGIN_VCLOCK, vclock),
-            (EXECUTION_INDEX, value(vclock_end..text.len())),
-            (REQUEST_ID, self.request_id.cloned()),
-            (FORCED_SLEEP, sleep.map(format_seconds).and_then(|text| HeaderValue::try_from(text).ok())),
-        ];
+        let (id, vclock, index) =
+            (value(0..id_end), value(id_end..vclock_end), value(vclock_end..text.len()));
         let map = request.headers_mut();
-        map.reserve(pairs.len());
-        for (name, value) in pairs {
-            if let Some(value) = value {
-                map.insert(name, value);
+        match (id, vclock, index, self.request_id) {
+            // The usual case, a request without headers of its own yet: a
+            // copy of the template, whose values are then put in, in order.
+            (Some(id), Some(vclock), Some(index), Some(request_id)) if map.is_empty() => {
+                *map = TEMPLATE.clone();
+                let values = [id, vclock.clone(), vclock, index, request_id.clone()];
+                for (slot, value) in map.values_mut().zip(values) {
+                    *slot = value;
+                }
             }
+            (id, vclock, index, request_id) => {
+                let pairs = [
+                    (GENERATED_ID, id),
+                    (VCLOCK, vclock.clone()),
+                    (ORIGIN_VCLOCK, vclock),
+                    (EXECUTION_INDEX, index),
+                    (REQUEST_ID, request_id.cloned()),
+                ];
+                map.reserve(pairs.len() + 1);
+                for (name, value) in pairs {
+                    if let Some(value) = value {
+                        map.insert(name, value);
+                    }
+                }
+            }
+        }
+        if let Some(value) = sleep.map(format_seconds).and_then(|text| HeaderValue::try_from(text).ok()) {
+            map.insert(FORCED_SLEEP, value);
         }
     }
 }
+
+/// The outgoing headers of a call, in the order they are set, with empty
+/// values: inserting a header hashes its name, copying a map does not, so
+/// that a request without headers of its own gets a copy of this map with
+/// the call's values put in ([`OutgoingHeaders::set`]): the same names, in
+/// the same order, as inserting them one by one.
+static TEMPLATE: std::sync::LazyLock<http::HeaderMap> = std::sync::LazyLock::new(|| {
+    let mut map = http::HeaderMap::with_capacity(6);
+    for name in [GENERATED_ID, VCLOCK, ORIGIN_VCLOCK, EXECUTION_INDEX, REQUEST_ID] {
+        map.insert(name, HeaderValue::from_static(""));
+    }
+    map
+});
 
 /// Seconds as the reference's handlers parse them (`int(...)`): whole
 /// numbers without a fraction or an exponent, however large (`1e20` is

@@ -155,6 +155,19 @@ pub trait Transport: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>>;
     /// `POST /filibuster/update`.
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>>;
+    /// The answer to [`Transport::create`] at once, without a future, from
+    /// a transport that has it without waiting (the in-process server):
+    /// instrumented calls ask this first, and await `create` only on
+    /// `None`, the default.
+    fn create_now(&self, invocation: &Invocation) -> Option<Result<CreateResponse, TransportError>> {
+        let _ = invocation;
+        None
+    }
+    /// [`Transport::update`] at once, as [`Transport::create_now`].
+    fn update_now(&self, update: &Update) -> Option<Result<(), TransportError>> {
+        let _ = update;
+        None
+    }
     /// How many records did not reach the server so far, as far as the
     /// transport knows (see [`HttpTransport::records_lost`]). A transport
     /// that cannot lose records, such as the in-process server, answers 0.

@@ -41,11 +41,20 @@ impl VectorClock {
     /// (which only a client can send) stays there: the clock saturates
     /// rather than wrapping to 0 or panicking.
     pub fn increment(&mut self, service: &str) {
+        self.incremented(service);
+    }
+
+    /// [`VectorClock::increment`], answering the new count.
+    pub(crate) fn incremented(&mut self, service: &str) -> u64 {
         let map = Arc::make_mut(&mut self.0);
         match map.get_mut(service) {
-            Some(count) => *count = count.saturating_add(1),
+            Some(count) => {
+                *count = count.saturating_add(1);
+                *count
+            }
             None => {
                 map.insert(Arc::from(service), 1);
+                1
             }
         }
     }
@@ -93,6 +102,29 @@ impl VectorClock {
         2 + self.0.len() * 16
     }
 
+    /// The wire text of `self` around the count of `service`, for a clock
+    /// whose other entries stay as they are: `None` when `service` has no
+    /// entry.
+    pub(crate) fn wire_around(&self, service: &str) -> Option<ClockText> {
+        let mut text = String::with_capacity(self.wire_len_hint());
+        let mut count_at = None;
+        text.push('{');
+        for (i, (name, count)) in self.0.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            wire::push_json_str(&mut text, name);
+            text.push_str(": ");
+            if **name == *service {
+                count_at = Some(text.len());
+            } else {
+                wire::push_u64(&mut text, *count);
+            }
+        }
+        text.push('}');
+        Some(ClockText { text, count_at: count_at? })
+    }
+
     /// Appends [`VectorClock::to_wire`] to `out`.
     pub(crate) fn push_wire(&self, out: &mut String) {
         out.push('{');
@@ -105,6 +137,32 @@ impl VectorClock {
             wire::push_u64(out, *count);
         }
         out.push('}');
+    }
+}
+
+/// The wire text of a clock but for the count of one service (see
+/// [`VectorClock::wire_around`]): a request's clock, of which only its own
+/// service's count changes, call after call, is printed from it.
+#[derive(Debug)]
+pub(crate) struct ClockText {
+    /// The text without the count.
+    text: String,
+    /// Where the count goes.
+    count_at: usize,
+}
+
+impl ClockText {
+    /// Appends the clock's wire text with `count` as the service's count.
+    pub(crate) fn push_wire(&self, out: &mut String, count: u64) {
+        let (before, after) = self.text.split_at(self.count_at);
+        out.push_str(before);
+        wire::push_u64(out, count);
+        out.push_str(after);
+    }
+
+    /// About how long the wire text is.
+    pub(crate) fn wire_len_hint(&self) -> usize {
+        self.text.len() + 20
     }
 }
 
@@ -199,6 +257,28 @@ mod tests {
         other.merge(&clock);
         assert_eq!((other.get("users"), other.get("b")), (u64::MAX, u64::MAX));
         assert!(other.descends(&clock));
+    }
+
+    #[test]
+    fn the_text_around_a_count_is_the_wire_text() {
+        let clocks: [&[(&str, u64)]; 4] =
+            [&[("users", 1)], &[("a\"b", 3), ("users", 9)], &[("gateway", 1), ("users", 2), ("zz", 7)], &[]];
+        for entries in clocks {
+            let clock: VectorClock = entries.iter().copied().collect();
+            for service in ["users", "gateway", "a\"b", "missing"] {
+                let Some(around) = clock.wire_around(service) else {
+                    assert_eq!(clock.get(service), 0, "{service}");
+                    continue;
+                };
+                for count in [0, 1, 10, 12345, u64::MAX] {
+                    let mut expected = clock.clone();
+                    Arc::make_mut(&mut expected.0).insert(Arc::from(service), count);
+                    let mut out = String::from("x");
+                    around.push_wire(&mut out, count);
+                    assert_eq!(out, format!("x{}", expected.to_wire()));
+                }
+            }
+        }
     }
 
     #[test]

@@ -48,22 +48,8 @@ fn is_plain(bytes: &[u8]) -> bool {
 
 /// Appends the decimal digits of `n` to `out` (what `n.to_string()` gives,
 /// without the formatting machinery or an allocation).
-pub(crate) fn push_u64(out: &mut String, mut n: u64) {
-    if n < 10 {
-        out.push(char::from(b'0' + n as u8));
-        return;
-    }
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while n > 0 {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.reserve(digits.len() - start);
-    for &digit in &digits[start..] {
-        out.push(char::from(digit));
-    }
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// A fast, non-cryptographic hasher (FxHash-like, eight bytes at a time),
