@@ -201,23 +201,28 @@ impl Connection {
     }
 
     fn outcome<T>(&self, result: Result<T, TransportError>) -> Option<T> {
-        match result {
-            Ok(value) => {
+        self.answered(result.as_ref().err());
+        result.ok()
+    }
+
+    /// Logs the server answering again, or not answering: `error`. Not
+    /// generic, unlike [`Connection::outcome`], so in the binary once.
+    fn answered(&self, error: Option<&TransportError>) {
+        match error {
+            None => {
                 if self.inner.failing.load(Ordering::Relaxed) {
                     self.inner.failing.store(false, Ordering::Relaxed);
                     tracing::info!(records_lost = self.records_lost(), "Filibuster server answers again");
                 }
-                Some(value)
             }
-            Err(error) => {
+            Some(error) => {
                 // The message leaves the source out; the subscriber prints the chain.
-                let error = &error as &(dyn std::error::Error + 'static);
+                let error = error as &(dyn std::error::Error + 'static);
                 if !self.inner.failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error, "Filibuster server unavailable; calls go ahead without faults");
                 } else {
                     tracing::debug!(error, "Filibuster server still unavailable");
                 }
-                None
             }
         }
     }

@@ -122,22 +122,29 @@ pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
 }
 
 /// Makes a genuine reqwest error of `kind` (its URL is the socket's).
-async fn make(kind: ErrorKind) -> reqwest::Error {
-    let attempt = match (fabricator(), kind) {
-        (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)).send().await,
-        (Some(f), ErrorKind::Timeout) => {
-            f.client.get(format!("http://{}/", f.silent)).timeout(Duration::from_millis(1)).send().await
+/// Boxed: one state machine for the calls and the pools' refills.
+fn make(kind: ErrorKind) -> futures_util::future::BoxFuture<'static, reqwest::Error> {
+    Box::pin(async move {
+        let mut request = match (fabricator(), kind) {
+            (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)),
+            (Some(f), ErrorKind::Timeout) => {
+                f.client.get(format!("http://{}/", f.silent)).timeout(Duration::from_millis(1))
+            }
+            (None, _) => reqwest::Client::new().get("filibuster://no-sockets"),
+        };
+        let mut answered = false;
+        loop {
+            match request.send().await {
+                Err(error) => return error,
+                // Cannot happen with the sockets above; still an error, never a panic.
+                Ok(_) if !answered => {
+                    answered = true;
+                    request = reqwest::Client::new().get("filibuster://unexpected-answer");
+                }
+                Ok(_) => unreachable!("reqwest sent a request with an unsupported scheme"),
+            }
         }
-        (None, _) => reqwest::Client::new().get("filibuster://no-sockets").send().await,
-    };
-    match attempt {
-        Err(error) => error,
-        // Cannot happen with the sockets above; still an error, never a panic.
-        Ok(_) => match reqwest::Client::new().get("filibuster://unexpected-answer").send().await {
-            Err(error) => error,
-            Ok(_) => unreachable!("reqwest sent a request with an unsupported scheme"),
-        },
-    }
+    })
 }
 
 /// Errors of one kind made ahead of time.

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
-use futures_util::future::Either;
+use futures_util::future::{BoxFuture, Either};
 use http::request::Parts;
 use http::{Extensions, HeaderMap};
 
@@ -108,32 +108,48 @@ pub fn run_handler_from_env<F: Future>(
 }
 
 /// Runs `body` as a request to `service` that arrived as `incoming`.
+///
+/// Generic over each handler's future, so kept to what must be: the rest,
+/// [`start`], is one boxed future that every handler shares.
 pub(crate) async fn instrumented<F: Future>(
     incoming: IncomingRequest,
     service: &'static str,
     body: F,
 ) -> F::Output {
-    let IncomingRequest { headers, connection, unlayered, by } = incoming;
-    if unlayered && crate::unlayered::report(service, by) {
-        return body.await;
+    match start(incoming, service).await {
+        Some(context) => context.scope(body).await,
+        None => body.await,
     }
-    let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());
-    let forced_sleep = headers.forced_sleep;
-    let context = RequestContext::new(service, connection, headers);
-    if let Some(generated_id) = reached_by {
-        let mut id = String::with_capacity(20);
-        crate::wire::push_u64(&mut id, generated_id);
-        let record = RequestReceived {
-            instrumentation_type: "request_received".into(),
-            generated_id: id,
-            execution_index: context.execution_index_wire().to_owned(),
-            target_service_name: service.into(),
-        };
-        context.connection().update(&Update::RequestReceived(record)).await;
-    }
-    if let Some(sleep) = forced_sleep {
-        tracing::debug!(service, ?sleep, "forced sleep before the handler");
-        tokio::time::sleep(sleep).await;
-    }
-    context.scope(body).await
+}
+
+/// What an instrumented request does before its handler's body: reports
+/// `request_received` when the request came from an instrumented call and
+/// honours a forced sleep (bounded). Its context, or `None` when the request
+/// runs un-instrumented (no layer, while an explorer runs in this process).
+fn start(incoming: IncomingRequest, service: &'static str) -> BoxFuture<'static, Option<RequestContext>> {
+    Box::pin(async move {
+        let IncomingRequest { headers, connection, unlayered, by } = incoming;
+        if unlayered && crate::unlayered::report(service, by) {
+            return None;
+        }
+        let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());
+        let forced_sleep = headers.forced_sleep;
+        let context = RequestContext::new(service, connection, headers);
+        if let Some(generated_id) = reached_by {
+            let mut id = String::with_capacity(20);
+            crate::wire::push_u64(&mut id, generated_id);
+            let record = RequestReceived {
+                instrumentation_type: "request_received".into(),
+                generated_id: id,
+                execution_index: context.execution_index_wire().to_owned(),
+                target_service_name: service.into(),
+            };
+            context.connection().update(&Update::RequestReceived(record)).await;
+        }
+        if let Some(sleep) = forced_sleep {
+            tracing::debug!(service, ?sleep, "forced sleep before the handler");
+            tokio::time::sleep(sleep).await;
+        }
+        Some(context)
+    })
 }

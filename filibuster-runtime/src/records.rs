@@ -153,6 +153,98 @@ pub struct CreateResponse {
     pub failure_metadata: Option<FailureMetadata>,
 }
 
+impl CreateResponse {
+    /// The server's answer read from its JSON text, as its `Deserialize`
+    /// reads it (unknown fields ignored, `null` for an absent option), but
+    /// through a [`Value`], whose code services link anyway, rather than
+    /// through the derived code of five structs: what an instrumented
+    /// service does with the answers of `PUT /filibuster/create`. Only the
+    /// wording of the errors differs.
+    pub(crate) fn from_json(text: &[u8]) -> Result<Self, serde_json::Error> {
+        let mut map = object(serde_json::from_slice(text)?, "struct CreateResponse")?;
+        let generated_id = match map.remove("generated_id") {
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),
+            Some(other) => return Err(invalid(&other, "u64")),
+            None => return Err(missing("generated_id")),
+        };
+        let execution_index = optional(map.remove("execution_index"), |v| string(v, "a string"))?;
+        let forced_exception = optional(map.remove("forced_exception"), |v| {
+            let mut map = object(v, "struct Exception")?;
+            let name = string(map.remove("name").ok_or_else(|| missing("name"))?, "a string")?;
+            let metadata = match map.remove("metadata") {
+                Some(v) => object(v, "a map")?,
+                None => Map::new(),
+            };
+            Ok(Exception { name, metadata })
+        })?;
+        let failure_metadata = optional(map.remove("failure_metadata"), |v| {
+            let mut other = object(v, "struct FailureMetadata")?;
+            let return_value = optional(other.remove("return_value"), |v| {
+                let mut map = object(v, "struct ReturnValue")?;
+                let class = optional(map.remove("__class__"), |v| string(v, "a string"))?.map(Cow::Owned);
+                let status_code = match map.remove("status_code") {
+                    Some(Value::String(s)) => s,
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(other) => {
+                        return Err(serde::de::Error::custom(format!(
+                            "expected a string or a number, found {}",
+                            compact(&other)
+                        )));
+                    }
+                    None => return Err(missing("status_code")),
+                };
+                let text = optional(map.remove("text"), |v| string(v, "a string"))?;
+                Ok(ReturnValue { class, status_code, text })
+            })?;
+            Ok(FailureMetadata { return_value, other })
+        })?;
+        Ok(Self { generated_id, execution_index, forced_exception, failure_metadata })
+    }
+}
+
+/// `value`'s map, or the error of a `Deserialize` expecting `expected`.
+fn object(value: Value, expected: &str) -> Result<Map<String, Value>, serde_json::Error> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(invalid(&other, expected)),
+    }
+}
+
+fn string(value: Value, expected: &str) -> Result<String, serde_json::Error> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(invalid(&other, expected)),
+    }
+}
+
+/// An optional field: absent or `null` is `None`.
+fn optional<T>(
+    value: Option<Value>,
+    read: impl FnOnce(Value) -> Result<T, serde_json::Error>,
+) -> Result<Option<T>, serde_json::Error> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => read(value).map(Some),
+    }
+}
+
+fn missing(field: &'static str) -> serde_json::Error {
+    serde::de::Error::missing_field(field)
+}
+
+fn invalid(value: &Value, expected: &str) -> serde_json::Error {
+    use serde::de::Unexpected;
+    let unexpected = match value {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(_) => Unexpected::Other("number"),
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    };
+    serde::de::Error::invalid_type(unexpected, &expected)
+}
+
 /// Reported to `POST /filibuster/update` first thing in an instrumented
 /// handler reached by an instrumented call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -223,7 +315,9 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     match Value::deserialize(deserializer)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string or a number, found {other}"))),
+        other => {
+            Err(serde::de::Error::custom(format!("expected a string or a number, found {}", compact(&other))))
+        }
     }
 }
 
@@ -236,8 +330,15 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
             .trim()
             .parse()
             .map_err(|_| serde::de::Error::custom(format!("expected an integer, found {s:?}"))),
-        other => Err(serde::de::Error::custom(format!("expected an integer, found {other}"))),
+        other => Err(serde::de::Error::custom(format!("expected an integer, found {}", compact(&other)))),
     }
+}
+
+/// `value` as compact JSON, as its `Display` prints it, without the code of
+/// `Display` (whose `{:#}` pretty-prints): the one serializer the records
+/// use already.
+fn compact(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// What is wrong with a record sent to the server: why a server refuses
@@ -262,4 +363,47 @@ pub enum RecordError {
     /// A limit of the server was reached.
     #[error("{0}")]
     Limit(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-read answer is the derived one, field for field.
+    #[test]
+    fn create_answers_read_by_hand_as_derived() {
+        let answers = [
+            r#"{"generated_id": 0}"#,
+            r#"{"generated_id": 7, "execution_index": "[[\"a\", 1]]", "extra": [1, 2]}"#,
+            r#"{"generated_id": 7, "execution_index": null, "forced_exception": null, "failure_metadata": null}"#,
+            r#"{"generated_id": 3, "forced_exception": {"name": "reqwest.connect"}}"#,
+            r#"{"generated_id": 3, "forced_exception": {"name": "x", "metadata": {"abort": false, "sleep": 0.5}}}"#,
+            r#"{"generated_id": 4, "failure_metadata": {"return_value": {"status_code": "503"}}}"#,
+            r#"{"generated_id": 4, "failure_metadata": {"return_value": {"status_code": 404, "text": "no", "__class__": "Response"}, "k": {"v": 1}}}"#,
+            r#"{"generated_id": 4, "failure_metadata": {"return_value": null, "other": 1}}"#,
+            r#"{"generated_id": 4, "failure_metadata": {}}"#,
+        ];
+        for answer in answers {
+            let derived: CreateResponse = serde_json::from_str(answer).unwrap();
+            assert_eq!(CreateResponse::from_json(answer.as_bytes()).unwrap(), derived, "{answer}");
+        }
+        let refused = [
+            "",
+            "[]",
+            "{}",
+            r#"{"generated_id": -1}"#,
+            r#"{"generated_id": 1.5}"#,
+            r#"{"generated_id": "7"}"#,
+            r#"{"generated_id": 1, "execution_index": 5}"#,
+            r#"{"generated_id": 1, "forced_exception": {}}"#,
+            r#"{"generated_id": 1, "forced_exception": {"name": "x", "metadata": null}}"#,
+            r#"{"generated_id": 1, "failure_metadata": {"return_value": {}}}"#,
+            r#"{"generated_id": 1, "failure_metadata": {"return_value": {"status_code": true}}}"#,
+            r#"{"generated_id": 1, "failure_metadata": []}"#,
+        ];
+        for answer in refused {
+            assert!(serde_json::from_str::<CreateResponse>(answer).is_err(), "{answer}");
+            assert!(CreateResponse::from_json(answer.as_bytes()).is_err(), "{answer}");
+        }
+    }
 }

@@ -340,16 +340,51 @@ impl HttpTransport {
         self.shared.lost.load(Ordering::Relaxed)
     }
 
+    /// [`HttpTransport::call`], boxed: one state machine that the three
+    /// endpoints share, not one copy of it in each.
+    fn call_boxed<'a>(
+        &'a self,
+        endpoint: &'static str,
+        method: Method,
+        url: &'a Result<Url, BadUrl>,
+        body: Option<Bytes>,
+        record: bool,
+    ) -> BoxFuture<'a, Result<Bytes, TransportError>> {
+        Box::pin(self.call(endpoint, method, url, body, record))
+    }
+
+    /// `answer`, the body of a successful answer to `endpoint`, parsed.
+    /// Not parsing counts as an answer for the circuit breaker (the server is
+    /// reachable), and is logged as the other failures are.
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        answer: &[u8],
+    ) -> Result<T, TransportError> {
+        serde_json::from_slice(answer).map_err(|source| self.malformed(endpoint, source))
+    }
+
+    #[cold]
+    fn malformed(&self, endpoint: &'static str, source: serde_json::Error) -> TransportError {
+        let error = TransportError::Malformed { endpoint, source };
+        tracing::debug!(
+            server = %self.base,
+            error = &error as &(dyn StdError + 'static),
+            "Filibuster server request failed"
+        );
+        error
+    }
+
     /// One request to the server through the circuit breaker; `record`: it
-    /// carries a record, to be counted if lost.
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// carries a record, to be counted if lost. The answer's body, unparsed.
+    async fn call(
         &self,
         endpoint: &'static str,
         method: Method,
         url: &Result<Url, BadUrl>,
         body: Option<Bytes>,
         record: bool,
-    ) -> Result<T, TransportError> {
+    ) -> Result<Bytes, TransportError> {
         let shared = &*self.shared;
         let url = match url {
             Ok(url) => url,
@@ -410,13 +445,13 @@ impl HttpTransport {
 
     /// Sends the request (connecting again after a fast connect failure) and
     /// reads the answer, within the timeouts and the size cap.
-    async fn exchange<T: serde::de::DeserializeOwned>(
+    async fn exchange(
         &self,
         endpoint: &'static str,
         method: Method,
         url: &Url,
         body: Option<Bytes>,
-    ) -> Result<T, Failure> {
+    ) -> Result<Bytes, Failure> {
         let options = &self.shared.options;
         let mut retries = options.connect_retries.iter();
         let unreachable = |source| TransportError::Unreachable { url: self.base.clone(), source };
@@ -459,8 +494,7 @@ impl HttpTransport {
                 body,
             }));
         }
-        serde_json::from_slice(&body)
-            .map_err(|source| Failure::answered(TransportError::Malformed { endpoint, source }))
+        Ok(body)
     }
 
     /// A request with the sender's headers and, once records were lost,
@@ -821,8 +855,8 @@ impl Transport for HttpTransport {
     fn new_test_execution<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
             let url = parse_url(format!("{}/filibuster/new-test-execution/{service}", self.base));
-            let answer: NewTestExecution =
-                self.call("new-test-execution", Method::GET, &url, None, false).await?;
+            let answer = self.call_boxed("new-test-execution", Method::GET, &url, None, false).await?;
+            let answer: NewTestExecution = self.parse("new-test-execution", &answer)?;
             Ok(answer.new_test_execution)
         })
     }
@@ -831,17 +865,24 @@ impl Transport for HttpTransport {
         &'a self,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<CreateResponse, TransportError>> {
+        let call = match json_body(invocation) {
+            Ok(body) => self.call_boxed("create", Method::PUT, &self.shared.create_url, Some(body), true),
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
+        };
         Box::pin(async move {
-            let body = json_body(invocation)?;
-            self.call("create", Method::PUT, &self.shared.create_url, Some(body), true).await
+            let answer = call.await?;
+            CreateResponse::from_json(&answer).map_err(|source| self.malformed("create", source))
         })
     }
 
     fn update<'a>(&'a self, update: &'a Update) -> BoxFuture<'a, Result<(), TransportError>> {
+        let call = match json_body(update) {
+            Ok(body) => self.call_boxed("update", Method::POST, &self.shared.update_url, Some(body), true),
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
+        };
         Box::pin(async move {
-            let body = json_body(update)?;
-            let _: serde_json::Value =
-                self.call("update", Method::POST, &self.shared.update_url, Some(body), true).await?;
+            // Any JSON: checked, not kept.
+            let _: serde::de::IgnoredAny = self.parse("update", &call.await?)?;
             Ok(())
         })
     }

@@ -1,6 +1,5 @@
 //! Vector clocks: which service has made how many calls, causally.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,7 +18,54 @@ use crate::wire;
 /// call copies its caller's clock into its records and headers, which then
 /// cost a reference count, not a map; service names are shared too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VectorClock(Arc<BTreeMap<Arc<str>, u64>>);
+pub struct VectorClock(Arc<Entries>);
+
+/// The entries of a clock, sorted by service name, one per service: what a
+/// `BTreeMap` would hold (and compare, hash and print the same way), in a
+/// `Vec`, whose code is a fraction of a `BTreeMap`'s, and which clocks of a
+/// few services search as fast.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Entries(Vec<(Arc<str>, u64)>);
+
+impl Entries {
+    fn find(&self, service: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(s, _)| (**s).cmp(service))
+    }
+
+    fn get(&self, service: &str) -> Option<&u64> {
+        self.find(service).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, service: &str) -> Option<&mut u64> {
+        self.find(service).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Sets the count of `service`, replacing the one it had.
+    fn insert(&mut self, service: Arc<str>, count: u64) {
+        match self.find(&service) {
+            Ok(i) => self.0[i].1 = count,
+            Err(i) => self.0.insert(i, (service, count)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &u64)> {
+        self.0.iter().map(|(s, c)| (s, c))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 impl VectorClock {
     /// The empty clock, `{}`.
@@ -203,7 +249,7 @@ impl<'de> Deserialize<'de> for VectorClock {
                 f.write_str("a map")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorClock, A::Error> {
-                let mut clock = BTreeMap::new();
+                let mut clock = Entries::default();
                 while let Some((Service(service), count)) = map.next_entry::<Service, u64>()? {
                     clock.insert(service, count);
                 }
@@ -222,7 +268,11 @@ impl fmt::Display for VectorClock {
 
 impl<S: Into<String>> FromIterator<(S, u64)> for VectorClock {
     fn from_iter<I: IntoIterator<Item = (S, u64)>>(iter: I) -> Self {
-        Self(Arc::new(iter.into_iter().map(|(s, c)| (Arc::from(s.into()), c)).collect()))
+        let mut clock = Entries::default();
+        for (service, count) in iter {
+            clock.insert(Arc::from(service.into()), count);
+        }
+        Self(Arc::new(clock))
     }
 }
 
