@@ -425,7 +425,7 @@ pub use filibuster_explorer::{
     Verdict,
 };
 #[cfg(feature = "explorer")]
-pub use filibuster_explorer::{FailureGroup, RegressionReplay, Strategy};
+pub use filibuster_explorer::{FailureGroup, Grid, GridCell, GridRow, RegressionReplay, Strategy};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
 /// clients (feature `reqwest-middleware`).

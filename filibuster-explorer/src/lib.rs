@@ -16,6 +16,8 @@ mod counterexample;
 mod execution;
 mod explorer;
 mod fault_model;
+mod grid;
+mod html;
 mod in_process;
 mod origin;
 mod reduction;
@@ -34,6 +36,7 @@ pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
 pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
 pub use fault_model::{FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use grid::{Grid, GridCell, GridRow};
 pub use origin::Origin;
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, Nondeterminism,
