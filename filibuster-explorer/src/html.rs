@@ -426,6 +426,59 @@ mod tests {
         }
     }
 
+    fn failed(number: usize, faults: &[(&str, &str)]) -> ExecutionReport {
+        ExecutionReport {
+            number,
+            faults: faults
+                .iter()
+                .map(|(index, fault)| crate::report::FaultReport {
+                    execution_index: (*index).into(),
+                    call: call(index, "/p").site(),
+                    fault: (*fault).into(),
+                })
+                .collect(),
+            calls: vec![call(r#"[["a", 1]]"#, "/p")],
+            status: ExecutionStatus::Failed { message: format!("failure {number}") },
+            not_injected: vec![],
+            unfinished: vec![],
+            requests_still_running: 0,
+        }
+    }
+
+    #[test]
+    fn failing_executions_kept_going_are_shown_by_group() {
+        let (a, b) = (r#"[["a", 1]]"#, r#"[["b", 1]]"#);
+        let report = Report {
+            executions: vec![
+                failed(1, &[(a, "status 503")]),
+                failed(2, &[(a, "status 503"), (b, "status 500")]),
+                failed(3, &[(b, "reqwest.timeout")]),
+            ],
+            counterexample_file: Some("ce.json".into()),
+            replay_command: Some("replay <ce.json>".into()),
+            ..Report::default()
+        };
+        let html = render(&report);
+        let failures = &html[html.find("<section id=\"failures\">").unwrap()..];
+        let failures = &failures[..failures.find("</section>").unwrap()];
+        assert!(
+            failures.contains("<p>3 failing executions, 2 smallest failing fault sets:</p>"),
+            "{failures}"
+        );
+        let first = failures.find("<h3><a href=\"#execution-1\">execution 1</a></h3>").unwrap();
+        let also = failures
+            .find("<p>Also failing with these faults and more: <a href=\"#execution-2\">execution 2</a></p>")
+            .unwrap();
+        let third = failures.find("<h3><a href=\"#execution-3\">execution 3</a></h3>").unwrap();
+        assert!(first < also && also < third, "{failures}");
+        assert!(!failures.contains("<h3><a href=\"#execution-2\">"), "2 is no group of its own: {failures}");
+        assert!(failures.contains("<pre><code>replay &lt;ce.json&gt;</code></pre>"), "{failures}");
+        // Each failing execution is open, with its anchor.
+        for number in 1..=3 {
+            assert!(html.contains(&format!("<details class=\"execution\" id=\"execution-{number}\" open>")));
+        }
+    }
+
     #[test]
     fn escapes_the_five_characters() {
         assert_eq!(
