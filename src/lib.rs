@@ -425,7 +425,9 @@ pub use filibuster_explorer::{
     Server, TestContext, TestOutcome, Verdict,
 };
 #[cfg(feature = "explorer")]
-pub use filibuster_explorer::{Calls, FailureGroup, Fault, RegressionReplay, Strategy};
+pub use filibuster_explorer::{
+    Calls, FailureGroup, Fault, Grid, GridCell, GridRow, RegressionReplay, Strategy,
+};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
 /// clients (feature `reqwest-middleware`).

@@ -256,3 +256,223 @@ async fn buggy_app_fails_on_a_movies_timeout_and_the_counterexample_replays() {
     }
     let _ = std::fs::remove_dir(counterexample_path("x").parent().unwrap());
 }
+
+/// A row of the grid as the HTML says it: the call, then each cell's
+/// `class` and label.
+type GridRowText = (String, Vec<(String, String)>);
+
+/// The grid of an HTML report, as its table says it: the faults of the
+/// header, then each row's call (its text, tags dropped) and cells
+/// (`class` and label).
+fn html_grid(html: &str) -> (Vec<String>, Vec<GridRowText>) {
+    let start = html.find("<table class=\"grid\">").expect("the HTML has a grid");
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    let between = |text: &str, open: &str, close: &str| -> Vec<String> {
+        text.split(open).skip(1).map(|part| part[..part.find(close).unwrap()].to_owned()).collect()
+    };
+    let faults = between(table, "<th scope=\"col\">", "</th>").into_iter().skip(1).collect();
+    let text = |html: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&gt;", ">")
+    };
+    let rows = between(table, "<tr><th scope=\"row\">", "</tr>")
+        .iter()
+        .map(|row| {
+            let call = text(&row[..row.find("</th>").unwrap()]);
+            let cells = between(row, "<td class=\"cell ", "</td>")
+                .iter()
+                .map(|cell| {
+                    let (class, label) = cell.split_once("\">").unwrap();
+                    (class.to_owned(), label.to_owned())
+                })
+                .collect();
+            (call, cells)
+        })
+        .collect();
+    (faults, rows)
+}
+
+/// `(class, label)` of grid cells.
+fn cells(labels: &[&str]) -> Vec<(String, String)> {
+    labels.iter().map(|l| (l.replace(' ', "-"), (*l).to_owned())).collect()
+}
+
+/// A fresh directory for reports.
+fn report_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("filibuster-cinema-html-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The buggy cinema's report: 5 executions, the last failing on a timeout
+/// of the `movies` call; the 6 left unexplored are not in it.
+async fn buggy_report(name: &str) -> Report {
+    let explorer = Explorer::new()
+        .counterexample_file(counterexample_path(name))
+        .replay_command("cargo run --example cinema -- --bug --replay x.json")
+        .functional_test_name("cinema");
+    let report = explore(&explorer, app::Bug::EmptyListOnMoviesTimeout).await;
+    assert_eq!((report.executions_run, report.executions_remaining), (5, 6), "{}", report.summary());
+    report
+}
+
+#[tokio::test]
+async fn the_html_report_of_the_buggy_app_holds_the_grid_the_failure_and_the_call_trees() {
+    let report = buggy_report("html").await;
+    let dir = report_dir("bug");
+    let path = dir.join("nested").join("report.html");
+    report.write_html(&path).unwrap();
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(html, report.to_html());
+
+    // Self-contained: nothing fetched, no script.
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for outside in ["<script", "<link", "src=", "http://", "https://", "@import"] {
+        let found = html.find(outside).map(|at| &html[at.saturating_sub(80)..(at + 80).min(html.len())]);
+        assert!(
+            found.is_none() || (outside == "http://" && found.unwrap().contains("127.0.0.1")),
+            "{outside}: {found:?}"
+        );
+    }
+
+    let (faults, rows) = html_grid(&html);
+    assert_eq!(faults, ["reqwest.timeout", "status 500", "status 502", "status 503"]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0].0,
+        format!("users -> bookings GET {BOOKINGS} (tests/../examples/cinema/app.rs:261, fn get_bookings)")
+    );
+    assert_eq!(rows[0].1, cells(&["not explored"; 4]), "no fault on bookings ran");
+    assert_eq!(
+        rows[1].0,
+        format!("users -> movies GET {CREED} (tests/../examples/cinema/app.rs:271, fn get_movie)")
+    );
+    assert_eq!(rows[1].1, cells(&["failed", "passed", "passed", "passed"]));
+
+    // The failure, how to replay it, and where the counterexample is.
+    assert!(html.contains("<h2>Failing executions</h2>"), "{html}");
+    assert!(html.contains("execution 5 FAILED with these faults:"), "{html}");
+    assert!(html.contains("<pre><code>cargo run --example cinema -- --bug --replay x.json</code></pre>"));
+    let counterexample = counterexample_path("html").display().to_string();
+    assert!(html.contains(&format!("Counterexample: <code>{counterexample}</code>")), "{html}");
+    assert!(html.contains("<span class=\"badge failed\">FAILED</span>"), "{html}");
+    assert!(html.contains("<dt>Executions run</dt><dd>5</dd>"), "{html}");
+
+    // Each execution's calls: the failing one open, its movies call marked
+    // with the fault.
+    assert_eq!(html.matches("<details class=\"execution\"").count(), 5);
+    let failing = &html[html.find("<details class=\"execution\" id=\"execution-5\" open>").unwrap()..];
+    let failing = &failing[..failing.find("</details>").unwrap()];
+    let movies = failing.rfind(CREED).unwrap();
+    assert!(
+        failing[movies..].contains("<span class=\"badge failed\">fault injected: reqwest.timeout</span>"),
+        "{failing}"
+    );
+    assert!(failing.find(BOOKINGS).unwrap() < movies, "calls in the order they were made: {failing}");
+
+    // The same grid in text.
+    let table = report.grid_table();
+    let lines: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(lines[0], "          reqwest.timeout  status 500    status 502    status 503", "{table}");
+    assert_eq!(lines[1], "  call 1  not explored     not explored  not explored  not explored", "{table}");
+    assert_eq!(lines[2], "  call 2  failed           passed        passed        passed", "{table}");
+    std::fs::remove_dir_all(dir).unwrap();
+    let _ = std::fs::remove_file(counterexample_path("html"));
+}
+
+#[tokio::test]
+async fn the_html_report_shows_what_the_app_said_as_text() {
+    let explorer = Explorer::new().functional_test_name("<b>cinema</b> & co");
+    let users_url = start(&explorer, app::Bug::None).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let (http, users_url) = (http.clone(), users_url.clone());
+            async move {
+                let status = http.get(format!("{users_url}/users/chris_rivers/bookings")).send().await;
+                match (ctx.fault_injected(), status) {
+                    (false, Ok(_)) => Ok(()),
+                    _ => Err("<script>alert('x')</script> & \"quoted\"".to_owned()),
+                }
+            }
+        })
+        .await;
+    assert_eq!(report.verdict(), Verdict::Failed);
+    let html = report.to_html();
+    assert!(!html.contains("<script") && !html.contains("<b>cinema"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;"),
+        "{html}"
+    );
+    assert!(html.contains("<title>Filibuster report: &lt;b&gt;cinema&lt;/b&gt; &amp; co</title>"), "{html}");
+}
+
+/// Chromium, or `None` when `FILIBUSTER_SKIP_BROWSER=1` says to skip the
+/// browser checks; missing otherwise, it fails the test.
+fn chromium() -> Option<PathBuf> {
+    if std::env::var_os("FILIBUSTER_SKIP_BROWSER").is_some_and(|v| v == "1") {
+        return None;
+    }
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("chromium"))
+        .find(|path| path.is_file());
+    assert!(
+        found.is_some(),
+        "chromium is not on PATH: install it (`apt-get install -y chromium`; .ci/run does) or set \
+         FILIBUSTER_SKIP_BROWSER=1 to skip the browser checks"
+    );
+    found
+}
+
+/// The DOM headless `chromium` renders from the file at `path`.
+fn rendered_dom(chromium: &std::path::Path, path: &std::path::Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn chromium_renders_the_grid_of_the_html_report() {
+    let Some(chromium) = chromium() else { return };
+    let report = buggy_report("browser").await;
+    let dir = report_dir("browser");
+    let path = dir.join("report.html");
+    report.write_html(&path).unwrap();
+    let dom = rendered_dom(&chromium, &path);
+    // The browser parsed the table as written: the movies row's cells in
+    // order, under the faults of the header, and no element from the app.
+    let (faults, rows) = html_grid(&dom.replace("<tbody>", ""));
+    assert_eq!(faults, ["reqwest.timeout", "status 500", "status 502", "status 503"], "{dom}");
+    assert_eq!(rows.len(), 2, "{dom}");
+    assert_eq!(rows[1].1, cells(&["failed", "passed", "passed", "passed"]), "{dom}");
+    assert_eq!(rows[0].1, cells(&["not explored"; 4]), "{dom}");
+    assert!(dom.contains("execution 5 FAILED with these faults:"), "{dom}");
+    assert!(!dom.contains("<script"), "{dom}");
+    std::fs::remove_dir_all(dir).unwrap();
+    let _ = std::fs::remove_file(counterexample_path("browser"));
+}

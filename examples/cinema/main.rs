@@ -25,7 +25,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use filibuster::{Counterexample, Explorer, Report, Verdict};
 
-/// Where the JSON report of an exploration goes.
+/// Where the JSON report of an exploration goes (the HTML report goes
+/// beside it, `cinema-report.html`).
 const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/cinema-report.json");
 /// Where the JSON report of a replay goes.
 const REPLAY_REPORT: &str =
@@ -143,23 +144,31 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let report = explore(&explorer, &users_url).await;
 
     let report_path = Path::new(if args.replay.is_some() { REPLAY_REPORT } else { REPORT });
-    if let Err(error) = report.write_json(report_path) {
-        return Err(format!("cannot write the report {}: {error}", report_path.display()));
-    }
+    let html_path = report_path.with_extension("html");
+    report
+        .write_json(report_path)
+        .map_err(|error| format!("cannot write the report {}: {error}", report_path.display()))?;
+    report
+        .write_html(&html_path)
+        .map_err(|error| format!("cannot write the report {}: {error}", html_path.display()))?;
+    let reports = format!("report: {} (HTML: {})", shown(report_path).display(), shown(&html_path).display());
     match (report.verdict(), &report.replay) {
         (Verdict::Passed, Some(_)) => {
             println!("\n{}", report.summary());
-            println!("report: {}", shown(report_path).display());
+            print!("\n{}", report.grid_table());
+            println!("{reports}");
             println!("\nevery planned fault was injected and the test passes: fixed");
         }
         (Verdict::Passed, None) => {
             println!("\n{}", report.summary());
-            println!("report: {}", shown(report_path).display());
+            print!("\n{}", report.grid_table());
+            println!("{reports}");
             println!("\nevery execution passed");
         }
         _ => {
             println!("\n{}", report.failure_message());
-            println!("report: {}", shown(report_path).display());
+            print!("\n{}", report.grid_table());
+            println!("{reports}");
         }
     }
     Ok(ExitCode::from(report.verdict().exit_code()))

@@ -73,7 +73,8 @@ struct TestArgs {
     /// Stop after this many executions (the initial one and pruned ones count).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_tests: Option<u64>,
-    /// Where to write the JSON report of every execution.
+    /// Where to write the JSON report of every execution; the HTML report
+    /// goes beside it, with the same stem and `.html`.
     #[arg(long, default_value = "filibuster-report.json")]
     report_file: PathBuf,
     /// Where to write the counterexample when the test fails under faults.
@@ -283,14 +284,33 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
             if *test_failed { "failed" } else { "passed" }
         );
     }
-    match report.write_json(&args.report_file) {
-        Ok(()) => println!("Report: {}", args.report_file.display()),
-        Err(error) => {
-            eprintln!("error: cannot write the report to {}: {error}", args.report_file.display());
+    print!("\n{}", report.grid_table());
+    let html_file = html_beside(&args.report_file);
+    let written = report
+        .write_json(&args.report_file)
+        .map_err(|e| (&args.report_file, e))
+        .and_then(|()| report.write_html(&html_file).map_err(|e| (&html_file, e)));
+    match written {
+        Ok(()) => println!("Report: {} (HTML: {})", args.report_file.display(), html_file.display()),
+        Err((path, error)) => {
+            eprintln!("error: cannot write the report to {}: {error}", path.display());
             return Ok(ExitCode::from(2));
         }
     }
     Ok(ExitCode::from(report.verdict().exit_code()))
+}
+
+/// Where the HTML report goes: beside `json`, with its stem and `.html`
+/// (`.html` added when `json` already ends so).
+fn html_beside(json: &std::path::Path) -> PathBuf {
+    let html = json.with_extension("html");
+    if html == json {
+        let mut name = json.as_os_str().to_owned();
+        name.push(".html");
+        PathBuf::from(name)
+    } else {
+        html
+    }
 }
 
 /// The functional test command, run once per execution.

@@ -239,6 +239,20 @@ async fn cli_writes_and_replays_a_counterexample() {
     );
     let (run, _) = in_process_counts(true).await;
     assert!(text.contains(&format!("Executions run: {run}\n")), "{text}");
+    // The grid, in text then in the HTML report beside the JSON one.
+    assert!(
+        text.contains(
+            "          reqwest.timeout  status 500    status 502    status 503\n\
+             \x20 call 1  not explored     not explored  not explored  not explored\n\
+             \x20 call 2  failed           passed        passed        passed\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  call 2: users -> movies GET /movies/"), "{text}");
+    assert!(text.ends_with("\nReport: filibuster-report.json (HTML: filibuster-report.html)\n"), "{text}");
+    let html = std::fs::read_to_string(dir.join("filibuster-report.html")).unwrap();
+    assert!(html.contains("<td class=\"cell failed\">failed</td>"), "{html}");
+    assert!(html.contains("execution 5 FAILED with these faults:"), "{html}");
 
     let replay =
         filibuster(&dir, port, &services.users_url, &["--counterexample-file", "counterexample.json"]);
@@ -595,6 +609,16 @@ fn cli_exits_2_on_usage_errors_and_an_unwritable_report() {
     let text = both(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("error: cannot write the report to /proc/x.json"), "{text}");
+
+    // The HTML report goes beside the JSON one, wherever that is.
+    let (output, _) =
+        run(&mut cli_test(&dir, "true", &["--allow-no-calls", "--report-file", "reports/run.json"]));
+    let text = both(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("Faults by call") && text.contains("  no fault was planned\n"), "{text}");
+    assert!(text.contains("Report: reports/run.json (HTML: reports/run.html)\n"), "{text}");
+    let html = std::fs::read_to_string(dir.join("reports/run.html")).unwrap();
+    assert!(html.contains("<p>No fault was planned.</p>"), "{html}");
 
     // Beyond loopback only when asked, with a warning.
     let mut remote = Command::new(env!("CARGO_BIN_EXE_filibuster"));

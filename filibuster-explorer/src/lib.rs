@@ -16,6 +16,8 @@ mod counterexample;
 mod execution;
 mod explorer;
 mod fault_model;
+mod grid;
+mod html;
 mod in_process;
 mod injected;
 mod origin;
@@ -35,6 +37,7 @@ pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
 pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
 pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
+pub use grid::{Grid, GridCell, GridRow};
 pub use injected::{FaultKind, InjectedFault};
 pub use origin::Origin;
 pub use report::{

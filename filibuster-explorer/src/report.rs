@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::grid::Grid;
+
 /// The result of an exploration.
 ///
 /// Its [`Verdict`] says whether the run passed; [`Report::assert_passed`]
@@ -588,6 +590,55 @@ impl Report {
             }
         }
         out
+    }
+
+    /// The grid of call sites × faults: for each distinct call site of the
+    /// run (source -> target, method, path, `file:line`, fn; a row) and each
+    /// fault planned in some execution of the report (a column), what
+    /// happened to the executions of [`Report::executions`] that planned
+    /// that fault on a call of that site:
+    ///
+    /// - [`failed`](crate::GridCell::Failed) if one of them failed;
+    /// - else [`passed`](crate::GridCell::Passed) if one of them ran with the fault
+    ///   injected;
+    /// - else [`pruned`](crate::GridCell::Pruned) if one of them was pruned by
+    ///   dynamic reduction;
+    /// - else [`not explored`](crate::GridCell::NotExplored): no execution of the
+    ///   report planned it, or those that ran did not inject it ("planned,
+    ///   not injected"). That is the cell of a fault never scheduled on the
+    ///   call (the run stopped first, or its calls were never made), of one
+    ///   scheduled but left unexplored (see
+    ///   [`executions_remaining`](Report::executions_remaining)), and of a
+    ///   fault the fault model does not propose for that call.
+    ///
+    /// An execution with several faults counts in each of their cells.
+    pub fn grid(&self) -> Grid {
+        Grid::of(self)
+    }
+
+    /// [`Report::grid`] as a text table, for a terminal: a line per call
+    /// site, a column per fault, then what each call site is.
+    pub fn grid_table(&self) -> String {
+        self.grid().table()
+    }
+
+    /// The report as one self-contained HTML page (inline style, no
+    /// script, nothing fetched): the summary, the [grid](Report::grid), the
+    /// failing executions with the counterexample and the replay command
+    /// (grouped as [`Report::failure_groups`] does), and each execution's
+    /// calls as a tree with its faults. Everything the app said (paths,
+    /// messages) is escaped.
+    pub fn to_html(&self) -> String {
+        crate::html::render(self)
+    }
+
+    /// Writes [`Report::to_html`] to `path` (creating its directory).
+    pub fn write_html(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.to_html())
     }
 
     /// Writes the report as JSON to `path` (creating its directory).
