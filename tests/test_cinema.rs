@@ -345,18 +345,20 @@ async fn the_html_report_of_the_buggy_app_holds_the_grid_the_failure_and_the_cal
     }
 
     let (faults, rows) = html_grid(&html);
-    assert_eq!(faults, ["reqwest.timeout", "status 500", "status 502", "status 503"]);
+    // The connection error on movies was still scheduled when the run
+    // stopped: a column, not explored.
+    assert_eq!(faults, ["reqwest.connect", "reqwest.timeout", "status 500", "status 502", "status 503"]);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         rows[0].0,
         format!("users -> bookings GET {BOOKINGS} (tests/../examples/cinema/app.rs:261, fn get_bookings)")
     );
-    assert_eq!(rows[0].1, cells(&["not explored"; 4]), "no fault on bookings ran");
+    assert_eq!(rows[0].1, cells(&["not explored"; 5]), "no fault on bookings ran");
     assert_eq!(
         rows[1].0,
         format!("users -> movies GET {CREED} (tests/../examples/cinema/app.rs:271, fn get_movie)")
     );
-    assert_eq!(rows[1].1, cells(&["failed", "passed", "passed", "passed"]));
+    assert_eq!(rows[1].1, cells(&["not explored", "failed", "passed", "passed", "passed"]));
 
     // The failure, how to replay it, and where the counterexample is.
     assert!(html.contains("<h2>Failing executions</h2>"), "{html}");
@@ -382,9 +384,18 @@ async fn the_html_report_of_the_buggy_app_holds_the_grid_the_failure_and_the_cal
     // The same grid in text.
     let table = report.grid_table();
     let lines: Vec<&str> = table.lines().skip(1).collect();
-    assert_eq!(lines[0], "          reqwest.timeout  status 500    status 502    status 503", "{table}");
-    assert_eq!(lines[1], "  call 1  not explored     not explored  not explored  not explored", "{table}");
-    assert_eq!(lines[2], "  call 2  failed           passed        passed        passed", "{table}");
+    assert_eq!(
+        lines[0], "          reqwest.connect  reqwest.timeout  status 500    status 502    status 503",
+        "{table}"
+    );
+    assert_eq!(
+        lines[1], "  call 1  not explored     not explored     not explored  not explored  not explored",
+        "{table}"
+    );
+    assert_eq!(
+        lines[2], "  call 2  not explored     failed           passed        passed        passed",
+        "{table}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
     let _ = std::fs::remove_file(counterexample_path("html"));
 }
@@ -467,10 +478,14 @@ async fn chromium_renders_the_grid_of_the_html_report() {
     // The browser parsed the table as written: the movies row's cells in
     // order, under the faults of the header, and no element from the app.
     let (faults, rows) = html_grid(&dom.replace("<tbody>", ""));
-    assert_eq!(faults, ["reqwest.timeout", "status 500", "status 502", "status 503"], "{dom}");
+    assert_eq!(
+        faults,
+        ["reqwest.connect", "reqwest.timeout", "status 500", "status 502", "status 503"],
+        "{dom}"
+    );
     assert_eq!(rows.len(), 2, "{dom}");
-    assert_eq!(rows[1].1, cells(&["failed", "passed", "passed", "passed"]), "{dom}");
-    assert_eq!(rows[0].1, cells(&["not explored"; 4]), "{dom}");
+    assert_eq!(rows[1].1, cells(&["not explored", "failed", "passed", "passed", "passed"]), "{dom}");
+    assert_eq!(rows[0].1, cells(&["not explored"; 5]), "{dom}");
     assert!(dom.contains("execution 5 FAILED with these faults:"), "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
     std::fs::remove_dir_all(dir).unwrap();

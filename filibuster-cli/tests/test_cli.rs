@@ -242,9 +242,9 @@ async fn cli_writes_and_replays_a_counterexample() {
     // The grid, in text then in the HTML report beside the JSON one.
     assert!(
         text.contains(
-            "          reqwest.timeout  status 500    status 502    status 503\n\
-             \x20 call 1  not explored     not explored  not explored  not explored\n\
-             \x20 call 2  failed           passed        passed        passed\n"
+            "          reqwest.connect  reqwest.timeout  status 500    status 502    status 503\n\
+             \x20 call 1  not explored     not explored     not explored  not explored  not explored\n\
+             \x20 call 2  not explored     failed           passed        passed        passed\n"
         ),
         "{text}"
     );

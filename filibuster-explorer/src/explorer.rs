@@ -484,6 +484,7 @@ impl Explorer {
         {
             let mut state = self.server.lock();
             report.executions_remaining = state.pending();
+            report.executions_not_run = state.not_run(super::report::MAX_LISTED_NOT_RUN);
             report.late_records = state.late_records;
             report.records_refused = state.tokens.refused;
             report.records_conflicting = state.conflicts;

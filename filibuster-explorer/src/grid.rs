@@ -10,9 +10,9 @@ use crate::report::{CallSite, ExecutionReport, ExecutionStatus, FaultReport, Rep
 /// The call sites of a run × the faults tried in it: see [`Report::grid`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grid {
-    /// The columns: every fault planned in some execution of the report
-    /// (exception names such as `reqwest.connect` by name, then `status N`
-    /// by code).
+    /// The columns: every fault planned in some execution of the report,
+    /// run, pruned or not run (exception names such as `reqwest.connect` by
+    /// name, then `status N` by code).
     pub faults: Vec<String>,
     /// The rows: one per distinct call site, in the order the run first met
     /// them.
@@ -115,6 +115,13 @@ impl Grid {
                 let cell = outcomes.entry((row, fault.fault.clone())).or_insert(GridCell::NotExplored);
                 *cell = merge(*cell, what_it_did(execution, fault));
             }
+        }
+        for fault in report.executions_not_run.iter().flatten() {
+            let row = fault_row(&mut rows, fault);
+            if !faults.contains(&fault.fault) {
+                faults.push(fault.fault.clone());
+            }
+            outcomes.entry((row, fault.fault.clone())).or_insert(GridCell::NotExplored);
         }
         faults.sort_by_key(|f| column_order(f));
         for (index, row) in rows.iter_mut().enumerate() {

@@ -249,8 +249,8 @@ fn grid(out: &mut String, grid: &Grid, remaining: usize) -> fmt::Result {
     if remaining > 0 {
         writeln!(
             out,
-            "<p>{remaining} scheduled execution(s) were not run (the run stopped first): their faults \
-             are not in the report, and their cells say not explored.</p>"
+            "<p>{remaining} scheduled execution(s) were not run (the run stopped first): their cells \
+             say not explored.</p>"
         )?;
     }
     if grid.rows.is_empty() || grid.faults.is_empty() {

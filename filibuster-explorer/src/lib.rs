@@ -41,8 +41,8 @@ pub use grid::{Grid, GridCell, GridRow};
 pub use injected::{FaultKind, InjectedFault};
 pub use origin::Origin;
 pub use report::{
-    CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, Nondeterminism,
-    RegressionReplay, ReplayOutcome, Report, RunError, RunOptions, Verdict,
+    CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
+    Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, RunOptions, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};

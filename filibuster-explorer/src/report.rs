@@ -24,6 +24,11 @@ pub struct Report {
     pub executions_run: usize,
     /// Scheduled executions skipped by dynamic reduction.
     pub executions_pruned: usize,
+    /// The faults of the scheduled executions not run (at most
+    /// [`MAX_LISTED_NOT_RUN`] of them, in the order they would have been
+    /// taken): what the run left unexplored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub executions_not_run: Vec<Vec<FaultReport>>,
     /// Scheduled executions not run because the limit was reached or the
     /// exploration stopped at a failure.
     pub executions_remaining: usize,
@@ -128,6 +133,11 @@ pub struct RunOptions {
     /// Whether the saved regressions were replayed before exploring.
     pub replay_regressions: bool,
 }
+
+/// How many of the scheduled executions not run a report lists
+/// ([`Report::executions_not_run`]); [`Report::executions_remaining`]
+/// counts them all.
+pub const MAX_LISTED_NOT_RUN: usize = 10_000;
 
 /// The outcome of an exploration, in one word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -606,10 +616,11 @@ impl Report {
     /// - else [`not explored`](crate::GridCell::NotExplored): no execution of the
     ///   report planned it, or those that ran did not inject it ("planned,
     ///   not injected"). That is the cell of a fault never scheduled on the
-    ///   call (the run stopped first, or its calls were never made), of one
-    ///   scheduled but left unexplored (see
-    ///   [`executions_remaining`](Report::executions_remaining)), and of a
-    ///   fault the fault model does not propose for that call.
+    ///   call (its calls were never made), of one scheduled but left
+    ///   unexplored when the run stopped (see
+    ///   [`executions_not_run`](Report::executions_not_run), whose faults
+    ///   have their columns too), and of a fault the fault model does not
+    ///   propose for that call.
     ///
     /// An execution with several faults counts in each of their cells.
     pub fn grid(&self) -> Grid {

@@ -237,6 +237,16 @@ impl State {
         Some(next)
     }
 
+    /// The faults of the executions waiting, in the order they would be
+    /// taken, at most `max` of them.
+    pub(crate) fn not_run(&self, max: usize) -> Vec<Vec<FaultReport>> {
+        let waiting: Box<dyn Iterator<Item = &Scheduled>> = match self.strategy {
+            Strategy::DepthFirst => Box::new(self.stack.iter().rev()),
+            Strategy::BreadthFirst => Box::new(self.stack.iter()),
+        };
+        waiting.take(max).map(|s| s.faults.iter().map(|f| self.fault_report(f)).collect()).collect()
+    }
+
     /// Executions waiting on the stack.
     pub(crate) fn pending(&self) -> usize {
         self.stack.len()
