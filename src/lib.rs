@@ -362,6 +362,8 @@ pub use filibuster_macros::call;
 /// - `dynamic_reduction = <bool>`: default `true`.
 /// - `strategy = "dfs"` (depth first, the default, the reference's order) or
 ///   `"bfs"` (breadth first): see [`Strategy`].
+/// - `allow_no_calls = <bool>`: let a run that tries no fault pass (see
+///   [`Explorer::allow_no_calls`]; default `false`: such a run fails).
 /// - `keep_going = <bool>`: explore everything and report every failing
 ///   execution, grouped by smallest failing fault set (default `false`: stop
 ///   at the first).

@@ -94,6 +94,12 @@ async fn a_failing_execution_fails_the_test(ctx: TestContext, cinema: &Cinema) -
 #[should_panic(expected = "no instrumented call was seen")]
 async fn nothing_tested_fails_the_test(_ctx: TestContext) {}
 
+/// Unless allowed: then the same test passes.
+#[filibuster::test(allow_no_calls = true, regressions = false)]
+async fn nothing_tested_passes_when_allowed(ctx: TestContext) {
+    assert!(!ctx.fault_injected());
+}
+
 // ----- saved regressions -----------------------------------------------------
 
 const BUG_REGRESSIONS: &str = "target/filibuster-test-regressions/test_attribute/bug.json";

@@ -25,6 +25,7 @@ pub struct TestOptions {
     regressions: Option<PathBuf>,
     replay_first: bool,
     keep_going: bool,
+    allow_no_calls: bool,
 }
 
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl TestOptions {
             regressions: Some(default_regressions),
             replay_first: true,
             keep_going: false,
+            allow_no_calls: false,
         }
     }
 
@@ -101,6 +103,12 @@ impl TestOptions {
         self
     }
 
+    /// `allow_no_calls = <bool>`.
+    pub fn allow_no_calls(mut self, allow: bool) -> Self {
+        self.allow_no_calls = allow;
+        self
+    }
+
     /// `keep_going = <bool>`.
     pub fn keep_going(mut self, on: bool) -> Self {
         self.keep_going = on;
@@ -123,6 +131,7 @@ impl TestOptions {
             .dynamic_reduction(self.dynamic_reduction)
             .strategy(self.strategy)
             .keep_going(self.keep_going)
+            .allow_no_calls(self.allow_no_calls)
             .replay_regressions(self.replay_first);
         if let Some(n) = self.max_executions {
             explorer = explorer.max_executions(n);

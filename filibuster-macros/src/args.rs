@@ -105,6 +105,7 @@ pub(crate) struct TestArgs {
     pub(crate) regressions: Option<Option<LitStr>>,
     pub(crate) replay_first: Option<syn::LitBool>,
     pub(crate) keep_going: Option<syn::LitBool>,
+    pub(crate) allow_no_calls: Option<syn::LitBool>,
 }
 
 /// `fault_model = "<analysis file>"` or `fault_model = <expression>`.
@@ -115,7 +116,8 @@ pub(crate) enum FaultModelArg {
 
 const TEST_USAGE: &str = "#[filibuster::test(services = start_services, max_executions = 100)]";
 const TEST_TAKES: &str = "#[filibuster::test] takes `services`, `fault_model`, `max_executions`, \
-                          `dynamic_reduction`, `strategy`, `regressions`, `replay_first` and `keep_going`, \
+                          `dynamic_reduction`, `strategy`, `regressions`, `replay_first`, `keep_going` and \
+                          `allow_no_calls`, \
                           all optional";
 
 impl TestArgs {
@@ -178,6 +180,10 @@ impl TestArgs {
                 "keep_going" => {
                     let value = bool_value(&meta, "keep_going")?;
                     set_once(&mut args.keep_going, value, &meta, "keep_going")
+                }
+                "allow_no_calls" => {
+                    let value = bool_value(&meta, "allow_no_calls")?;
+                    set_once(&mut args.allow_no_calls, value, &meta, "allow_no_calls")
                 }
                 "strategy" => {
                     const STRATEGY: &str = "`strategy` takes \"dfs\" (depth first, the default) or \"bfs\" \

@@ -138,5 +138,8 @@ fn options(args: &TestArgs, name: &str) -> TokenStream {
     if let Some(on) = &args.keep_going {
         set("keep_going", quote!(#on));
     }
+    if let Some(allow) = &args.allow_no_calls {
+        set("allow_no_calls", quote!(#allow));
+    }
     options
 }

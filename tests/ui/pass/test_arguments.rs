@@ -14,6 +14,7 @@ async fn start(connection: Connection) -> Vec<String> {
     dynamic_reduction = false,
     strategy = "bfs",
     keep_going = true,
+    allow_no_calls = false,
     regressions = "target/regressions.json",
     replay_first = false
 )]
