@@ -265,7 +265,7 @@ async fn same_named_methods_with_fn_level_attributes_collide_and_it_is_reported(
     filibuster::enable();
     let events = support::Logs::of_target("filibuster_runtime");
     // One thread (as `#[tokio::test]` runs): the subscriber sees the services' events.
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(events.clone()));
     let (a_url, recorder) = start_a().await;
     for _ in 0..2 {
         let body = reqwest::get(format!("{a_url}/legacy")).await.unwrap().text().await.unwrap();

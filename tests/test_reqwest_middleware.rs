@@ -212,7 +212,7 @@ async fn each_retry_is_a_call_of_its_own() {
 #[tokio::test]
 async fn without_instrument_the_attempts_are_still_calls_and_a_warning_says_so() {
     let logs = support::Logs::of_target("filibuster_runtime::middleware");
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     let explorer = Explorer::new().dynamic_reduction(false);
     let connection = explorer.connection();
     let b_url = support::serve(Router::new().route("/b", get(b)).layer(connection.layer())).await;
@@ -242,7 +242,7 @@ async fn without_instrument_the_attempts_are_still_calls_and_a_warning_says_so()
 async fn a_real_retry_is_a_second_invocation() {
     filibuster::enable();
     let logs = support::Logs::of_target("filibuster_runtime::middleware");
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     let recorder = Recorder::default();
     let connection = recorder.connect().await;
     let b_url = support::serve(
@@ -280,7 +280,7 @@ async fn a_real_retry_is_a_second_invocation() {
 async fn instrument_before_the_retries_is_an_error() {
     filibuster::enable();
     let logs = support::Logs::of_target("filibuster_runtime::middleware");
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     let recorder = Recorder::default();
     let connection = recorder.connect().await;
     let failures = Arc::new(AtomicUsize::new(0));

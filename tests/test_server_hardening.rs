@@ -325,7 +325,7 @@ async fn rejections_are_logged_rate_limited() {
         .with_writer(move || Writer(sink.clone()))
         .with_max_level(tracing::Level::WARN)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = support::set_default(subscriber);
     let base = support::serve(Server::default().router()).await;
     let http = reqwest::Client::new();
     let junk = "x".repeat(100_000);

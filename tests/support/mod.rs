@@ -44,7 +44,7 @@ pub const NOWHERE: &str = "http://127.0.0.1:1";
 
 /// The `tracing` events of the targets under one prefix, each with its level
 /// and its fields written `name=value ` (the message first): a layer to set
-/// as the test's subscriber, `tracing::subscriber::set_default(
+/// as the test's subscriber, `support::set_default(
 /// tracing_subscriber::registry().with(logs.clone()))`. On one thread (as
 /// `#[tokio::test]` runs), it sees the events of the services' tasks too.
 #[derive(Clone)]
@@ -86,6 +86,24 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
             self.events.lock().unwrap().push((*metadata.level(), text.0));
         }
     }
+}
+
+/// Sets `subscriber` as this thread's default until the guard drops, in a
+/// way that holds whichever thread of the binary reaches a `tracing` callsite
+/// first. With a single live dispatcher, `tracing` takes a callsite's
+/// interest from the default of the thread that hits it first (another
+/// test's thread, with no subscriber: never) and caches it, so this test's
+/// subscriber would miss the event; a second live dispatcher makes it ask
+/// every registered one.
+pub fn set_default(subscriber: impl Into<tracing::Dispatch>) -> ScopedSubscriber {
+    let second = tracing::Dispatch::new(tracing_subscriber::registry());
+    ScopedSubscriber { _default: tracing::dispatcher::set_default(&subscriber.into()), _second: second }
+}
+
+/// The guard of [`set_default`].
+pub struct ScopedSubscriber {
+    _default: tracing::dispatcher::DefaultGuard,
+    _second: tracing::Dispatch,
 }
 
 /// md5 of `text` as 32 lower-case hex digits.
