@@ -69,10 +69,7 @@ async fn rules_scope_faults_by_service_method_and_path() {
             Calls::to("movies").method("get").path("/movies/{id}"),
             [Fault::Status(503), Fault::Latency(LATENCY)],
         )
-        .with(Calls::any().path("/bookings/{user}"), [Fault::ConnectionError, Fault::Timeout])
-        // Matches no call of the cinema: tries nothing.
-        .with(Calls::to("movies").method("POST"), [Fault::Status(500)])
-        .with(Calls::to("showtimes"), [Fault::Status(500)]);
+        .with(Calls::any().path("/bookings/{user}"), [Fault::ConnectionError, Fault::Timeout]);
     let (report, seen) = explore(model).await;
     assert!(report.passed(), "{}", report.failure_message());
     let no_fault: Vec<(String, String)> = Vec::new();
@@ -131,4 +128,37 @@ async fn rules_add_to_a_model() {
         movies,
         ["status 504", "status 503", "status 502", "status 500", "reqwest.timeout", "reqwest.connect"]
     );
+}
+
+/// A rule whose service is misspelled never applies: a complete exploration
+/// whose other rules found faults to try still says so, and is untested,
+/// naming the rule and the services the calls reached. Spelled right, the
+/// same model passes.
+#[tokio::test]
+async fn a_rule_that_matches_no_call_is_reported() {
+    let model = |service: &str| {
+        FaultModel::empty()
+            .with(Calls::to("bookings"), [Fault::Status(503)])
+            .with(Calls::to(service).method("GET").path("/movies/{id}"), [Fault::Status(500)])
+    };
+    let (report, _) = explore(model("movis")).await;
+    assert_eq!(report.verdict(), filibuster::Verdict::Untested, "{}", report.summary());
+    assert!(report.executions_run > 1, "the other rule's faults were tried: {}", report.summary());
+    let unmatched: Vec<_> = report
+        .errors
+        .iter()
+        .filter_map(|error| match error {
+            filibuster::RunError::UnmatchedRule { rule, services } => Some((rule.as_str(), services.clone())),
+            _ => None,
+        })
+        .collect();
+    // `users` calls `bookings`, then `movies` for each booked movie.
+    let reached = ["bookings", "movies"].map(str::to_owned).to_vec();
+    assert_eq!(unmatched, [("calls to `movis` with GET /movies/{id}", reached)], "{:#?}", report.errors);
+    let message = report.failure_message();
+    assert!(message.contains("matched none of the calls"), "{message}");
+    assert!(message.contains("the calls reached `bookings`, `movies`"), "{message}");
+
+    let (report, _) = explore(model("movies")).await;
+    assert!(report.passed(), "{}", report.failure_message());
 }

@@ -496,12 +496,37 @@ impl Explorer {
             state.ring = true;
         }
         report.errors.extend(callsite_collisions(&report));
+        if report.errors.is_empty() && report.replay.is_none() && report.executions_remaining == 0 {
+            report.errors.extend(self.unmatched_rules(&report));
+        }
         if report.errors.is_empty() {
             report.unreported_targets = unreported_targets(&report);
         }
         report.elapsed = started.elapsed();
         bar.finish_and_clear();
         report
+    }
+
+    /// The fault model's scoped rules that matched none of the calls of a
+    /// complete exploration without failures (with one, the exploration
+    /// stopped before it could reach every call).
+    fn unmatched_rules(&self, report: &Report) -> Vec<RunError> {
+        if report.failures().next().is_some() {
+            return Vec::new();
+        }
+        let calls = report.executions.iter().flat_map(|execution| &execution.calls);
+        let parts =
+            calls.clone().map(|call| (call.target.as_deref(), call.method.as_str(), call.path.as_str()));
+        let unmatched = self.server.lock().model.unmatched_rules(parts);
+        if unmatched.is_empty() {
+            return Vec::new();
+        }
+        let services: BTreeSet<&str> = calls.filter_map(|call| call.target.as_deref()).collect();
+        let services: Vec<String> = services.into_iter().map(str::to_owned).collect();
+        unmatched
+            .into_iter()
+            .map(|rule| RunError::UnmatchedRule { rule, services: services.clone() })
+            .collect()
     }
 
     /// How this explorer is set up, for the report.

@@ -10,6 +10,7 @@
 //! `errors` (status codes, tried when the call reached an instrumented
 //! service whose name matches `service_name`).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -106,11 +107,42 @@ impl Calls {
 
     /// Whether `call`, which reached `target` (when known), is one of them.
     fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
+        self.matches_parts(&call.method, call.args.first().map(String::as_str), target)
+    }
+
+    /// Whether a call with `method` to `path`, which reached `target` (when
+    /// known), is one of them.
+    fn matches_parts(&self, method: &str, path: Option<&str>, target: Option<&str>) -> bool {
         self.service.as_deref().is_none_or(|service| target == Some(service))
-            && self.method.as_deref().is_none_or(|method| call.method.eq_ignore_ascii_case(method))
-            && self.path.as_deref().is_none_or(|pattern| {
-                call.args.first().is_some_and(|path| super::injected::route_matches(pattern, path))
-            })
+            && self.method.as_deref().is_none_or(|wanted| method.eq_ignore_ascii_case(wanted))
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|pattern| path.is_some_and(|path| super::injected::route_matches(pattern, path)))
+    }
+
+    /// Whether it is narrower than every call.
+    fn is_scoped(&self) -> bool {
+        self.service.is_some() || self.method.is_some() || self.path.is_some()
+    }
+}
+
+impl fmt::Display for Calls {
+    /// `calls to movies with GET /movies/{id}`, `every call`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_scoped() {
+            return f.write_str("every call");
+        }
+        f.write_str("calls")?;
+        if let Some(service) = &self.service {
+            write!(f, " to `{service}`")?;
+        }
+        match (&self.method, &self.path) {
+            (Some(method), Some(path)) => write!(f, " with {method} {path}"),
+            (Some(method), None) => write!(f, " with {method}"),
+            (None, Some(path)) => write!(f, " on {path}"),
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -283,12 +315,35 @@ impl FaultModel {
 
     /// This model, plus `faults` on `calls`. A fault proposed twice for one
     /// call (by two rules, or by a rule and the analysis file) is tried once.
+    /// A rule scoped by service, method or path that matches none of the
+    /// calls of a complete exploration makes the run untested
+    /// ([`RunError::UnmatchedRule`](crate::RunError::UnmatchedRule)).
     pub fn with(mut self, calls: Calls, faults: impl IntoIterator<Item = Fault>) -> Self {
         self.rules.push(Rule { calls, faults: faults.into_iter().collect() });
         if self.source != "<rust>" && !self.source.ends_with(RULES_ADDED) {
             self.source.push_str(RULES_ADDED);
         }
         self
+    }
+
+    /// The rules scoped by service, method or path that match none of
+    /// `calls` (each `(target, method, path)`), written as in
+    /// [`Calls`]'s `Display`: a misspelled service, method or path, whose
+    /// faults were never tried.
+    pub(crate) fn unmatched_rules<'a>(
+        &self,
+        calls: impl Iterator<Item = (Option<&'a str>, &'a str, &'a str)> + Clone,
+    ) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.calls.is_scoped())
+            .filter(|rule| {
+                !calls
+                    .clone()
+                    .any(|(target, method, path)| rule.calls.matches_parts(method, Some(path), target))
+            })
+            .map(|rule| rule.calls.to_string())
+            .collect()
     }
 
     /// Where the model was read from: `<built-in>` for

@@ -168,6 +168,11 @@ fn execution_link(number: usize) -> String {
     format!("<a href=\"#execution-{number}\">execution {number}</a>")
 }
 
+/// A failing execution: its number, linked to its calls, and what it did.
+fn failing_execution(out: &mut String, failure: &ExecutionReport) -> fmt::Result {
+    writeln!(out, "<h3>{}</h3>\n<pre>{}</pre>", execution_link(failure.number), Esc(&failure.describe()))
+}
+
 fn failures(out: &mut String, report: &Report) -> fmt::Result {
     let failing: Vec<&ExecutionReport> = report.failures().collect();
     if failing.is_empty() {
@@ -184,12 +189,7 @@ fn failures(out: &mut String, report: &Report) -> fmt::Result {
         )?;
         for group in &groups {
             if let Some(failure) = report.executions.iter().find(|e| e.number == group.minimal) {
-                writeln!(
-                    out,
-                    "<h3>{}</h3>\n<pre>{}</pre>",
-                    execution_link(failure.number),
-                    Esc(&failure.describe())
-                )?;
+                failing_execution(out, failure)?;
             }
             if !group.supersets.is_empty() {
                 let links: Vec<String> = group.supersets.iter().map(|&n| execution_link(n)).collect();
@@ -197,13 +197,7 @@ fn failures(out: &mut String, report: &Report) -> fmt::Result {
             }
         }
     } else {
-        let failure = failing[0];
-        writeln!(
-            out,
-            "<h3>{}</h3>\n<pre>{}</pre>",
-            execution_link(failure.number),
-            Esc(&failure.describe())
-        )?;
+        failing_execution(out, failing[0])?;
     }
     if let Some(path) = &report.counterexample_file {
         writeln!(out, "<p>Counterexample: <code>{}</code></p>", Esc(&path.display().to_string()))?;

@@ -207,6 +207,15 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// A rule of the fault model, scoped by service, method or path, matched
+    /// none of the calls of a complete exploration, so its faults were never
+    /// tried: a misspelled service, method or path.
+    UnmatchedRule {
+        /// The calls the rule is for (`calls to `movies` with GET /movies/{id}`).
+        rule: String,
+        /// The services the calls went to (those instrumented).
+        services: Vec<String>,
+    },
     /// Two different callsites of this run's calls have one id (two
     /// same-named methods of two impl blocks with `#[filibuster::call]` on
     /// each method), so the exploration took their calls for one another.
@@ -680,6 +689,15 @@ impl RunError {
                  execution: check its `pattern`s (they are matched against `reqwest.GET`, \
                  `reqwest.POST`, ...) and `restrictions`. To allow it, use `allow_no_calls` \
                  (`--allow-no-calls`)."
+            ),
+            RunError::UnmatchedRule { rule, services } => format!(
+                "the fault model's rule for {rule} matched none of the calls of the exploration, so its \
+                 faults were never tried (the calls reached {}): check the rule's service name, method \
+                 and path, or leave the rule out of this test's model",
+                match services.is_empty() {
+                    true => "no instrumented service".to_owned(),
+                    false => services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+                }
             ),
             RunError::MissingLayer { services } => format!(
                 "handlers of {} ran in a router without the explorer's layer, so their calls were not \
