@@ -24,15 +24,7 @@ use filibuster::{Connection, Explorer, Report, Strategy, TestContext, Verdict};
 /// Starts the cinema's four services, layered with `connection`, `users`
 /// with `bug`; answers the URL of `users`.
 async fn cinema_with(connection: Connection, bug: app::Bug) -> String {
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let layer = connection.layer();
-    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any_port).await.unwrap();
-    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any_port).await.unwrap();
-    app::serve(app::showtimes().layer(layer.clone()), any_port).await.unwrap();
-    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
-    let users = app::users(peers, bug, reqwest::Client::new()).layer(layer);
-    let (users, _) = app::serve(users, any_port).await.unwrap();
-    format!("http://{users}")
+    app::start_all(&connection, bug).await.unwrap().users
 }
 
 /// What the tests reach of the cinema's services.

@@ -56,15 +56,7 @@ const BOOKINGS: &str = "/bookings/chris_rivers";
 /// Starts the four services on ephemeral ports of 127.0.0.1, connected to
 /// `explorer`, `users` with `bug`; answers the base URL of `users`.
 async fn start(explorer: &Explorer, bug: app::Bug) -> String {
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let layer = explorer.connection().layer();
-    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any_port).await.unwrap();
-    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any_port).await.unwrap();
-    app::serve(app::showtimes().layer(layer.clone()), any_port).await.unwrap();
-    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
-    let users = app::users(peers, bug, reqwest::Client::new()).layer(layer);
-    let (users, _) = app::serve(users, any_port).await.unwrap();
-    format!("http://{users}")
+    app::start_all(&explorer.connection(), bug).await.unwrap().users
 }
 
 /// Runs the cinema's functional test under `explorer`, against fresh
@@ -87,15 +79,7 @@ struct Cinema {
 }
 
 async fn cinema(connection: filibuster::Connection) -> Cinema {
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let layer = connection.layer();
-    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any_port).await.unwrap();
-    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any_port).await.unwrap();
-    app::serve(app::showtimes().layer(layer.clone()), any_port).await.unwrap();
-    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
-    let users = app::users(peers, app::Bug::None, reqwest::Client::new()).layer(layer);
-    let (users, _) = app::serve(users, any_port).await.unwrap();
-    Cinema { users_url: format!("http://{users}") }
+    Cinema { users_url: app::start_all(&connection, app::Bug::None).await.unwrap().users }
 }
 
 /// The cinema's functional test as users write it: every execution passes

@@ -14,15 +14,7 @@ const LATENCY: Duration = Duration::from_millis(60);
 
 /// Starts the cinema (no bug), layered with `connection`; the URL of `users`.
 async fn cinema(connection: Connection) -> String {
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let layer = connection.layer();
-    let (bookings, _) = app::serve(app::bookings().layer(layer.clone()), any_port).await.unwrap();
-    let (movies, _) = app::serve(app::movies().layer(layer.clone()), any_port).await.unwrap();
-    app::serve(app::showtimes().layer(layer.clone()), any_port).await.unwrap();
-    let peers = app::Peers { bookings: format!("http://{bookings}"), movies: format!("http://{movies}") };
-    let users = app::users(peers, app::Bug::None, reqwest::Client::new()).layer(layer);
-    let (users, _) = app::serve(users, any_port).await.unwrap();
-    format!("http://{users}")
+    app::start_all(&connection, app::Bug::None).await.unwrap().users
 }
 
 /// What one execution saw: its number, the status `users` answered, how

@@ -82,24 +82,10 @@ fn shown(path: &Path) -> PathBuf {
 /// Starts the four services on ephemeral ports of 127.0.0.1, connected to
 /// `explorer`; answers the base URL of `users`.
 async fn start(explorer: &Explorer, bug: app::Bug) -> Result<String, String> {
-    let any_port = "127.0.0.1:0".parse().expect("a valid socket address");
-    let layer = explorer.connection().layer();
-    let mut urls = Vec::new();
-    for (name, router) in
-        [("bookings", app::bookings()), ("movies", app::movies()), ("showtimes", app::showtimes())]
-    {
-        let (addr, _task) = app::serve(router.layer(layer.clone()), any_port)
-            .await
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        urls.push((name, format!("http://{addr}")));
-    }
-    let peers = app::Peers { bookings: urls[0].1.clone(), movies: urls[1].1.clone() };
-    let users = app::users(peers, bug, reqwest::Client::new()).layer(layer);
-    let (addr, _task) = app::serve(users, any_port).await.map_err(|e| format!("cannot start users: {e}"))?;
-    urls.insert(0, ("users", format!("http://{addr}")));
-    let listing: Vec<String> = urls.iter().map(|(name, url)| format!("{name} {url}")).collect();
-    println!("services: {}", listing.join(", "));
-    Ok(urls.swap_remove(0).1)
+    let started = app::start_all(&explorer.connection(), bug).await?;
+    let app::Started { users, bookings, movies, showtimes } = started;
+    println!("services: users {users}, bookings {bookings}, movies {movies}, showtimes {showtimes}");
+    Ok(users)
 }
 
 /// Runs the functional test under `explorer` against `users_url`.
