@@ -144,7 +144,41 @@
 //!
 //! A handler behind the layer that also has `#[filibuster::handler]` is
 //! instrumented once, by the layer (whose service name wins). Off, the layer
-//! passes each request straight on.
+//! passes each request straight on, in its server span when a `tracing`
+//! subscriber wants it ([observability](#observability)).
+//!
+//! # Observability
+//!
+//! Filibuster on or off, every request to an instrumented handler (or
+//! through a [`ServiceLayer`]) runs in a `tracing` **server span**, and every
+//! instrumented `.send()` in a **client span**, its child, named and
+//! attributed after OpenTelemetry's HTTP semantic conventions (`otel.name`
+//! `GET /users/{name}/bookings`, `http.route`, `url.full`,
+//! `http.response.status_code`, `error.type`, ...), plus Filibuster's own
+//! (`filibuster.service`, `filibuster.execution_index`,
+//! `filibuster.callsite.*`). An injected fault is a `filibuster.fault` event
+//! on its client span. Both are at level INFO with target `filibuster::http`;
+//! with no subscriber interested they cost a level check. The [`spans`]
+//! module lists them. Headers (an allow-list, credentials redacted) and
+//! bodies (JSON, form, text; capped) are captured only when asked for, with
+//! [`Capture`] or the `FILIBUSTER_CAPTURE_*` environment variables:
+//!
+//! ```no_run
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//! use tracing_subscriber::util::SubscriberInitExt as _;
+//!
+//! // The spans, with anything else at INFO, printed; or any other subscriber.
+//! tracing_subscriber::registry()
+//!     .with(tracing_subscriber::EnvFilter::new("info,filibuster::http=info"))
+//!     .with(tracing_subscriber::fmt::layer())
+//!     .init();
+//! // Off by default: these headers and bodies become span attributes.
+//! filibuster::Capture::new()
+//!     .request_headers(["x-user", "authorization"]) // authorization: "[REDACTED]"
+//!     .bodies(true)
+//!     .max_body_bytes(16 * 1024)
+//!     .install();
+//! ```
 //!
 //! # The service's name
 //!
@@ -179,7 +213,8 @@
 /// to the server when the headers are present, honours a forced sleep
 /// (bounded by [`headers::MAX_FORCED_SLEEP`]), and runs its body with the
 /// request's [`RequestContext`] in scope, which the instrumented calls it
-/// makes use. Off, it runs the body and nothing else.
+/// makes use. Off, it runs the body and nothing else. On or off, the body
+/// runs in the request's server span (see [`spans`]).
 pub use filibuster_macros::handler;
 
 /// Instruments the reqwest `.send()` calls of a function, or of the methods
@@ -408,10 +443,10 @@ pub use filibuster_macros::call;
 pub use filibuster_macros::test;
 
 pub use filibuster_runtime::{
-    Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex, Instrumentable,
-    InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, disable, enable, enabled,
-    fault, headers, in_current_request, md5_hex, normalized_target, records, service_layer, switch,
-    transport,
+    Callsite, Capture, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
+    Instrumentable, InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, capture,
+    disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records,
+    service_layer, spans, switch, transport,
 };
 
 /// The explorer, its embedded Filibuster server, fault models, reports and

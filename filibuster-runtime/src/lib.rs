@@ -3,7 +3,9 @@
 //! switched on. Vector clocks, execution indices, callsite ids, the request
 //! context of instrumented handlers, the protocol's headers and records, the
 //! client side of the transport to a Filibuster server, and the genuine
-//! reqwest values faults become.
+//! reqwest values faults become. Also, on or off, the `tracing` spans of
+//! instrumented handlers and calls ([`spans`]), with opt-in capture of
+//! headers and bodies ([`Capture`]).
 //!
 //! The server, the explorer and the reports, which only tests link, are the
 //! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
@@ -13,6 +15,7 @@
 #[doc(hidden)]
 pub mod bench_support;
 mod callsite;
+pub mod capture;
 mod connection;
 mod context;
 mod execution_index;
@@ -25,6 +28,7 @@ pub mod middleware;
 pub mod records;
 mod send;
 pub mod service_layer;
+pub mod spans;
 pub mod switch;
 pub mod transport;
 mod unlayered;
@@ -32,6 +36,7 @@ mod vclock;
 mod wire;
 
 pub use callsite::{Callsite, call_hash, normalized_target};
+pub use capture::Capture;
 pub use connection::{Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL};
 pub use context::{RequestContext, in_current_request};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
