@@ -180,6 +180,15 @@
 //!     .install();
 //! ```
 //!
+//! With the `otel` feature, the W3C trace context (`traceparent`,
+//! `tracestate`) is injected into every instrumented call from its client
+//! span's OpenTelemetry context and extracted by every instrumented handler
+//! into its server span's parent, so that a request through several services
+//! is one trace. The contexts are `tracing-opentelemetry`'s: with
+//! `tracing_opentelemetry::layer()` in the subscriber (versions:
+//! `opentelemetry` 0.31, `tracing-opentelemetry` 0.32). Without the feature,
+//! no OpenTelemetry dependency and no header.
+//!
 //! # The service's name
 //!
 //! `#[filibuster::handler]` without `service = ".."`, and

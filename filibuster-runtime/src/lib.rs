@@ -25,6 +25,8 @@ pub mod headers;
 mod known_callsites;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+#[cfg(feature = "otel")]
+mod otel;
 pub mod records;
 mod send;
 pub mod service_layer;

@@ -144,8 +144,9 @@ impl Instrumentable for reqwest_middleware::RequestBuilder {
         let mut extensions = std::mem::take(self.extensions());
         let (client, request) = self.build_split();
         Either::Right(Box::pin(async move {
-            let request = request?;
+            let mut request = request?;
             let span = spans::client(&request, callsite);
+            spans::propagate(&span, request.headers_mut());
             let client = if switch::enabled() {
                 extensions.insert(Call { callsite, span: span.clone() });
                 ClientBuilder::from_client(client).with_arc(END.clone()).build()

@@ -117,8 +117,9 @@ where
     E: SendError,
 {
     Box::pin(async move {
-        let request = request?;
+        let mut request = request?;
         let span = spans::client(&request, callsite);
+        spans::propagate(&span, request.headers_mut());
         let result = send_request(request, callsite, &span, execute).instrument(span.clone()).await;
         spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
         result

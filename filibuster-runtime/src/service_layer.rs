@@ -74,7 +74,7 @@ pub(crate) struct Instrumented;
 /// straight to the router: no allocation, two relaxed atomic loads.
 ///
 /// On or off, when a `tracing` subscriber wants it, the request is handled
-/// in its server span (see [`spans`](crate::spans)), which records the
+/// in its server span (see the `spans` module), which records the
 /// response's status and captured headers too.
 ///
 /// # The connection, and the order of layers

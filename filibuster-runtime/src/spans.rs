@@ -315,6 +315,8 @@ pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions
     values[7] = host.as_ref().map(|host| host as &dyn Value);
     values[8] = port.as_ref().map(|port| port as &dyn Value);
     let span = shape.server.span(&with_capture_fields(&values, shape.server));
+    #[cfg(feature = "otel")]
+    crate::otel::extract(&span, headers);
     shape.record_request_headers(&span, headers);
     span
 }
@@ -339,6 +341,16 @@ fn split_authority(authority: Option<&str>) -> (Option<&str>, Option<u16>) {
         },
         _ => (Some(authority.trim_start_matches('[').trim_end_matches(']')), None),
     }
+}
+
+/// Writes the trace context of a client span into the headers of its call
+/// (feature `otel`; without it, nothing).
+#[inline]
+pub(crate) fn propagate(span: &Span, headers: &mut HeaderMap) {
+    #[cfg(feature = "otel")]
+    crate::otel::inject(span, headers);
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, headers);
 }
 
 /// Records the service a server span's request is for.
