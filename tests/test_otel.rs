@@ -10,7 +10,9 @@
 //! - a fault the explorer injects is a `filibuster.fault` event on its
 //!   client span, whose status is an error with `error.type`;
 //! - captured headers (`authorization` redacted) and bodies cut at the
-//!   configured size are span attributes.
+//!   configured size are span attributes;
+//! - the explorer's report names the trace of each execution
+//!   (`trace_ids`, in its JSON too).
 
 mod support;
 
@@ -195,6 +197,19 @@ async fn one_request_through_three_services_is_one_trace() {
     for span in trace {
         assert_eq!(span.status, Status::Unset, "{span:#?}");
     }
+
+    // The report names each execution's trace, in its JSON too.
+    let run: Vec<_> =
+        report.executions.iter().filter(|e| e.status == filibuster::ExecutionStatus::Passed).collect();
+    for execution in &run {
+        assert_eq!(execution.trace_ids.len(), 1, "{execution:#?}");
+    }
+    let noted: std::collections::BTreeSet<&String> = run.iter().flat_map(|e| &e.trace_ids).collect();
+    assert_eq!(noted, traces.keys().collect(), "the report's trace ids are the exported traces'");
+    let first = &run[0].trace_ids[0];
+    assert_eq!(traces[first].len(), 5, "the first execution is the fault-free one");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["executions"][0]["trace_ids"], serde_json::json!([first]));
 }
 
 #[tokio::test]

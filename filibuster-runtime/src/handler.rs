@@ -84,6 +84,22 @@ impl IncomingRequest {
     }
 }
 
+impl IncomingRequest {
+    /// Notes on the connection the trace id of `span`, the server span of a
+    /// request with `headers`, when the request starts a trace: it arrived
+    /// without `traceparent` (feature `otel`; without it, nothing).
+    pub(crate) fn note_trace(&self, span: &Span, headers: &HeaderMap) {
+        #[cfg(feature = "otel")]
+        if !crate::otel::carries_context(headers)
+            && let Some(trace_id) = crate::otel::trace_id(span)
+        {
+            self.connection.note_trace_id(trace_id);
+        }
+        #[cfg(not(feature = "otel"))]
+        let _ = (span, headers);
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Incoming {
     type Rejection = Infallible;
 
@@ -98,6 +114,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Incoming {
         let span = spans::server(&parts.method, &parts.uri, &parts.headers, &parts.extensions);
         let request =
             on.then(|| IncomingRequest::new(&parts.headers, &parts.extensions, None, By::Attribute));
+        if let Some(request) = &request {
+            request.note_trace(&span, &parts.headers);
+        }
         if request.is_none() && span.is_disabled() {
             return Ok(Incoming::none());
         }

@@ -54,18 +54,21 @@ pub use wire::md5_hex;
 /// stability.
 #[doc(hidden)]
 pub mod __explorer {
-    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Mutex};
 
     pub use crate::known_callsites::{CallsiteCollision, collisions, function_of};
     pub use crate::unlayered::Watch;
 
     /// A connection through `transport` that counts, in `live_requests`,
-    /// the requests its instrumented handlers are handling.
+    /// the requests its instrumented handlers are handling, and notes in
+    /// `trace_ids` the OpenTelemetry trace id of each request that starts a
+    /// trace (one that arrives without `traceparent`; feature `otel`).
     pub fn tracked_connection(
         transport: Arc<dyn crate::transport::Transport>,
         live_requests: Arc<AtomicUsize>,
+        trace_ids: Arc<Mutex<Vec<String>>>,
     ) -> crate::Connection {
-        crate::Connection::tracked(transport, live_requests)
+        crate::Connection::tracked(transport, live_requests, trace_ids)
     }
 }

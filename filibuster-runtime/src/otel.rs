@@ -47,6 +47,22 @@ pub(crate) fn extract(span: &Span, headers: &HeaderMap) -> bool {
     true
 }
 
+/// The trace id of `span`, as 32 hex digits, when it has an OpenTelemetry
+/// context.
+pub(crate) fn trace_id(span: &Span) -> Option<String> {
+    if span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| span_context.trace_id().to_string())
+}
+
+/// Whether `headers` carry a trace context.
+pub(crate) fn carries_context(headers: &HeaderMap) -> bool {
+    headers.contains_key("traceparent")
+}
+
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {

@@ -187,6 +187,9 @@ where
         let incoming = on.then(|| {
             IncomingRequest::new(request.headers(), request.extensions(), self.connection.as_ref(), By::Layer)
         });
+        if let Some(incoming) = &incoming {
+            incoming.note_trace(&span, request.headers());
+        }
         if incoming.is_none() && span.is_disabled() {
             return Either::Left(self.inner.call(request));
         }
