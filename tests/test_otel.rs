@@ -71,6 +71,8 @@ async fn a_item(State(b): State<Peer>, Path(item): Path<String>) -> StatusCode {
 #[filibuster::handler(service = "b")]
 async fn b_item(State(c): State<Peer>, Path(item): Path<String>, headers: HeaderMap) -> StatusCode {
     assert_eq!(headers["authorization"], "Bearer s3cret", "sent as it is, captured redacted");
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(traceparent.starts_with("00-") && traceparent.len() == 55, "W3C trace context: {traceparent}");
     match get_c(&c, &item).await {
         Ok(response) if response.status() == StatusCode::OK => StatusCode::OK,
         _ => StatusCode::SERVICE_UNAVAILABLE,

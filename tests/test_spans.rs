@@ -199,6 +199,9 @@ async fn bookings_of(Path(name): Path<String>) -> String {
 
 async fn take_note(headers: HeaderMap) -> ([(&'static str, &'static str); 2], &'static str) {
     assert_eq!(headers["authorization"], "Bearer s3cret", "the header itself is sent as it is");
+    // No OpenTelemetry layer in these tests' subscribers: the spans have no
+    // context, and no `traceparent` is sent (even with the `otel` feature).
+    assert!(headers.get("traceparent").is_none(), "{headers:?}");
     ([("x-served-by", "bookings"), ("content-type", "application/json")], NOTED)
 }
 
