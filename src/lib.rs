@@ -255,6 +255,10 @@ pub use filibuster_macros::handler;
 /// without [`#[filibuster::handler]`](handler)) goes ahead uninstrumented,
 /// and a `tracing` warning says so, once per callsite.
 ///
+/// On or off, each instrumented `.send()` runs in a client span (see
+/// [`spans`]), with its callsite as attributes (`filibuster.callsite.id`,
+/// `.file`, `.line`, `.fn`), when a `tracing` subscriber wants it.
+///
 /// # Arguments
 ///
 /// Both optional, in any order:
