@@ -344,7 +344,10 @@ where
         request_id: request_id.as_ref(),
     };
     let decision = Decision::of(&answer);
-    if let Some(fault) = decision.fault_name() {
+    // Named only for a span that records it.
+    if !span.is_disabled()
+        && let Some(fault) = decision.fault_name()
+    {
         spans::fault(span, &fault);
     }
     if let Decision::DelayThenProceed(delay) = decision {
@@ -614,6 +617,22 @@ mod tests {
         let mut map = http::HeaderMap::new();
         map.insert(FORCED_SLEEP, HeaderValue::from_str(text).ok()?);
         headers::FilibusterHeaders::from_headers(&map).forced_sleep
+    }
+
+    #[test]
+    fn faults_are_named_for_their_spans() {
+        let exception = || Exception { name: "reqwest.timeout".into(), metadata: Map::new() };
+        let names = [
+            (Decision::Proceed, None),
+            (Decision::Fail(ErrorKind::Connect, exception()), Some("connection_error")),
+            (Decision::Fail(ErrorKind::Timeout, exception()), Some("timeout")),
+            (Decision::DelayThenFail(ErrorKind::Timeout, exception(), 1.0), Some("timeout")),
+            (Decision::Status(http::StatusCode::SERVICE_UNAVAILABLE), Some("status 503")),
+            (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100ms")),
+        ];
+        for (decision, name) in names {
+            assert_eq!(decision.fault_name().as_deref(), name);
+        }
     }
 
     #[test]
