@@ -115,11 +115,20 @@ fn main() {
         "profile-handler-plain",
         "profile-handler-off",
         "profile-handler-on",
+        "profile-call-off-spans",
+        "profile-handler-off-spans",
     ];
     if let Some(section) = profile.iter().find(|p| sections.iter().any(|s| s == *p)) {
         let mut work = common::PerCall::new();
         work.backtrace = section.ends_with("backtrace");
-        if section.ends_with("plain") || section.ends_with("off") {
+        // `-off-spans`: off, with a subscriber that takes the spans.
+        let _listening = section.ends_with("spans").then(|| {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(
+                tracing_subscriber::filter::Targets::new().with_target("filibuster", tracing::Level::INFO),
+            ))
+        });
+        if section.ends_with("plain") || section.ends_with("off") || section.ends_with("spans") {
             filibuster::disable();
         } else {
             filibuster::enable();
@@ -137,7 +146,7 @@ fn main() {
                         black_box(work.plain().await);
                     }
                 }
-                "profile-handler-off" | "profile-handler-on" => {
+                "profile-handler-off" | "profile-handler-on" | "profile-handler-off-spans" => {
                     for _ in 0..calls {
                         black_box(work.instrumented().await);
                     }

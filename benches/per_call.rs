@@ -11,6 +11,11 @@
 //!   call: also the headers' parsing, the request context and
 //!   `request_received`.
 //!
+//! - `*/off_spans`: `off` with a `tracing` subscriber that takes the
+//!   spans of `filibuster::http` (a registry): the cost of the server and
+//!   client spans when something listens; `off` is their cost when nothing
+//!   does.
+//!
 //! - `fault/*`: the genuine value an injected fault becomes: `status` a
 //!   response, `connect` and `timeout` a reqwest error, taken from the pools
 //!   the runtime refills in the background (given time to refill between
@@ -70,6 +75,31 @@ fn per_call(c: &mut Criterion) {
     filibuster::enable();
     group.bench_function("handler_and_send/on", |b| b.to_async(&runtime).iter(|| work.instrumented()));
     filibuster::disable();
+
+    // Filibuster off, with a subscriber that takes every span (a bare
+    // registry): what the server and client spans cost when something
+    // listens, against `off`, where nothing does.
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let work = &work;
+        let _listening = tracing::subscriber::set_default(tracing_subscriber::registry().with(
+            tracing_subscriber::filter::Targets::new().with_target("filibuster", tracing::Level::INFO),
+        ));
+        group.bench_function("send/off_spans", |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                work.in_handler(async move {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        black_box(work.call().await);
+                    }
+                    started.elapsed()
+                })
+            })
+        });
+        group.bench_function("handler_and_send/off_spans", |b| {
+            b.to_async(&runtime).iter(|| work.instrumented())
+        });
+    }
     group.finish();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -144,7 +144,50 @@
 //!
 //! A handler behind the layer that also has `#[filibuster::handler]` is
 //! instrumented once, by the layer (whose service name wins). Off, the layer
-//! passes each request straight on.
+//! passes each request straight on, in its server span when a `tracing`
+//! subscriber wants it ([observability](#observability)).
+//!
+//! # Observability
+//!
+//! Filibuster on or off, every request to an instrumented handler (or
+//! through a [`ServiceLayer`]) runs in a `tracing` **server span**, and every
+//! instrumented `.send()` in a **client span**, its child, named and
+//! attributed after OpenTelemetry's HTTP semantic conventions (`otel.name`
+//! `GET /users/{name}/bookings`, `http.route`, `url.full`,
+//! `http.response.status_code`, `error.type`, ...), plus Filibuster's own
+//! (`filibuster.service`, `filibuster.execution_index`,
+//! `filibuster.callsite.*`). An injected fault is a `filibuster.fault` event
+//! on its client span. Both are at level INFO with target `filibuster::http`;
+//! with no subscriber interested they cost a level check. The [`spans`]
+//! module lists them. Headers (an allow-list, credentials redacted) and
+//! bodies (JSON, form, text; capped) are captured only when asked for, with
+//! [`Capture`] or the `FILIBUSTER_CAPTURE_*` environment variables:
+//!
+//! ```no_run
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//! use tracing_subscriber::util::SubscriberInitExt as _;
+//!
+//! // The spans, with anything else at INFO, printed; or any other subscriber.
+//! tracing_subscriber::registry()
+//!     .with(tracing_subscriber::EnvFilter::new("info,filibuster::http=info"))
+//!     .with(tracing_subscriber::fmt::layer())
+//!     .init();
+//! // Off by default: these headers and bodies become span attributes.
+//! filibuster::Capture::new()
+//!     .request_headers(["x-user", "authorization"]) // authorization: "[REDACTED]"
+//!     .bodies(true)
+//!     .max_body_bytes(16 * 1024)
+//!     .install();
+//! ```
+//!
+//! With the `otel` feature, the W3C trace context (`traceparent`,
+//! `tracestate`) is injected into every instrumented call from its client
+//! span's OpenTelemetry context and extracted by every instrumented handler
+//! into its server span's parent, so that a request through several services
+//! is one trace. The contexts are `tracing-opentelemetry`'s: with
+//! `tracing_opentelemetry::layer()` in the subscriber (versions:
+//! `opentelemetry` 0.31, `tracing-opentelemetry` 0.32). Without the feature,
+//! no OpenTelemetry dependency and no header.
 //!
 //! # The service's name
 //!
@@ -179,7 +222,8 @@
 /// to the server when the headers are present, honours a forced sleep
 /// (bounded by [`headers::MAX_FORCED_SLEEP`]), and runs its body with the
 /// request's [`RequestContext`] in scope, which the instrumented calls it
-/// makes use. Off, it runs the body and nothing else.
+/// makes use. Off, it runs the body and nothing else. On or off, the body
+/// runs in the request's server span (see [`spans`]).
 pub use filibuster_macros::handler;
 
 /// Instruments the reqwest `.send()` calls of a function, or of the methods
@@ -210,6 +254,10 @@ pub use filibuster_macros::handler;
 /// (in a task spawned without [`in_current_request`], or from a handler
 /// without [`#[filibuster::handler]`](handler)) goes ahead uninstrumented,
 /// and a `tracing` warning says so, once per callsite.
+///
+/// On or off, each instrumented `.send()` runs in a client span (see
+/// [`spans`]), with its callsite as attributes (`filibuster.callsite.id`,
+/// `.file`, `.line`, `.fn`), when a `tracing` subscriber wants it.
 ///
 /// # Arguments
 ///
@@ -408,10 +456,10 @@ pub use filibuster_macros::call;
 pub use filibuster_macros::test;
 
 pub use filibuster_runtime::{
-    Callsite, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex, Instrumentable,
-    InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, disable, enable, enabled,
-    fault, headers, in_current_request, md5_hex, normalized_target, records, service_layer, switch,
-    transport,
+    Callsite, Capture, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
+    Instrumentable, InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, capture,
+    disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records,
+    service_layer, spans, switch, transport,
 };
 
 /// The explorer, its embedded Filibuster server, fault models, reports and

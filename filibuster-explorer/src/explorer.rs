@@ -746,6 +746,7 @@ impl Explorer {
                         not_injected: Vec::new(),
                         unfinished: Vec::new(),
                         requests_still_running: 0,
+                        trace_ids: Vec::new(),
                     });
                     continue;
                 }
@@ -786,12 +787,15 @@ impl Explorer {
         Fut::Output: TestOutcome,
     {
         let context = TestContext { server: self.server.clone(), execution: number };
+        // Noted by requests of no execution (late ones of the last): not this one's.
+        self.server.take_trace_ids();
         let outcome = match AssertUnwindSafe(test(context)).catch_unwind().await {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
         };
         self.settle().await;
         let requests_still_running = self.server.live_requests();
+        let trace_ids = self.server.take_trace_ids();
         let mut state = self.server.lock();
         let not_injected = state.faults_not_met().iter().map(|f| state.fault_report(f)).collect();
         let unfinished: Vec<CallReport> = state.unfinished().map(|e| call_report(&state, e)).collect();
@@ -816,6 +820,7 @@ impl Explorer {
             not_injected,
             unfinished,
             requests_still_running,
+            trace_ids,
         }
     }
 

@@ -443,6 +443,7 @@ mod tests {
             not_injected: vec![],
             unfinished: vec![],
             requests_still_running: 0,
+            trace_ids: vec![],
         }
     }
 

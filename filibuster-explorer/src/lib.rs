@@ -64,6 +64,10 @@ pub struct Server {
     /// server in-process (through [`Server::connection`]): an execution is
     /// over only when none is left.
     live_requests: Arc<AtomicUsize>,
+    /// The OpenTelemetry trace ids of the requests that started a trace in
+    /// in-process instrumented handlers (services built with the runtime's
+    /// `otel` feature), since the explorer last took them.
+    trace_ids: Arc<Mutex<Vec<String>>>,
     /// Rejected requests, logged rate-limited.
     rejections: Arc<routes::RejectionLog>,
 }
@@ -81,6 +85,7 @@ impl Server {
         Self {
             state: Arc::new(Mutex::new(State::new(model))),
             live_requests: Arc::default(),
+            trace_ids: Arc::default(),
             rejections: Arc::default(),
         }
     }
@@ -111,7 +116,11 @@ impl Server {
     /// A connection for services in this process: records reach the server
     /// by a direct call, with no HTTP hop.
     pub fn connection(&self) -> Connection {
-        filibuster_runtime::__explorer::tracked_connection(Arc::new(self.clone()), self.live_requests.clone())
+        filibuster_runtime::__explorer::tracked_connection(
+            Arc::new(self.clone()),
+            self.live_requests.clone(),
+            self.trace_ids.clone(),
+        )
     }
 
     /// The protocol's HTTP endpoints.
@@ -144,6 +153,11 @@ impl Server {
     /// Requests that in-process instrumented handlers are still handling.
     pub(crate) fn live_requests(&self) -> usize {
         self.live_requests.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes the trace ids noted since the last time.
+    pub(crate) fn take_trace_ids(&self) -> Vec<String> {
+        std::mem::take(&mut *self.trace_ids.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

@@ -13,11 +13,11 @@ use reqwest::{Request, Response};
 
 use crate::callsite::Callsite;
 use crate::handler::{Incoming, run_handler};
-use crate::switch;
 
 /// What an instrumented `.send()` of `request` from `callsite` does, with
 /// `execute` performing the request in place of the client's `execute`: with
-/// the instrumentation off, only `execute`; on, in an instrumented handler,
+/// the instrumentation off and no subscriber wanting spans, only `execute`;
+/// with a subscriber, the client span around it; on, in an instrumented handler,
 /// the clock, the execution index, the `create` through the handler's
 /// connection, the decision, the headers and `invocation_complete`.
 pub fn send_with<F, Fut>(
@@ -29,10 +29,10 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = reqwest::Result<Response>>,
 {
-    if !switch::enabled() {
+    if crate::send::plain() {
         return Either::Left(execute(request));
     }
-    Either::Right(crate::send::send_request(Ok(request), callsite, execute))
+    Either::Right(crate::send::traced_send(Ok(request), callsite, execute))
 }
 
 /// What `#[filibuster::handler(service = ...)]` does around `body` for a

@@ -1,7 +1,7 @@
 //! A connection of instrumented services to one Filibuster server.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::records::{CreateResponse, Invocation, Update};
 use crate::transport::{HttpTransport, Transport, TransportError, TransportOptions};
@@ -79,7 +79,15 @@ struct Inner {
     /// Counts the requests its handlers are handling, for a server that
     /// waits for them (an in-process explorer).
     live_requests: Option<Arc<AtomicUsize>>,
+    /// Where the trace ids of the requests that start a trace are noted
+    /// (feature `otel`), for an in-process explorer's report.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    trace_ids: Option<Arc<Mutex<Vec<String>>>>,
 }
+
+/// The most trace ids a connection keeps until its explorer takes them.
+#[cfg(feature = "otel")]
+const MAX_TRACE_IDS: usize = 1024;
 
 static DEFAULT: OnceLock<RwLock<Connection>> = OnceLock::new();
 /// Whether the process default was chosen: set with
@@ -89,18 +97,43 @@ static DEFAULT_CHOSEN: AtomicBool = AtomicBool::new(false);
 impl Connection {
     /// A connection through `transport`.
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        Self { inner: Arc::new(Inner { transport, failing: AtomicBool::new(false), live_requests: None }) }
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                failing: AtomicBool::new(false),
+                live_requests: None,
+                trace_ids: None,
+            }),
+        }
     }
 
     /// A connection through `transport` that counts the requests being
-    /// handled in `live_requests`.
-    pub(crate) fn tracked(transport: Arc<dyn Transport>, live_requests: Arc<AtomicUsize>) -> Self {
+    /// handled in `live_requests`, and notes in `trace_ids` the trace ids of
+    /// the requests that start a trace (feature `otel`).
+    pub(crate) fn tracked(
+        transport: Arc<dyn Transport>,
+        live_requests: Arc<AtomicUsize>,
+        trace_ids: Arc<Mutex<Vec<String>>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 transport,
                 failing: AtomicBool::new(false),
                 live_requests: Some(live_requests),
+                trace_ids: Some(trace_ids),
             }),
+        }
+    }
+
+    /// Notes the trace id of a request that started a trace, when the
+    /// connection keeps them (at most [`MAX_TRACE_IDS`] until taken).
+    #[cfg(feature = "otel")]
+    pub(crate) fn note_trace_id(&self, trace_id: String) {
+        if let Some(trace_ids) = &self.inner.trace_ids {
+            let mut trace_ids = trace_ids.lock().unwrap_or_else(|e| e.into_inner());
+            if trace_ids.len() < MAX_TRACE_IDS {
+                trace_ids.push(trace_id);
+            }
         }
     }
 

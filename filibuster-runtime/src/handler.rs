@@ -9,20 +9,42 @@ use axum::extract::FromRequestParts;
 use futures_util::future::{BoxFuture, Either};
 use http::request::Parts;
 use http::{Extensions, HeaderMap};
+use tracing::{Instrument as _, Span};
 
 use crate::connection::Connection;
 use crate::context::RequestContext;
 use crate::headers::FilibusterHeaders;
 use crate::records::{RequestReceived, Update};
 use crate::service_layer::{Instrumented, service_from_env};
-use crate::switch;
+use crate::{spans, switch};
 
 /// The Filibuster side of an incoming request, extracted by the parameter
-/// that `#[filibuster::handler]` adds in front of a handler's own. Empty
-/// (and free) when the instrumentation is off, and when a
+/// that `#[filibuster::handler]` adds in front of a handler's own: its
+/// server span (see [`spans`](crate::spans)) and, with the instrumentation
+/// on, its Filibuster headers. Empty (and free) when the instrumentation is
+/// off and no `tracing` subscriber wants spans, and when a
 /// [`ServiceLayer`](crate::ServiceLayer) already instruments the request.
+///
+/// One pointer: what the handler's future holds when there is nothing to
+/// do, so that the futures of handlers do not grow.
 #[derive(Debug)]
-pub struct Incoming(Option<Box<IncomingRequest>>);
+pub struct Incoming(Option<Box<Traced>>);
+
+/// What [`Incoming`] holds when there is something to do: the request's
+/// server span (a disabled one when no subscriber wants it) and, with the
+/// instrumentation on, its Filibuster side.
+#[derive(Debug)]
+struct Traced {
+    span: Span,
+    request: Option<IncomingRequest>,
+}
+
+impl Incoming {
+    /// Nothing to do for the request.
+    fn none() -> Self {
+        Self(None)
+    }
+}
 
 /// What an instrumented request brings: its Filibuster headers and the
 /// connection to report to.
@@ -62,26 +84,53 @@ impl IncomingRequest {
     }
 }
 
+impl IncomingRequest {
+    /// Notes on the connection the trace id of `span`, the server span of a
+    /// request with `headers`, when the request starts a trace: it arrived
+    /// without `traceparent` (feature `otel`; without it, nothing).
+    pub(crate) fn note_trace(&self, span: &Span, headers: &HeaderMap) {
+        #[cfg(feature = "otel")]
+        if !crate::otel::carries_context(headers)
+            && let Some(trace_id) = crate::otel::trace_id(span)
+        {
+            self.connection.note_trace_id(trace_id);
+        }
+        #[cfg(not(feature = "otel"))]
+        let _ = (span, headers);
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Incoming {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let on = switch::enabled();
         // A `ServiceLayer` instrumented the request: its context is the one
-        // in scope, and it reported `request_received` already.
-        if !switch::enabled() || parts.extensions.get::<Instrumented>().is_some() {
-            return Ok(Incoming(None));
+        // in scope, its span the current one, and it reported
+        // `request_received` already.
+        if (!on && !spans::server_wanted()) || parts.extensions.get::<Instrumented>().is_some() {
+            return Ok(Incoming::none());
         }
-        let incoming = IncomingRequest::new(&parts.headers, &parts.extensions, None, By::Attribute);
-        Ok(Incoming(Some(Box::new(incoming))))
+        let span = spans::server(&parts.method, &parts.uri, &parts.headers, &parts.extensions);
+        let request =
+            on.then(|| IncomingRequest::new(&parts.headers, &parts.extensions, None, By::Attribute));
+        if let Some(request) = &request {
+            request.note_trace(&span, &parts.headers);
+        }
+        if request.is_none() && span.is_disabled() {
+            return Ok(Incoming::none());
+        }
+        Ok(Incoming(Some(Box::new(Traced { span, request }))))
     }
 }
 
-/// Runs an instrumented handler's `body` for `service`: reports
-/// `request_received` when the request came from an instrumented call,
-/// honours a forced sleep (bounded), then runs the body with its
-/// [`RequestContext`] in scope. With the instrumentation off it only runs the
-/// body: the future is `body` itself, and on, the instrumented work lives in
-/// one box, so that handlers' futures do not grow.
+/// Runs an instrumented handler's `body` for `service`, in the request's
+/// server span: reports `request_received` when the request came from an
+/// instrumented call, honours a forced sleep (bounded), then runs the body
+/// with its [`RequestContext`] in scope. With the instrumentation off and
+/// no subscriber wanting the span, the future is `body` itself; else the
+/// span and the instrumented work live in one box, so that handlers'
+/// futures do not grow.
 pub fn run_handler<F: Future>(
     incoming: Incoming,
     service: &'static str,
@@ -89,13 +138,13 @@ pub fn run_handler<F: Future>(
 ) -> impl Future<Output = F::Output> {
     match incoming.0 {
         None => Either::Left(body),
-        Some(incoming) => Either::Right(Box::pin(instrumented(*incoming, service, body))),
+        Some(traced) => Either::Right(Box::pin((*traced).run(service, body))),
     }
 }
 
 /// [`run_handler`] for a handler of the service named by the environment:
 /// `OTEL_SERVICE_NAME`, else `package` (the name of the handler's package),
-/// looked up only when the instrumentation is on.
+/// looked up only when the instrumentation is on or the span wanted.
 pub fn run_handler_from_env<F: Future>(
     incoming: Incoming,
     package: &'static str,
@@ -103,7 +152,24 @@ pub fn run_handler_from_env<F: Future>(
 ) -> impl Future<Output = F::Output> {
     match incoming.0 {
         None => Either::Left(body),
-        Some(incoming) => Either::Right(Box::pin(instrumented(*incoming, service_from_env(package), body))),
+        Some(traced) => Either::Right(Box::pin((*traced).run(service_from_env(package), body))),
+    }
+}
+
+impl Traced {
+    /// Runs `body` for `service`, in the span, and instrumented when the
+    /// instrumentation is on.
+    fn run<F: Future>(self, service: &'static str, body: F) -> impl Future<Output = F::Output> {
+        let Traced { span, request } = self;
+        spans::record_service(&span, service);
+        let inner = span.clone();
+        async move {
+            match request {
+                Some(request) => instrumented(request, service, body, inner).await,
+                None => body.await,
+            }
+        }
+        .instrument(span)
     }
 }
 
@@ -115,9 +181,16 @@ pub(crate) async fn instrumented<F: Future>(
     incoming: IncomingRequest,
     service: &'static str,
     body: F,
+    span: Span,
 ) -> F::Output {
     match start(incoming, service).await {
-        Some(context) => context.scope(body).await,
+        Some(context) => {
+            if !context.execution_index().is_empty() {
+                spans::record_execution_index(&span, context.execution_index_wire());
+            }
+            drop(span);
+            context.scope(body).await
+        }
         None => body.await,
     }
 }

@@ -3,7 +3,9 @@
 //! switched on. Vector clocks, execution indices, callsite ids, the request
 //! context of instrumented handlers, the protocol's headers and records, the
 //! client side of the transport to a Filibuster server, and the genuine
-//! reqwest values faults become.
+//! reqwest values faults become. Also, on or off, the `tracing` spans of
+//! instrumented handlers and calls ([`spans`]), with opt-in capture of
+//! headers and bodies ([`Capture`]).
 //!
 //! The server, the explorer and the reports, which only tests link, are the
 //! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
@@ -13,6 +15,7 @@
 #[doc(hidden)]
 pub mod bench_support;
 mod callsite;
+pub mod capture;
 mod connection;
 mod context;
 mod execution_index;
@@ -22,9 +25,12 @@ pub mod headers;
 mod known_callsites;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+#[cfg(feature = "otel")]
+mod otel;
 pub mod records;
 mod send;
 pub mod service_layer;
+pub mod spans;
 pub mod switch;
 pub mod transport;
 mod unlayered;
@@ -32,6 +38,7 @@ mod vclock;
 mod wire;
 
 pub use callsite::{Callsite, call_hash, normalized_target};
+pub use capture::Capture;
 pub use connection::{Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL};
 pub use context::{RequestContext, in_current_request};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
@@ -47,18 +54,21 @@ pub use wire::md5_hex;
 /// stability.
 #[doc(hidden)]
 pub mod __explorer {
-    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Mutex};
 
     pub use crate::known_callsites::{CallsiteCollision, collisions, function_of};
     pub use crate::unlayered::Watch;
 
     /// A connection through `transport` that counts, in `live_requests`,
-    /// the requests its instrumented handlers are handling.
+    /// the requests its instrumented handlers are handling, and notes in
+    /// `trace_ids` the OpenTelemetry trace id of each request that starts a
+    /// trace (one that arrives without `traceparent`; feature `otel`).
     pub fn tracked_connection(
         transport: Arc<dyn crate::transport::Transport>,
         live_requests: Arc<AtomicUsize>,
+        trace_ids: Arc<Mutex<Vec<String>>>,
     ) -> crate::Connection {
-        crate::Connection::tracked(transport, live_requests)
+        crate::Connection::tracked(transport, live_requests, trace_ids)
     }
 }

@@ -16,10 +16,11 @@ use futures_util::future::Either;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
+use tracing::{Instrument as _, Span};
 
 use crate::callsite::{Callsite, SaidOnce};
-use crate::send::{Instrumentable, SendError, send_request};
-use crate::switch;
+use crate::send::{Instrumentable, SendError, plain, send_request};
+use crate::{spans, switch};
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a
 /// [`reqwest_middleware::RequestBuilder`] an instrumented call of its own.
@@ -36,10 +37,11 @@ use crate::switch;
 pub struct Instrument;
 
 /// In the extensions of a request sent by an instrumented `.send()`: its
-/// callsite.
-#[derive(Clone, Copy, Debug)]
+/// callsite and its client span.
+#[derive(Clone, Debug)]
 struct Call {
     callsite: &'static Callsite,
+    span: Span,
 }
 
 /// In the extensions while an attempt is instrumented: how often it reached
@@ -60,7 +62,10 @@ impl Middleware for Instrument {
         match extensions.get::<Call>() {
             // A second `Instrument` in the same chain: the first instruments.
             Some(_) if extensions.get::<Attempt>().is_some() => next.run(request, extensions).await,
-            Some(&Call { callsite }) => instrument_attempt(request, callsite, extensions, next).await,
+            Some(Call { callsite, span }) => {
+                let (callsite, span) = (*callsite, span.clone());
+                instrument_attempt(request, callsite, &span, extensions, next).await
+            }
             None => next.run(request, extensions).await,
         }
     }
@@ -71,12 +76,13 @@ impl Middleware for Instrument {
 async fn instrument_attempt(
     request: Request,
     callsite: &'static Callsite,
+    span: &Span,
     extensions: &mut Extensions,
     next: Next<'_>,
 ) -> reqwest_middleware::Result<Response> {
     extensions.insert(Attempt { ends: 0 });
     let chain = &mut *extensions;
-    let result = send_request(Ok(request), callsite, move |request| next.run(request, chain)).await;
+    let result = send_request(request, callsite, span, move |request| next.run(request, chain)).await;
     extensions.remove::<Attempt>();
     result
 }
@@ -95,9 +101,10 @@ impl Middleware for End {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let Some(&Call { callsite }) = extensions.get::<Call>() else {
+        let Some(Call { callsite, span }) = extensions.get::<Call>() else {
             return next.run(request, extensions).await;
         };
+        let (callsite, span) = (*callsite, span.clone());
         match extensions.get_mut::<Attempt>() {
             Some(attempt) => {
                 attempt.ends += 1;
@@ -108,7 +115,7 @@ impl Middleware for End {
             }
             None => {
                 warn_missing(callsite);
-                instrument_attempt(request, callsite, extensions, next).await
+                instrument_attempt(request, callsite, &span, extensions, next).await
             }
         }
     }
@@ -127,19 +134,30 @@ impl Instrumentable for reqwest_middleware::RequestBuilder {
     type Output = reqwest_middleware::Result<Response>;
 
     fn instrumented_send(mut self, callsite: &'static Callsite) -> impl Future<Output = Self::Output> + Send {
-        if !switch::enabled() {
+        if plain() {
             return Either::Left(self.send());
         }
-        // As the builder's own `send`, with the callsite in the extensions
-        // and `End` at the end of the chain.
+        // As the builder's own `send`, in the call's client span; on, with
+        // the callsite and the span in the extensions and `End` at the end
+        // of the chain.
         static END: LazyLock<Arc<dyn Middleware>> = LazyLock::new(|| Arc::new(End));
         let mut extensions = std::mem::take(self.extensions());
-        extensions.insert(Call { callsite });
         let (client, request) = self.build_split();
-        let client = ClientBuilder::from_client(client).with_arc(END.clone()).build();
-        Either::Right(Box::pin(
-            async move { client.execute_with_extensions(request?, &mut extensions).await },
-        ))
+        Either::Right(Box::pin(async move {
+            let mut request = request?;
+            let span = spans::client(&request, callsite);
+            spans::propagate(&span, request.headers_mut());
+            let client = if switch::enabled() {
+                extensions.insert(Call { callsite, span: span.clone() });
+                ClientBuilder::from_client(client).with_arc(END.clone()).build()
+            } else {
+                client
+            };
+            let result =
+                client.execute_with_extensions(request, &mut extensions).instrument(span.clone()).await;
+            spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
+            result
+        }))
     }
 }
 

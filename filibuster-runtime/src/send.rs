@@ -7,6 +7,7 @@ use futures_util::future::Either;
 use http::{HeaderName, HeaderValue};
 use reqwest::{Request, RequestBuilder, Response};
 use serde_json::{Map, Value};
+use tracing::{Instrument as _, Span};
 
 use crate::callsite::{Callsite, SaidOnce};
 use crate::context::{CallStart, ClockWire, MODULE, RequestContext};
@@ -15,6 +16,7 @@ use crate::headers;
 use crate::records::{
     CreateResponse, Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update,
 };
+use crate::spans;
 use crate::switch;
 use crate::vclock::VectorClock;
 use crate::wire::{body_md5_hex, md5_hex};
@@ -73,12 +75,19 @@ impl Instrumentable for RequestBuilder {
     type Output = reqwest::Result<Response>;
 
     fn instrumented_send(self, callsite: &'static Callsite) -> impl Future<Output = Self::Output> + Send {
-        if !switch::enabled() {
+        if plain() {
             return Either::Left(self.send());
         }
         let (client, request) = self.build_split();
-        Either::Right(send_request(request, callsite, move |request| client.execute(request)))
+        Either::Right(traced_send(request, callsite, move |request| client.execute(request)))
     }
+}
+
+/// Whether a `.send()` is the builder's own: the instrumentation is off
+/// and no `tracing` subscriber wants its client span (two relaxed loads).
+#[inline]
+pub(crate) fn plain() -> bool {
+    !switch::enabled() && !spans::client_wanted()
 }
 
 /// The error of an instrumented send: reqwest's, or one wrapping it
@@ -94,10 +103,10 @@ impl SendError for reqwest::Error {
     }
 }
 
-/// What [`send`] does with the instrumentation on, `execute` performing the
-/// request (the client's `execute`, the rest of a middleware chain, or a
-/// stub in the benchmarks).
-pub(crate) fn send_request<F, Fut, E>(
+/// What [`send`] does unless it is [`plain`], `execute` performing the
+/// request (the client's `execute`, or a stub in the benchmarks): the call
+/// in its client span, instrumented when the instrumentation is on.
+pub(crate) fn traced_send<F, Fut, E>(
     request: reqwest::Result<Request>,
     callsite: &'static Callsite,
     execute: F,
@@ -108,18 +117,42 @@ where
     E: SendError,
 {
     Box::pin(async move {
-        let request = request?;
-        let start = RequestContext::with_current(|ctx| {
-            ctx.start_call(callsite, request.method().as_str(), request.url())
-        });
-        match start {
-            Some(start) => instrumented(request, callsite, start, execute).await,
-            None => {
-                warn_outside_request(callsite);
-                execute(request).await
-            }
-        }
+        let mut request = request?;
+        let span = spans::client(&request, callsite);
+        spans::propagate(&span, request.headers_mut());
+        let result = send_request(request, callsite, &span, execute).instrument(span.clone()).await;
+        spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
+        result
     })
+}
+
+/// One call from `callsite` in the client span `span`: instrumented when the
+/// instrumentation is on and the call is made in an instrumented request,
+/// else `execute(request)` (with a warning, once per callsite, when on).
+pub(crate) async fn send_request<F, Fut, E>(
+    request: Request,
+    callsite: &'static Callsite,
+    span: &Span,
+    execute: F,
+) -> Result<Response, E>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response, E>>,
+    E: SendError,
+{
+    if !switch::enabled() {
+        return execute(request).await;
+    }
+    let start = RequestContext::with_current(|ctx| {
+        ctx.start_call(callsite, request.method().as_str(), request.url())
+    });
+    match start {
+        Some(start) => instrumented(request, callsite, start, span, execute).await,
+        None => {
+            warn_outside_request(callsite);
+            execute(request).await
+        }
+    }
 }
 
 /// Says, once per callsite, that a `.send()` runs with the instrumentation
@@ -206,6 +239,26 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// The name of the fault the decision injects, as the client span's
+    /// `filibuster.fault` shows it: `connection_error`, `timeout`,
+    /// `status 503`, `latency 100ms`; `None` to proceed as usual.
+    fn fault_name(&self) -> Option<Cow<'static, str>> {
+        let kind = |kind: &ErrorKind| match kind {
+            ErrorKind::Connect => "connection_error",
+            ErrorKind::Timeout => "timeout",
+        };
+        match self {
+            Decision::Proceed => None,
+            Decision::Fail(error, _) | Decision::DelayThenFail(error, _, _) => {
+                Some(Cow::Borrowed(kind(error)))
+            }
+            Decision::Status(status) => Some(Cow::Owned(format!("status {}", status.as_u16()))),
+            Decision::DelayThenProceed(delay) => Some(Cow::Owned(format!("latency {}ms", delay.as_millis()))),
+        }
+    }
+}
+
 fn json_number(value: &Value) -> Option<f64> {
     value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())
 }
@@ -230,6 +283,7 @@ async fn instrumented<F, Fut, E>(
     mut request: Request,
     callsite: &'static Callsite,
     start: CallStart,
+    span: &Span,
     execute: F,
 ) -> Result<Response, E>
 where
@@ -247,6 +301,7 @@ where
         origin_vclock,
         execution_index,
     } = start;
+    spans::record_execution_index(span, &execution_index);
     let invocation = Invocation {
         instrumentation_type: Cow::Borrowed("invocation"),
         source_service_name: Cow::Borrowed(service),
@@ -289,6 +344,12 @@ where
         request_id: request_id.as_ref(),
     };
     let decision = Decision::of(&answer);
+    // Named only for a span that records it.
+    if !span.is_disabled()
+        && let Some(fault) = decision.fault_name()
+    {
+        spans::fault(span, &fault);
+    }
     if let Decision::DelayThenProceed(delay) = decision {
         tokio::time::sleep(delay).await;
     }
@@ -312,7 +373,7 @@ where
             headers.set(&mut request, None);
             match execute(request).await {
                 Ok(response) => {
-                    let (result, outcome) = observe_response(response).await;
+                    let (result, outcome) = observe_response(response, span).await;
                     (result.map_err(E::from), outcome)
                 }
                 Err(error) => observe_error(error),
@@ -349,7 +410,7 @@ const MAX_HASHED_BODY: u64 = 1 << 20;
 
 /// Reads a small body of a real response for its md5, and hands back an
 /// intact copy of the response.
-async fn observe_response(response: Response) -> (reqwest::Result<Response>, Outcome) {
+async fn observe_response(response: Response, span: &Span) -> (reqwest::Result<Response>, Outcome) {
     let status = response.status();
     if response.content_length().is_none_or(|length| length > MAX_HASHED_BODY) {
         let value = ReturnValue { text: None, ..ReturnValue::response(status.as_u16(), String::new()) };
@@ -379,6 +440,7 @@ async fn observe_response(response: Response) -> (reqwest::Result<Response>, Out
         None => bytes::Bytes::new(),
     };
     let text = body_md5_hex(&body);
+    spans::client_response_body(span, response.headers(), &body);
     (Ok(rebuilt(response, body)), Ok(ReturnValue::response(status.as_u16(), text)))
 }
 
@@ -558,6 +620,22 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_named_for_their_spans() {
+        let exception = || Exception { name: "reqwest.timeout".into(), metadata: Map::new() };
+        let names = [
+            (Decision::Proceed, None),
+            (Decision::Fail(ErrorKind::Connect, exception()), Some("connection_error")),
+            (Decision::Fail(ErrorKind::Timeout, exception()), Some("timeout")),
+            (Decision::DelayThenFail(ErrorKind::Timeout, exception(), 1.0), Some("timeout")),
+            (Decision::Status(http::StatusCode::SERVICE_UNAVAILABLE), Some("status 503")),
+            (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100ms")),
+        ];
+        for (decision, name) in names {
+            assert_eq!(decision.fault_name().as_deref(), name);
+        }
+    }
+
+    #[test]
     fn invalid_forced_sleeps_are_no_sleep() {
         for sleep in ["-1", "-0", "NaN", "inf", "-inf", "1e400", "-1e400"] {
             assert_eq!(sleep_header(&non_aborting(Value::from(sleep))).as_deref(), Some("0"), "{sleep}");
@@ -659,7 +737,7 @@ mod tests {
             let url = format!("http://{addr}{path}");
             let response = reqwest::get(&url).await.unwrap();
             let (status, length) = (response.status(), response.content_length());
-            let (result, outcome) = observe_response(response).await;
+            let (result, outcome) = observe_response(response, &tracing::Span::none()).await;
             let response = result.unwrap();
             assert_eq!((response.status(), response.content_length()), (status, length));
             assert_eq!(response.url().as_str(), url);

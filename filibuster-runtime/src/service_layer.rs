@@ -10,10 +10,11 @@ use futures_util::future::Either;
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument as _;
 
 use crate::connection::Connection;
 use crate::handler::{By, IncomingRequest, instrumented};
-use crate::switch;
+use crate::{spans, switch};
 
 /// The environment variable naming the service, as OpenTelemetry's SDKs read
 /// it: [`ServiceLayer::from_env`] and `#[filibuster::handler]` without
@@ -70,7 +71,11 @@ pub(crate) struct Instrumented;
 /// and is handled with its [`RequestContext`](crate::RequestContext) in
 /// scope, which the `#[filibuster::call]` sends of its handler (and of
 /// everything else the router runs for it) use. Off, the request goes
-/// straight to the router: no allocation, one relaxed atomic load.
+/// straight to the router: no allocation, two relaxed atomic loads.
+///
+/// On or off, when a `tracing` subscriber wants it, the request is handled
+/// in its server span (see the `spans` module), which records the
+/// response's status and captured headers too.
 ///
 /// # The connection, and the order of layers
 ///
@@ -153,14 +158,17 @@ pub struct InstrumentedService<S> {
 }
 
 /// The future of an [`InstrumentedService`]: the inner service's own future
-/// when the instrumentation is off (or an outer layer instruments the
-/// request), else that future and the instrumentation in one box.
+/// when the instrumentation is off and no `tracing` subscriber wants spans
+/// (or an outer layer instruments the request), else that future, its
+/// server span and the instrumentation in one box.
 pub type ResponseFuture<F> = Either<F, Pin<Box<dyn Future<Output = <F as Future>::Output> + Send>>>;
 
-impl<S, B> Service<Request<B>> for InstrumentedService<S>
+impl<S, B, RB> Service<Request<B>> for InstrumentedService<S>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
+    S::Error: 'static,
+    RB: 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -171,19 +179,38 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if !switch::enabled() || request.extensions().get::<Instrumented>().is_some() {
+        let on = switch::enabled();
+        if (!on && !spans::server_wanted()) || request.extensions().get::<Instrumented>().is_some() {
             return Either::Left(self.inner.call(request));
         }
-        let incoming = IncomingRequest::new(
-            request.headers(),
-            request.extensions(),
-            self.connection.as_ref(),
-            By::Layer,
-        );
+        let span = spans::server(request.method(), request.uri(), request.headers(), request.extensions());
+        let incoming = on.then(|| {
+            IncomingRequest::new(request.headers(), request.extensions(), self.connection.as_ref(), By::Layer)
+        });
+        if let Some(incoming) = &incoming {
+            incoming.note_trace(&span, request.headers());
+        }
+        if incoming.is_none() && span.is_disabled() {
+            return Either::Left(self.inner.call(request));
+        }
         request.extensions_mut().insert(Instrumented);
+        spans::record_service(&span, self.service);
         // Not polled before `instrumented` reported the request and set the
         // context up: the handler runs in it.
         let response = self.inner.call(request);
-        Either::Right(Box::pin(instrumented(incoming, self.service, response)))
+        let service = self.service;
+        Either::Right(Box::pin(async move {
+            let result = match incoming {
+                Some(incoming) => {
+                    instrumented(incoming, service, response, span.clone()).instrument(span.clone()).await
+                }
+                None => response.instrument(span.clone()).await,
+            };
+            match &result {
+                Ok(response) => spans::server_response(&span, response.status(), response.headers()),
+                Err(_) => spans::server_failed(&span),
+            }
+            result
+        }))
     }
 }

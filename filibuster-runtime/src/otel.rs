@@ -1,0 +1,87 @@
+//! W3C trace context across instrumented calls (feature `otel`): the
+//! `traceparent` and `tracestate` headers injected into every instrumented
+//! call from its client span's OpenTelemetry context, and extracted by every
+//! instrumented handler (or [`ServiceLayer`](crate::ServiceLayer)) into its
+//! server span's parent, so that a request through several services is one
+//! trace.
+//!
+//! The contexts are those `tracing-opentelemetry` keeps for the spans
+//! ([`OpenTelemetrySpanExt`]): with no `tracing_opentelemetry::layer()` in
+//! the subscriber, the spans have none, and nothing is injected. The format
+//! is always W3C trace context, with OpenTelemetry's own
+//! [`TraceContextPropagator`], whatever text-map propagator
+//! `opentelemetry::global` holds.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// Writes the trace context of `span` (a client span) into `headers`, when
+/// it has one.
+pub(crate) fn inject(span: &Span, headers: &mut HeaderMap) {
+    if span.is_disabled() {
+        return;
+    }
+    let context = span.context();
+    if !context.span().span_context().is_valid() {
+        return;
+    }
+    TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+}
+
+/// Makes the trace context of `headers` (an incoming request's), when they
+/// carry a valid one, the parent of `span` (its server span). Returns
+/// whether they did.
+pub(crate) fn extract(span: &Span, headers: &HeaderMap) -> bool {
+    if span.is_disabled() {
+        return false;
+    }
+    let context = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    if !context.span().span_context().is_valid() {
+        return false;
+    }
+    let _ = span.set_parent(context);
+    true
+}
+
+/// The trace id of `span`, as 32 hex digits, when it has an OpenTelemetry
+/// context.
+pub(crate) fn trace_id(span: &Span) -> Option<String> {
+    if span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| span_context.trace_id().to_string())
+}
+
+/// Whether `headers` carry a trace context.
+pub(crate) fn carries_context(headers: &HeaderMap) -> bool {
+    headers.contains_key("traceparent")
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::try_from(value))
+        {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}

@@ -1,0 +1,511 @@
+//! The `tracing` spans of instrumented handlers and calls: a server span
+//! per request to an instrumented handler (or [`ServiceLayer`](crate::ServiceLayer)),
+//! a client span per instrumented `.send()`, named and attributed after
+//! OpenTelemetry's HTTP semantic conventions, whether Filibuster is on or
+//! off.
+//!
+//! Both are at level [`LEVEL`] (INFO) with target [`TARGET`]
+//! (`filibuster::http`), so that a subscriber can take or leave them:
+//! `RUST_LOG=filibuster::http=off`, or `filibuster::http=info`. Their
+//! `tracing` names are [`SERVER_SPAN`] and [`CLIENT_SPAN`]; the names
+//! OpenTelemetry gives them (`GET /users/{name}/bookings`, `GET`) are their
+//! `otel.name` field, which `tracing-opentelemetry` uses.
+//!
+//! With no subscriber interested, a span costs a load of the max level
+//! `tracing` keeps (and, past it, the callsite's cached interest): no name
+//! is formatted and nothing is allocated.
+//!
+//! The fields of a span are fixed by its callsite, so the callsites are made
+//! here at run time, once per [`Capture`] (the captured headers are fields
+//! of their own): kept for the life of the process and registered with
+//! `tracing` as the macros' are.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{OnceLock, RwLock};
+
+use http::{Extensions, HeaderMap, HeaderName, Method, Uri};
+use tracing::field::Value;
+use tracing::{Level, Metadata, Span};
+use tracing_core::callsite::{Callsite as TracingCallsite, Identifier};
+use tracing_core::field::FieldSet;
+use tracing_core::metadata::Kind;
+use tracing_core::subscriber::Interest;
+
+use crate::callsite::Callsite;
+use crate::capture::Capture;
+
+/// The target of the spans and of their events.
+pub const TARGET: &str = "filibuster::http";
+/// The level of the spans and of their events.
+pub const LEVEL: Level = Level::INFO;
+/// The `tracing` name of the server span of a request (its OpenTelemetry
+/// name, `<METHOD> <route>`, is its field `otel.name`).
+pub const SERVER_SPAN: &str = "http.server";
+/// The `tracing` name of the client span of a call (its OpenTelemetry name,
+/// the method, is its field `otel.name`).
+pub const CLIENT_SPAN: &str = "http.client";
+/// The message of the event an injected fault adds to its client span; its
+/// field `filibuster.fault` names the fault (`connection_error`, `timeout`,
+/// `status 503`, `latency 100ms`).
+pub const FAULT_EVENT: &str = "filibuster.fault";
+
+/// The fields of every server span, in the order of its callsite.
+const SERVER_FIELDS: [&str; 13] = [
+    "otel.name",
+    "otel.kind",
+    "otel.status_code",
+    "http.request.method",
+    "http.route",
+    "url.path",
+    "url.scheme",
+    "server.address",
+    "server.port",
+    "http.response.status_code",
+    "error.type",
+    "filibuster.service",
+    "filibuster.execution_index",
+];
+
+/// The fields of every client span, in the order of its callsite.
+const CLIENT_FIELDS: [&str; 15] = [
+    "otel.name",
+    "otel.kind",
+    "otel.status_code",
+    "http.request.method",
+    "url.full",
+    "server.address",
+    "server.port",
+    "http.response.status_code",
+    "error.type",
+    "filibuster.execution_index",
+    "filibuster.callsite.id",
+    "filibuster.callsite.file",
+    "filibuster.callsite.line",
+    "filibuster.callsite.fn",
+    "filibuster.fault",
+];
+
+/// The callsites of the spans, and the capture they were made for.
+#[derive(Debug)]
+struct Shape {
+    capture: Capture,
+    server: &'static SpanCallsite,
+    client: &'static SpanCallsite,
+    /// `http.request.header.<name>` of each captured request header, in the
+    /// order of [`Capture::request_header_names`].
+    request_fields: Vec<&'static str>,
+    /// `http.response.header.<name>` of each captured response header.
+    response_fields: Vec<&'static str>,
+}
+
+/// The shape in force: `None` until the first span or install.
+static SHAPE: RwLock<Option<&'static Shape>> = RwLock::new(None);
+
+fn shape() -> &'static Shape {
+    if let Some(shape) = *SHAPE.read().unwrap_or_else(|e| e.into_inner()) {
+        return shape;
+    }
+    let mut slot = SHAPE.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Shape::leak(Capture::from_env()))
+}
+
+/// Makes `capture` the capture of the spans made from now on.
+pub(crate) fn install(capture: Capture) {
+    let shape = Shape::leak(capture);
+    *SHAPE.write().unwrap_or_else(|e| e.into_inner()) = Some(shape);
+}
+
+/// The capture in force.
+pub(crate) fn capture() -> &'static Capture {
+    &shape().capture
+}
+
+impl Shape {
+    /// The callsites for `capture`, made, leaked and registered.
+    fn leak(capture: Capture) -> &'static Self {
+        let field = |prefix: &str, name: &HeaderName| &*String::leak(format!("{prefix}{}", name.as_str()));
+        let request_fields: Vec<&'static str> =
+            capture.request_header_names().iter().map(|n| field("http.request.header.", n)).collect();
+        let response_fields: Vec<&'static str> =
+            capture.response_header_names().iter().map(|n| field("http.response.header.", n)).collect();
+        let headers = || request_fields.iter().chain(&response_fields).copied();
+        let server = SERVER_FIELDS.into_iter().chain(headers()).collect();
+        let bodies: &[&'static str] =
+            if capture.captures_bodies() { &["http.request.body", "http.response.body"] } else { &[] };
+        let client = CLIENT_FIELDS.into_iter().chain(headers()).chain(bodies.iter().copied()).collect();
+        Box::leak(Box::new(Shape {
+            server: SpanCallsite::leak(SERVER_SPAN, server),
+            client: SpanCallsite::leak(CLIENT_SPAN, client),
+            capture,
+            request_fields,
+            response_fields,
+        }))
+    }
+
+    /// Records the captured headers of `headers` into `span`: `fields` are
+    /// their field names, in the order of `names`.
+    fn record_headers(
+        &self,
+        span: &Span,
+        fields: &[&'static str],
+        names: &[HeaderName],
+        headers: &HeaderMap,
+    ) {
+        for (field, name) in fields.iter().zip(names) {
+            if let Some(value) = self.capture.header_value(name, headers) {
+                span.record(*field, value.as_ref());
+            }
+        }
+    }
+
+    fn record_request_headers(&self, span: &Span, headers: &HeaderMap) {
+        self.record_headers(span, &self.request_fields, self.capture.request_header_names(), headers);
+    }
+
+    fn record_response_headers(&self, span: &Span, headers: &HeaderMap) {
+        self.record_headers(span, &self.response_fields, self.capture.response_header_names(), headers);
+    }
+}
+
+/// A span callsite made at run time: its metadata, set once right after it
+/// is leaked, and the interest `tracing` gives it.
+#[derive(Debug)]
+struct SpanCallsite {
+    metadata: OnceLock<Metadata<'static>>,
+    interest: AtomicU8,
+}
+
+const NEVER: u8 = 0;
+const SOMETIMES: u8 = 1;
+const ALWAYS: u8 = 2;
+
+impl SpanCallsite {
+    /// A callsite of spans named `name` with `fields`, registered.
+    fn leak(name: &'static str, fields: Vec<&'static str>) -> &'static Self {
+        let fields: &'static [&'static str] = fields.leak();
+        let callsite: &'static Self =
+            Box::leak(Box::new(Self { metadata: OnceLock::new(), interest: AtomicU8::new(SOMETIMES) }));
+        let metadata = Metadata::new(
+            name,
+            TARGET,
+            LEVEL,
+            Some(file!()),
+            Some(line!()),
+            Some(module_path!()),
+            FieldSet::new(fields, Identifier(callsite)),
+            Kind::SPAN,
+        );
+        let _ = callsite.metadata.set(metadata);
+        tracing_core::callsite::register(callsite);
+        callsite
+    }
+
+    /// Whether the subscriber of this thread wants its spans, as the
+    /// `span!` macro asks: the cached interest, then the subscriber when it
+    /// is "sometimes".
+    fn enabled(&'static self) -> bool {
+        match self.interest.load(Ordering::Relaxed) {
+            NEVER => false,
+            ALWAYS => true,
+            _ => tracing::dispatcher::get_default(|dispatch| dispatch.enabled(self.metadata())),
+        }
+    }
+
+    /// A new span of this callsite with `values` (one per field, `None`
+    /// for the fields recorded later), if this thread's subscriber wants it.
+    fn span(&'static self, values: &[Option<&dyn Value>]) -> Span {
+        let metadata = self.metadata();
+        Span::new(metadata, &metadata.fields().value_set_all(values))
+    }
+}
+
+impl TracingCallsite for SpanCallsite {
+    fn set_interest(&self, interest: Interest) {
+        let interest = if interest.is_never() {
+            NEVER
+        } else if interest.is_always() {
+            ALWAYS
+        } else {
+            SOMETIMES
+        };
+        self.interest.store(interest, Ordering::Relaxed);
+    }
+
+    fn metadata(&self) -> &Metadata<'_> {
+        self.metadata.get().unwrap_or(&PLACEHOLDER_METADATA)
+    }
+}
+
+/// The metadata of a callsite not yet set up (never seen: the metadata is
+/// set before the callsite is registered).
+struct Placeholder;
+
+static PLACEHOLDER: Placeholder = Placeholder;
+static PLACEHOLDER_METADATA: Metadata<'static> = Metadata::new(
+    "filibuster placeholder",
+    TARGET,
+    Level::TRACE,
+    None,
+    None,
+    None,
+    FieldSet::new(&[], Identifier(&PLACEHOLDER)),
+    Kind::SPAN,
+);
+
+impl TracingCallsite for Placeholder {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        &PLACEHOLDER_METADATA
+    }
+}
+
+/// Whether a subscriber may want the spans at all: a load of `tracing`'s
+/// max level. The cheap check in front of everything else here.
+#[inline]
+fn level_enabled() -> bool {
+    tracing::level_enabled!(LEVEL)
+}
+
+/// Whether this thread's subscriber wants server spans.
+#[inline]
+pub(crate) fn server_wanted() -> bool {
+    level_enabled() && shape().server.enabled()
+}
+
+/// Whether this thread's subscriber wants client spans.
+#[inline]
+pub(crate) fn client_wanted() -> bool {
+    level_enabled() && shape().client.enabled()
+}
+
+/// The server span of a request with this head, or a disabled span when no
+/// subscriber wants it. The route is axum's [`MatchedPath`](axum::extract::MatchedPath),
+/// when routing found one.
+pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions: &Extensions) -> Span {
+    if !level_enabled() {
+        return Span::none();
+    }
+    let shape = shape();
+    if !shape.server.enabled() {
+        return Span::none();
+    }
+    let route = extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str());
+    let method = method.as_str();
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let authority = headers
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()));
+    let (host, port) = split_authority(authority);
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let path = uri.path();
+    let (name, kind) = (name.as_str(), "server");
+    let mut values: [Option<&dyn Value>; SERVER_FIELDS.len()] = [None; SERVER_FIELDS.len()];
+    values[0] = Some(&name);
+    values[1] = Some(&kind);
+    values[3] = Some(&method);
+    values[4] = route.as_ref().map(|route| route as &dyn Value);
+    values[5] = Some(&path);
+    values[6] = Some(&scheme);
+    values[7] = host.as_ref().map(|host| host as &dyn Value);
+    values[8] = port.as_ref().map(|port| port as &dyn Value);
+    let span = shape.server.span(&with_capture_fields(&values, shape.server));
+    #[cfg(feature = "otel")]
+    crate::otel::extract(&span, headers);
+    shape.record_request_headers(&span, headers);
+    span
+}
+
+/// `values`, then `None` for each field of `callsite` past them.
+fn with_capture_fields<'a>(
+    values: &[Option<&'a dyn Value>],
+    callsite: &'static SpanCallsite,
+) -> Vec<Option<&'a dyn Value>> {
+    let mut all = values.to_vec();
+    all.resize(callsite.metadata().fields().len(), None);
+    all
+}
+
+/// The host and port of an authority (`host:port`, `[v6]:port`, `host`).
+fn split_authority(authority: Option<&str>) -> (Option<&str>, Option<u16>) {
+    let Some(authority) = authority else { return (None, None) };
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => match port.parse() {
+            Ok(port) => (Some(host.trim_start_matches('[').trim_end_matches(']')), Some(port)),
+            Err(_) => (Some(authority), None),
+        },
+        _ => (Some(authority.trim_start_matches('[').trim_end_matches(']')), None),
+    }
+}
+
+/// Writes the trace context of a client span into the headers of its call
+/// (feature `otel`; without it, nothing).
+#[inline]
+pub(crate) fn propagate(span: &Span, headers: &mut HeaderMap) {
+    #[cfg(feature = "otel")]
+    crate::otel::inject(span, headers);
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, headers);
+}
+
+/// Records the service a server span's request is for.
+pub(crate) fn record_service(span: &Span, service: &str) {
+    span.record("filibuster.service", service);
+}
+
+/// Records the execution index of a request or call.
+pub(crate) fn record_execution_index(span: &Span, execution_index: &str) {
+    span.record("filibuster.execution_index", execution_index);
+}
+
+/// Records the response a server span's request got: its status (a 5xx is
+/// an error) and captured headers.
+pub(crate) fn server_response(span: &Span, status: http::StatusCode, headers: &HeaderMap) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("error.type", status.as_str());
+        span.record("otel.status_code", "ERROR");
+    }
+    shape().record_response_headers(span, headers);
+}
+
+/// Records that a server span's request got no response: the service
+/// failed.
+pub(crate) fn server_failed(span: &Span) {
+    span.record("error.type", "_OTHER");
+    span.record("otel.status_code", "ERROR");
+}
+
+/// The client span of a call from `callsite` sending `request`, or a
+/// disabled span when no subscriber wants it. Captures the request's
+/// headers, and its body when it is in memory.
+pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) -> Span {
+    if !level_enabled() {
+        return Span::none();
+    }
+    let shape = shape();
+    if !shape.client.enabled() {
+        return Span::none();
+    }
+    let method = request.method().as_str();
+    let url = request.url();
+    let full = without_credentials(url);
+    let full = full.as_str();
+    let host = url.host_str();
+    let port = url.port_or_known_default();
+    let kind = "client";
+    let mut values: [Option<&dyn Value>; CLIENT_FIELDS.len()] = [None; CLIENT_FIELDS.len()];
+    values[0] = Some(&method);
+    values[1] = Some(&kind);
+    values[3] = Some(&method);
+    values[4] = Some(&full);
+    values[5] = host.as_ref().map(|host| host as &dyn Value);
+    values[6] = port.as_ref().map(|port| port as &dyn Value);
+    values[10] = Some(&callsite.id);
+    values[11] = Some(&callsite.file);
+    values[12] = Some(&callsite.line);
+    values[13] = Some(&callsite.function);
+    let span = shape.client.span(&with_capture_fields(&values, shape.client));
+    if !span.is_disabled() {
+        shape.record_request_headers(&span, request.headers());
+        let body = request.body().and_then(reqwest::Body::as_bytes);
+        let content_type = request.headers().get(http::header::CONTENT_TYPE);
+        if let Some(text) = body.and_then(|body| shape.capture.body_text(content_type, body)) {
+            span.record("http.request.body", text.as_ref());
+        }
+    }
+    span
+}
+
+/// `url` as `url.full` shows it: without user name and password.
+fn without_credentials(url: &url::Url) -> Cow<'_, url::Url> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Cow::Borrowed(url);
+    }
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Cow::Owned(url)
+}
+
+/// Records how a call ended: the response (its status: a 4xx or 5xx is an
+/// error; its captured headers), or the error (`error.type`: `timeout`,
+/// `connect`, ... or `_OTHER` for an error that is not reqwest's).
+pub(crate) fn client_end(span: &Span, result: Result<&reqwest::Response, Option<&reqwest::Error>>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(response) => {
+            let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_client_error() || status.is_server_error() {
+                span.record("error.type", status.as_str());
+                span.record("otel.status_code", "ERROR");
+            }
+            shape().record_response_headers(span, response.headers());
+        }
+        Err(error) => {
+            span.record("error.type", error_type(error));
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+}
+
+/// The `error.type` of a failed call.
+fn error_type(error: Option<&reqwest::Error>) -> &'static str {
+    match error {
+        Some(error) if error.is_timeout() => "timeout",
+        Some(error) if error.is_connect() => "connect",
+        Some(error) if error.is_redirect() => "redirect",
+        Some(error) if error.is_body() => "body",
+        Some(error) if error.is_decode() => "decode",
+        Some(error) if error.is_builder() => "builder",
+        Some(error) if error.is_request() => "request",
+        _ => "_OTHER",
+    }
+}
+
+/// Records the body of a call's response, read by the instrumentation
+/// anyway, when bodies are captured.
+pub(crate) fn client_response_body(span: &Span, headers: &HeaderMap, body: &[u8]) {
+    if span.is_disabled() {
+        return;
+    }
+    let content_type = headers.get(http::header::CONTENT_TYPE);
+    if let Some(text) = shape().capture.body_text(content_type, body) {
+        span.record("http.response.body", text.as_ref());
+    }
+}
+
+/// Notes on a call's span the fault injected into it: the field
+/// `filibuster.fault`, and an event [`FAULT_EVENT`] with the same field.
+pub(crate) fn fault(span: &Span, fault: &str) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("filibuster.fault", fault);
+    tracing::event!(target: TARGET, parent: span, Level::INFO, { filibuster.fault = fault }, "filibuster.fault");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(split_authority(Some("users:5001")), (Some("users"), Some(5001)));
+        assert_eq!(split_authority(Some("users")), (Some("users"), None));
+        assert_eq!(split_authority(Some("[::1]:80")), (Some("::1"), Some(80)));
+        assert_eq!(split_authority(Some("[::1]")), (Some("::1"), None));
+        assert_eq!(split_authority(None), (None, None));
+    }
+}

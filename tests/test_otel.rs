@@ -1,0 +1,259 @@
+//! The spans as OpenTelemetry sees them (feature `otel`), through
+//! `tracing_opentelemetry::layer()` into the SDK's in-memory exporter, on
+//! three real instrumented axum services a -> b -> c on loopback, explored
+//! by the real explorer:
+//!
+//! - one request is one trace: every span of an execution has the trace id
+//!   of a's server span; a's client span is the parent of b's server span
+//!   (through the `traceparent` header), b's client span of c's server span;
+//! - the spans' names, kinds and key attributes are OpenTelemetry's;
+//! - a fault the explorer injects is a `filibuster.fault` event on its
+//!   client span, whose status is an error with `error.type`;
+//! - captured headers (`authorization` redacted) and bodies cut at the
+//!   configured size are span attributes;
+//! - the explorer's report names the trace of each execution
+//!   (`trace_ids`, in its JSON too).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use filibuster::{Capture, Explorer, ServiceLayer};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TracerProvider as _};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use support::serve;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+#[derive(Clone)]
+struct Peer {
+    http: reqwest::Client,
+    url: String,
+}
+
+/// a's call to b: a POST with a JSON body and headers to capture.
+#[filibuster::call]
+async fn post_b(peer: &Peer, item: &str) -> reqwest::Result<reqwest::Response> {
+    peer.http
+        .post(format!("{}/b/{item}", peer.url))
+        .header("x-user", "chris")
+        .header("authorization", "Bearer s3cret")
+        .header("content-type", "application/json")
+        .body(NOTE)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+}
+
+/// b's call to c.
+#[filibuster::call]
+async fn get_c(peer: &Peer, item: &str) -> reqwest::Result<reqwest::Response> {
+    peer.http.get(format!("{}/c/{item}", peer.url)).timeout(Duration::from_secs(10)).send().await
+}
+
+/// What a sends b: 40 bytes of JSON.
+const NOTE: &str = r#"{"note": "a note of exactly forty bytes"}"#;
+/// What c answers: 40 bytes of JSON.
+const ITEM: &str = r#"{"item": "an answer of exactly 40 bytes"}"#;
+
+#[filibuster::handler(service = "a")]
+async fn a_item(State(b): State<Peer>, Path(item): Path<String>) -> StatusCode {
+    match post_b(&b, &item).await {
+        Ok(response) if response.status() == StatusCode::OK => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[filibuster::handler(service = "b")]
+async fn b_item(State(c): State<Peer>, Path(item): Path<String>, headers: HeaderMap) -> StatusCode {
+    assert_eq!(headers["authorization"], "Bearer s3cret", "sent as it is, captured redacted");
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(traceparent.starts_with("00-") && traceparent.len() == 55, "W3C trace context: {traceparent}");
+    match get_c(&c, &item).await {
+        Ok(response) if response.status() == StatusCode::OK => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn c_item() -> ([(&'static str, &'static str); 2], &'static str) {
+    ([("x-served-by", "c"), ("content-type", "application/json")], ITEM)
+}
+
+/// Starts c (a `ServiceLayer`), b and a (attributes), each with the
+/// explorer's connection; returns a's URL for item 7.
+async fn start(explorer: &Explorer) -> String {
+    let http = reqwest::Client::new();
+    let c = Router::new()
+        .route("/c/{item}", get(c_item))
+        .layer(ServiceLayer::new("c"))
+        .layer(explorer.connection().layer());
+    let c = Peer { http: http.clone(), url: serve(c).await };
+    let b = Router::new().route("/b/{item}", post(b_item)).with_state(c).layer(explorer.connection().layer());
+    let b = Peer { http, url: serve(b).await };
+    let a = Router::new().route("/a/{item}", get(a_item)).with_state(b).layer(explorer.connection().layer());
+    format!("{}/a/7", serve(a).await)
+}
+
+/// The string value of attribute `key` of `span`.
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
+}
+
+/// The finished spans of an exploration of a -> b -> c, every execution's
+/// request from the test to a a trace of its own, by trace id.
+async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>) {
+    Capture::new()
+        .request_headers(["x-user", "authorization"])
+        .response_headers(["x-served-by"])
+        .bodies(true)
+        .max_body_bytes(16)
+        .install();
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = support::set_default(subscriber);
+    let explorer = Explorer::new().repeat_initial_execution(false);
+    let url = start(&explorer).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let request = http.get(&url);
+            async move {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                let expected = if ctx.fault_injected() { 503 } else { 200 };
+                if status != expected {
+                    return Err(format!("expected {expected}, got {status}"));
+                }
+                Ok(())
+            }
+        })
+        .await;
+    report.assert_passed();
+    let mut traces: BTreeMap<String, Vec<SpanData>> = BTreeMap::new();
+    for span in exporter.get_finished_spans().unwrap() {
+        traces.entry(span.span_context.trace_id().to_string()).or_default().push(span);
+    }
+    (report, traces)
+}
+
+/// The span named `name` of a trace, of kind `kind`.
+fn one<'a>(trace: &'a [SpanData], name: &str, kind: SpanKind) -> &'a SpanData {
+    let found: Vec<_> = trace.iter().filter(|s| s.name == name && s.span_kind == kind).collect();
+    assert_eq!(found.len(), 1, "{name} {kind:?} in {trace:#?}");
+    found[0]
+}
+
+#[tokio::test]
+async fn one_request_through_three_services_is_one_trace() {
+    let (report, traces) = explore().await;
+    // Fault-free; 5 faults on b -> c; 5 on a -> b (of which dynamic
+    // reduction may prune some).
+    assert_eq!(report.executions_run + report.executions_pruned, 11, "{}", report.summary());
+    assert_eq!(traces.len(), report.executions_run, "one trace per execution: {traces:#?}");
+
+    // The fault-free execution: five spans, linked a -> b -> c.
+    let clean: Vec<_> = traces.values().filter(|t| t.len() == 5).collect();
+    assert!(!clean.is_empty(), "{traces:#?}");
+    let trace = clean[0];
+    let a_server = one(trace, "GET /a/{item}", SpanKind::Server);
+    let b_server = one(trace, "POST /b/{item}", SpanKind::Server);
+    let c_server = one(trace, "GET /c/{item}", SpanKind::Server);
+    let a_client = one(trace, "POST", SpanKind::Client);
+    let b_client = one(trace, "GET", SpanKind::Client);
+    assert_eq!(a_server.parent_span_id, SpanId::INVALID, "a's server span is the root");
+    assert_eq!(a_client.parent_span_id, a_server.span_context.span_id());
+    assert_eq!(b_server.parent_span_id, a_client.span_context.span_id(), "through traceparent");
+    assert_eq!(b_client.parent_span_id, b_server.span_context.span_id());
+    assert_eq!(c_server.parent_span_id, b_client.span_context.span_id(), "through traceparent");
+
+    for (span, key, value) in [
+        (a_server, "http.route", "/a/{item}"),
+        (a_server, "filibuster.service", "a"),
+        (b_server, "filibuster.service", "b"),
+        (c_server, "filibuster.service", "c"),
+        (c_server, "http.response.status_code", "200"),
+        (a_client, "http.request.method", "POST"),
+        (a_client, "filibuster.callsite.fn", "post_b"),
+        (b_client, "http.response.status_code", "200"),
+        (b_client, "filibuster.callsite.fn", "get_c"),
+        // Capture: headers on the allow-list, authorization redacted,
+        // bodies cut at 16 bytes.
+        (a_client, "http.request.header.x-user", "chris"),
+        (a_client, "http.request.header.authorization", "[REDACTED]"),
+        (a_client, "http.request.body", &NOTE[..16]),
+        (b_server, "http.request.header.x-user", "chris"),
+        (b_server, "http.request.header.authorization", "[REDACTED]"),
+        (b_client, "http.response.header.x-served-by", "c"),
+        (b_client, "http.response.body", &ITEM[..16]),
+        (c_server, "http.response.header.x-served-by", "c"),
+    ] {
+        assert_eq!(attribute(span, key).as_deref(), Some(value), "{key}: {span:#?}");
+    }
+    assert!(attribute(b_client, "url.full").unwrap().ends_with("/c/7"));
+    assert!(attribute(b_server, "filibuster.execution_index").unwrap().starts_with("[[\""));
+    for span in trace {
+        assert_eq!(span.status, Status::Unset, "{span:#?}");
+    }
+
+    // The report names each execution's trace, in its JSON too.
+    let run: Vec<_> =
+        report.executions.iter().filter(|e| e.status == filibuster::ExecutionStatus::Passed).collect();
+    for execution in &run {
+        assert_eq!(execution.trace_ids.len(), 1, "{execution:#?}");
+    }
+    let noted: std::collections::BTreeSet<&String> = run.iter().flat_map(|e| &e.trace_ids).collect();
+    assert_eq!(noted, traces.keys().collect(), "the report's trace ids are the exported traces'");
+    let first = &run[0].trace_ids[0];
+    assert_eq!(traces[first].len(), 5, "the first execution is the fault-free one");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["executions"][0]["trace_ids"], serde_json::json!([first]));
+}
+
+#[tokio::test]
+async fn injected_faults_are_events_on_their_client_spans() {
+    let (report, traces) = explore().await;
+    let mut faults = Vec::new();
+    for trace in traces.values() {
+        for span in trace.iter().filter(|s| s.span_kind == SpanKind::Client) {
+            // The other events are the libraries' logs in the span (hyper's).
+            for event in span.events.iter().filter(|e| e.name == "filibuster.fault") {
+                let fault = event
+                    .attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == "filibuster.fault")
+                    .map(|kv| kv.value.as_str().into_owned())
+                    .expect("the fault's name");
+                assert!(matches!(span.status, Status::Error { .. }), "{span:#?}");
+                let error_type = attribute(span, "error.type").expect("error.type");
+                let expected = match fault.as_str() {
+                    "connection_error" => "connect",
+                    "timeout" => "timeout",
+                    status => status.strip_prefix("status ").expect("a status fault"),
+                };
+                assert_eq!(error_type, expected, "{span:#?}");
+                faults.push(fault);
+            }
+        }
+    }
+    // One event per fault the explorer injected, named after it.
+    let mut expected: Vec<String> = report
+        .executions
+        .iter()
+        .filter(|execution| execution.status == filibuster::ExecutionStatus::Passed)
+        .flat_map(|execution| &execution.faults)
+        .map(|fault| match fault.fault.as_str() {
+            "reqwest.connect" => "connection_error".to_owned(),
+            "reqwest.timeout" => "timeout".to_owned(),
+            status => status.to_owned(),
+        })
+        .collect();
+    faults.sort();
+    expected.sort();
+    assert_eq!(faults.len(), report.executions_run - 1, "{faults:?}");
+    assert_eq!(faults, expected);
+}
