@@ -430,6 +430,8 @@ pub use filibuster_explorer::{
 pub use filibuster_explorer::{
     Calls, FailureGroup, Fault, Grid, GridCell, GridRow, RegressionReplay, Strategy,
 };
+#[cfg(feature = "explorer")]
+pub use filibuster_explorer::{ProgressWriter, progress_writer};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
 /// clients (feature `reqwest-middleware`).

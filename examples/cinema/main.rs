@@ -59,13 +59,14 @@ struct Args {
     no_reduction: bool,
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`), above the
+/// explorer's spinner ([`filibuster::progress_writer`]).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(filibuster::progress_writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
 use super::counterexample::Counterexample;
 use super::execution::LogEntry;
+use super::progress::Progress;
 use super::regressions;
 use super::report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
@@ -53,7 +54,8 @@ pub struct Explorer {
     max_executions: Option<usize>,
     counterexample_file: Option<PathBuf>,
     replay: Option<Counterexample>,
-    progress: bool,
+    /// Where the progress bar is drawn, if anywhere.
+    progress: Option<Progress>,
     name: String,
     replay_command: Option<String>,
     allow_no_calls: bool,
@@ -303,7 +305,7 @@ impl Explorer {
             max_executions: None,
             counterexample_file: None,
             replay: None,
-            progress: false,
+            progress: None,
             name: String::new(),
             replay_command: None,
             allow_no_calls: false,
@@ -342,9 +344,18 @@ impl Explorer {
         self
     }
 
-    /// Shows a progress bar on a terminal.
+    /// Shows a progress bar on stderr when it is a terminal. Print your
+    /// logs with [`progress_writer`](crate::progress_writer) meanwhile, or
+    /// they cut through it.
     pub fn progress(mut self, on: bool) -> Self {
-        self.progress = on;
+        self.progress = on.then(Progress::stderr);
+        self
+    }
+
+    /// Draws the progress bar on `progress`.
+    #[cfg(test)]
+    pub(crate) fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -500,7 +511,9 @@ impl Explorer {
             report.unreported_targets = unreported_targets(&report);
         }
         report.elapsed = started.elapsed();
-        bar.finish_and_clear();
+        if let Some(progress) = &self.progress {
+            progress.finish(&bar);
+        }
         report
     }
 
@@ -842,16 +855,10 @@ impl Explorer {
     }
 
     fn progress_bar(&self) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
+        match &self.progress {
+            Some(progress) => progress.spinner(),
+            None => ProgressBar::hidden(),
         }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} exploring: {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(100));
-        bar
     }
 
     fn tick(&self, bar: &ProgressBar, report: &Report) {
