@@ -493,6 +493,22 @@ pub mod middleware {
     pub use filibuster_runtime::middleware::Instrument;
 }
 
+/// Export of the service's `tracing` spans over OTLP/HTTP to an
+/// OpenTelemetry collector (Jaeger, Tempo, ...), set up in one call
+/// (feature `otlp`):
+///
+/// ```no_run
+/// # fn main() -> Result<(), filibuster::otlp::OtlpError> {
+/// let _otlp = filibuster::otlp::init("users", env!("CARGO_PKG_VERSION"))?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// See [`otlp::Otlp`] for the endpoint, the resource and a layer for a
+/// subscriber of your own.
+#[cfg(feature = "otlp")]
+pub use filibuster_runtime::otlp;
+
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "explorer")]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::counterexample::Counterexample;
 use super::execution::LogEntry;
@@ -774,10 +775,16 @@ impl Explorer {
         Fut::Output: TestOutcome,
     {
         let context = TestContext { server: self.server.clone(), execution: number };
-        let outcome = match AssertUnwindSafe(test(context)).catch_unwind().await {
+        let span = execution_span(&self.server, number);
+        let outcome = match AssertUnwindSafe(test(context)).catch_unwind().instrument(span.clone()).await {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
         };
+        match &outcome {
+            Ok(()) => span.record("filibuster.outcome", "passed"),
+            Err(_) => span.record("filibuster.outcome", "failed").record("otel.status_code", "ERROR"),
+        };
+        drop(span);
         self.settle().await;
         let requests_still_running = self.server.live_requests();
         let mut state = self.server.lock();
@@ -871,6 +878,30 @@ impl Explorer {
             report.executions_run, pending, report.executions_pruned
         ));
     }
+}
+
+/// The span of test execution `number`, which the functional test runs in:
+/// with an OpenTelemetry export (`filibuster::otlp`), each execution is a
+/// trace of its own, named after the faults planned in it, and marked as an
+/// error when the test fails.
+fn execution_span(server: &super::Server, number: usize) -> tracing::Span {
+    let span = tracing::info_span!(
+        "filibuster execution",
+        filibuster.execution = number,
+        filibuster.faults = tracing::field::Empty,
+        filibuster.outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        let state = server.lock();
+        let faults: Vec<String> = state.faults.iter().map(|f| state.fault_report(f).describe()).collect();
+        drop(state);
+        span.record(
+            "filibuster.faults",
+            if faults.is_empty() { "none".to_owned() } else { faults.join("; ") },
+        );
+    }
+    span
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {

@@ -22,6 +22,8 @@ pub mod headers;
 mod known_callsites;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod records;
 mod send;
 pub mod service_layer;
