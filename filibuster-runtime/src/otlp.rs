@@ -230,6 +230,16 @@ impl Otlp {
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
+        let (layer, guard) = self.build()?;
+        guard.make_global();
+        Ok((layer, guard))
+    }
+
+    /// The layer feeding a new export, and the guard that ends it.
+    fn build<S>(self) -> Result<(impl Layer<S> + Send + Sync + 'static, OtlpGuard), OtlpError>
+    where
+        S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+    {
         let filter = EnvFilter::builder().parse(&self.export_filter).map_err(|source| OtlpError::Filter {
             directives: self.export_filter.clone(),
             from: "Otlp::export_filter",
@@ -246,8 +256,6 @@ impl Otlp {
             SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(self.resource()).build();
         let layer =
             tracing_opentelemetry::layer().with_tracer(provider.tracer(TRACER_NAME)).with_filter(filter);
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        opentelemetry::global::set_tracer_provider(provider.clone());
         Ok((layer, OtlpGuard { provider: Some(provider), endpoint }))
     }
 
@@ -272,12 +280,13 @@ impl Otlp {
             })?,
         };
         let service = self.resource().get(&SERVICE_NAME.into()).map(|name| name.to_string());
-        let (export, guard) = self.layer::<Registry>()?;
+        let (export, guard) = self.build::<Registry>()?;
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_filter(logs);
         tracing_subscriber::registry().with(export).with(fmt).try_init()?;
+        guard.make_global();
         tracing::info!(service, endpoint = guard.endpoint(), "exporting spans over OTLP/HTTP");
         Ok(guard)
     }
@@ -360,6 +369,15 @@ pub struct OtlpGuard {
 }
 
 impl OtlpGuard {
+    /// Makes W3C Trace Context OpenTelemetry's global propagator, and this
+    /// export's provider its global one.
+    fn make_global(&self) {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        if let Some(provider) = &self.provider {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+    }
+
     /// The URL the spans are sent to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
