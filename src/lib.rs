@@ -478,6 +478,8 @@ pub use filibuster_explorer::{
 pub use filibuster_explorer::{
     Calls, FailureGroup, Fault, Grid, GridCell, GridRow, RegressionReplay, Strategy,
 };
+#[cfg(feature = "explorer")]
+pub use filibuster_explorer::{ProgressWriter, progress_writer};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
 /// clients (feature `reqwest-middleware`).
@@ -538,6 +540,22 @@ pub use filibuster_explorer::{
 pub mod middleware {
     pub use filibuster_runtime::middleware::Instrument;
 }
+
+/// Export of the service's `tracing` spans over OTLP/HTTP to an
+/// OpenTelemetry collector (Jaeger, Tempo, ...), set up in one call
+/// (feature `otlp`):
+///
+/// ```no_run
+/// # fn main() -> Result<(), filibuster::otlp::OtlpError> {
+/// let _otlp = filibuster::otlp::init("users", env!("CARGO_PKG_VERSION"))?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// See [`otlp::Otlp`] for the endpoint, the resource and a layer for a
+/// subscriber of your own.
+#[cfg(feature = "otlp")]
+pub use filibuster_runtime::otlp;
 
 #[doc(hidden)]
 pub mod __private {

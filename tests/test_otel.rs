@@ -135,9 +135,24 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>) {
         .await;
     report.assert_passed();
     let mut traces: BTreeMap<String, Vec<SpanData>> = BTreeMap::new();
+    let mut executions = Vec::new();
     for span in exporter.get_finished_spans().unwrap() {
+        // The explorer's span of each execution: the test's requests are
+        // plain reqwest ones, which send no context, so it is a trace of
+        // its own beside the services' one.
+        if span.name == "filibuster execution" {
+            executions.push(attribute(&span, "filibuster.execution"));
+            continue;
+        }
         traces.entry(span.span_context.trace_id().to_string()).or_default().push(span);
     }
+    let run: Vec<_> = report
+        .executions
+        .iter()
+        .filter(|e| !matches!(e.status, filibuster::ExecutionStatus::Pruned { .. }))
+        .map(|e| Some(e.number.to_string()))
+        .collect();
+    assert_eq!(executions, run, "one explorer span per execution run");
     (report, traces)
 }
 

@@ -431,15 +431,44 @@ pub async fn check_chris_rivers(
 // ----- configuration of the example processes -------------------------------
 
 /// Logs with `tracing-subscriber` to stderr, filtered by `RUST_LOG`
-/// (default `info`), in colour on a terminal only.
-pub fn init_tracing() {
+/// (default `default_filter`), in colour on a terminal only, above the
+/// explorer's spinner if one is drawn ([`filibuster::progress_writer`]);
+/// and, with `otlp`, exports the spans over OTLP/HTTP. Answers the guard
+/// that sends the last spans when shut down.
+pub fn init_tracing(
+    default_filter: &str,
+    otlp: Option<filibuster::otlp::Otlp>,
+) -> Result<Option<filibuster::otlp::OtlpGuard>, String> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(filibuster::progress_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(filter);
+    let (export, guard) = match otlp {
+        Some(otlp) => {
+            let (layer, guard) = otlp.layer().map_err(|error| with_causes(&error))?;
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(export).with(logs).init();
+    Ok(guard)
+}
+
+/// `error` and its sources, `: `-separated.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The address a service process listens on: `HOST` (default `127.0.0.1`)
@@ -459,17 +488,34 @@ pub fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
 }
 
-/// Runs one service process: logs, binds [`listen_addr`], serves `router`
-/// until the server stops.
+/// Runs one service process: logs (and, when `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, exports its spans there
+/// as service `service`), binds [`listen_addr`], serves `router` until the
+/// server stops or Ctrl-C.
 pub async fn run_service(service: &str, router: Router, default_port: u16) -> Result<(), String> {
-    init_tracing();
+    use filibuster::otlp::{ENV_ENDPOINT, ENV_TRACES_ENDPOINT, Otlp};
+    let export = [ENV_ENDPOINT, ENV_TRACES_ENDPOINT].iter().any(|name| std::env::var_os(name).is_some());
+    let otlp = export.then(|| Otlp::new(service).service_version(env!("CARGO_PKG_VERSION")));
+    let guard = init_tracing("info", otlp)?;
     let addr = listen_addr(default_port)?;
     let (bound, task) = serve(router, addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(
         service,
         %bound,
         filibuster = filibuster::enabled(),
+        otlp = guard.as_ref().map(|guard| guard.endpoint()),
         "cinema service listening"
     );
-    task.await.map_err(|e| format!("the server task failed: {e}"))
+    let served = tokio::select! {
+        served = task => served.map_err(|e| format!("the server task failed: {e}")),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    if let Some(guard) = guard {
+        // The last spans, sent from a thread that may block.
+        let shutdown = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+        if let Ok(Err(error)) = shutdown {
+            tracing::warn!(error = with_causes(&error), "the last spans may be lost");
+        }
+    }
+    served
 }

@@ -14,11 +14,12 @@
 //! functional test asks `users` for Chris Rivers' bookings and expects them
 //! when no fault was injected, 503 or 404 when one was
 //! ([`app::check_chris_rivers`]). Logs go to stderr, `warn` and up unless
-//! `RUST_LOG` says otherwise.
+//! `RUST_LOG` says otherwise. With `--otlp <URL>` the spans go to an
+//! OpenTelemetry collector over OTLP/HTTP (README, "Seeing an exploration
+//! in Jaeger").
 
 mod app;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -57,17 +58,13 @@ struct Args {
     /// cannot find anything new.
     #[arg(long)]
     no_reduction: bool,
-}
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    /// Export the spans over OTLP/HTTP to the collector at this base URL
+    /// (`http://localhost:4318` for a local Jaeger): each execution is a
+    /// trace. The four services share this process, so they share one
+    /// resource, service `cinema`.
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 /// `path` relative to the current directory when it is inside it (as it is
@@ -163,12 +160,34 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing();
-    match run(args).await {
+    let otlp = args.otlp.as_ref().map(|endpoint| {
+        filibuster::otlp::Otlp::new("cinema")
+            .service_version(env!("CARGO_PKG_VERSION"))
+            .environment("example")
+            .endpoint(endpoint)
+    });
+    let guard = match app::init_tracing("warn", otlp) {
+        Ok(guard) => guard,
+        Err(message) => {
+            eprintln!("error: cannot export the spans: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(guard) = &guard {
+        println!("exporting spans to {} (service cinema)", guard.endpoint());
+    }
+    let code = match run(args).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
+    };
+    // Sends the last spans (at most 5 s) before the process ends.
+    if let Some(guard) = guard
+        && let Err(error) = guard.shutdown()
+    {
+        eprintln!("warning: {}", app::with_causes(&error));
     }
+    code
 }

@@ -144,7 +144,8 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // Whole lines above the progress bar of `filibuster test`.
+        .with_writer(filibuster::progress_writer)
         .init();
     let outcome = match Cli::parse().command {
         Command::Server(args) => server(args).await,

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::counterexample::Counterexample;
 use super::execution::LogEntry;
+use super::progress::Progress;
 use super::regressions;
 use super::report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
@@ -53,7 +55,8 @@ pub struct Explorer {
     max_executions: Option<usize>,
     counterexample_file: Option<PathBuf>,
     replay: Option<Counterexample>,
-    progress: bool,
+    /// Where the progress bar is drawn, if anywhere.
+    progress: Option<Progress>,
     name: String,
     replay_command: Option<String>,
     allow_no_calls: bool,
@@ -303,7 +306,7 @@ impl Explorer {
             max_executions: None,
             counterexample_file: None,
             replay: None,
-            progress: false,
+            progress: None,
             name: String::new(),
             replay_command: None,
             allow_no_calls: false,
@@ -342,9 +345,18 @@ impl Explorer {
         self
     }
 
-    /// Shows a progress bar on a terminal.
+    /// Shows a progress bar on stderr when it is a terminal. Print your
+    /// logs with [`progress_writer`](crate::progress_writer) meanwhile, or
+    /// they cut through it.
     pub fn progress(mut self, on: bool) -> Self {
-        self.progress = on;
+        self.progress = on.then(Progress::stderr);
+        self
+    }
+
+    /// Draws the progress bar on `progress`.
+    #[cfg(test)]
+    pub(crate) fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -503,7 +515,9 @@ impl Explorer {
             report.unreported_targets = unreported_targets(&report);
         }
         report.elapsed = started.elapsed();
-        bar.finish_and_clear();
+        if let Some(progress) = &self.progress {
+            progress.finish(&bar);
+        }
         report
     }
 
@@ -789,10 +803,16 @@ impl Explorer {
         let context = TestContext { server: self.server.clone(), execution: number };
         // Noted by requests of no execution (late ones of the last): not this one's.
         self.server.take_trace_ids();
-        let outcome = match AssertUnwindSafe(test(context)).catch_unwind().await {
+        let span = execution_span(&self.server, number);
+        let outcome = match AssertUnwindSafe(test(context)).catch_unwind().instrument(span.clone()).await {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
         };
+        match &outcome {
+            Ok(()) => span.record("filibuster.outcome", "passed"),
+            Err(_) => span.record("filibuster.outcome", "failed").record("otel.status_code", "ERROR"),
+        };
+        drop(span);
         self.settle().await;
         let requests_still_running = self.server.live_requests();
         let trace_ids = self.server.take_trace_ids();
@@ -872,16 +892,10 @@ impl Explorer {
     }
 
     fn progress_bar(&self) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
+        match &self.progress {
+            Some(progress) => progress.spinner(),
+            None => ProgressBar::hidden(),
         }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} exploring: {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(100));
-        bar
     }
 
     fn tick(&self, bar: &ProgressBar, report: &Report) {
@@ -894,6 +908,30 @@ impl Explorer {
             report.executions_run, pending, report.executions_pruned
         ));
     }
+}
+
+/// The span of test execution `number`, which the functional test runs in:
+/// with an OpenTelemetry export (`filibuster::otlp`), each execution is a
+/// trace of its own, named after the faults planned in it, and marked as an
+/// error when the test fails.
+fn execution_span(server: &super::Server, number: usize) -> tracing::Span {
+    let span = tracing::info_span!(
+        "filibuster execution",
+        filibuster.execution = number,
+        filibuster.faults = tracing::field::Empty,
+        filibuster.outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        let state = server.lock();
+        let faults: Vec<String> = state.faults.iter().map(|f| state.fault_report(f).describe()).collect();
+        drop(state);
+        span.record(
+            "filibuster.faults",
+            if faults.is_empty() { "none".to_owned() } else { faults.join("; ") },
+        );
+    }
+    span
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {

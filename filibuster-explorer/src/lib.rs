@@ -21,6 +21,7 @@ mod html;
 mod in_process;
 mod injected;
 mod origin;
+mod progress;
 mod reduction;
 mod regressions;
 mod report;
@@ -40,6 +41,7 @@ pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, Prop
 pub use grid::{Grid, GridCell, GridRow};
 pub use injected::{FaultKind, InjectedFault};
 pub use origin::Origin;
+pub use progress::{ProgressWriter, progress_writer};
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
     Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, RunOptions, Verdict,

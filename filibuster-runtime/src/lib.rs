@@ -27,6 +27,8 @@ mod known_callsites;
 pub mod middleware;
 #[cfg(feature = "otel")]
 mod otel;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod records;
 mod send;
 pub mod service_layer;
