@@ -103,9 +103,10 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
     span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
 }
 
-/// The finished spans of an exploration of a -> b -> c, every execution's
-/// request from the test to a a trace of its own, by trace id.
-async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>) {
+/// The finished spans of an exploration of a -> b -> c, every execution a
+/// trace of its own, by trace id: the services' spans, and apart, the
+/// explorer's span of each execution (the root of its trace).
+async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTreeMap<String, SpanData>) {
     Capture::new()
         .request_headers(["x-user", "authorization"])
         .response_headers(["x-served-by"])
@@ -135,17 +136,25 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>) {
         .await;
     report.assert_passed();
     let mut traces: BTreeMap<String, Vec<SpanData>> = BTreeMap::new();
+    let mut execution_spans = BTreeMap::new();
     let mut executions = Vec::new();
     for span in exporter.get_finished_spans().unwrap() {
-        // The explorer's span of each execution: the test's requests are
-        // plain reqwest ones, which send no context, so it is a trace of
-        // its own beside the services' one.
+        let trace_id = span.span_context.trace_id().to_string();
+        // The explorer's span of each execution: the parent of the server
+        // span of the test's request, which carries no context of its own.
         if span.name == "filibuster execution" {
+            assert_eq!(span.parent_span_id, SpanId::INVALID, "the root: {span:#?}");
             executions.push(attribute(&span, "filibuster.execution"));
+            assert!(execution_spans.insert(trace_id, span).is_none(), "one execution span per trace");
             continue;
         }
-        traces.entry(span.span_context.trace_id().to_string()).or_default().push(span);
+        traces.entry(trace_id).or_default().push(span);
     }
+    assert_eq!(
+        execution_spans.keys().collect::<Vec<_>>(),
+        traces.keys().collect::<Vec<_>>(),
+        "each execution's spans are in its trace"
+    );
     let run: Vec<_> = report
         .executions
         .iter()
@@ -153,7 +162,7 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>) {
         .map(|e| Some(e.number.to_string()))
         .collect();
     assert_eq!(executions, run, "one explorer span per execution run");
-    (report, traces)
+    (report, traces, execution_spans)
 }
 
 /// The span named `name` of a trace, of kind `kind`.
@@ -165,7 +174,7 @@ fn one<'a>(trace: &'a [SpanData], name: &str, kind: SpanKind) -> &'a SpanData {
 
 #[tokio::test]
 async fn one_request_through_three_services_is_one_trace() {
-    let (report, traces) = explore().await;
+    let (report, traces, execution_spans) = explore().await;
     // Fault-free; 5 faults on b -> c; 5 on a -> b (of which dynamic
     // reduction may prune some).
     assert_eq!(report.executions_run + report.executions_pruned, 11, "{}", report.summary());
@@ -180,7 +189,12 @@ async fn one_request_through_three_services_is_one_trace() {
     let c_server = one(trace, "GET /c/{item}", SpanKind::Server);
     let a_client = one(trace, "POST", SpanKind::Client);
     let b_client = one(trace, "GET", SpanKind::Client);
-    assert_eq!(a_server.parent_span_id, SpanId::INVALID, "a's server span is the root");
+    let execution = &execution_spans[&a_server.span_context.trace_id().to_string()];
+    assert_eq!(
+        a_server.parent_span_id,
+        execution.span_context.span_id(),
+        "a's parent is the execution's span"
+    );
     assert_eq!(a_client.parent_span_id, a_server.span_context.span_id());
     assert_eq!(b_server.parent_span_id, a_client.span_context.span_id(), "through traceparent");
     assert_eq!(b_client.parent_span_id, b_server.span_context.span_id());
@@ -231,7 +245,7 @@ async fn one_request_through_three_services_is_one_trace() {
 
 #[tokio::test]
 async fn injected_faults_are_events_on_their_client_spans() {
-    let (report, traces) = explore().await;
+    let (report, traces, _) = explore().await;
     let mut faults = Vec::new();
     for trace in traces.values() {
         for span in trace.iter().filter(|s| s.span_kind == SpanKind::Client) {

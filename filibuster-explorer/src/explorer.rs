@@ -804,6 +804,9 @@ impl Explorer {
         // Noted by requests of no execution (late ones of the last): not this one's.
         self.server.take_trace_ids();
         let span = execution_span(&self.server, number);
+        // The parent of the requests the test sends (which carry no
+        // context of their own), so that the execution is one trace.
+        self.server.set_execution_span((!span.is_disabled()).then(|| span.clone()));
         let outcome = match AssertUnwindSafe(test(context)).catch_unwind().instrument(span.clone()).await {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
@@ -812,8 +815,9 @@ impl Explorer {
             Ok(()) => span.record("filibuster.outcome", "passed"),
             Err(_) => span.record("filibuster.outcome", "failed").record("otel.status_code", "ERROR"),
         };
-        drop(span);
         self.settle().await;
+        self.server.set_execution_span(None);
+        drop(span);
         let requests_still_running = self.server.live_requests();
         let trace_ids = self.server.take_trace_ids();
         let mut state = self.server.lock();

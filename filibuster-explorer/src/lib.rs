@@ -66,10 +66,11 @@ pub struct Server {
     /// server in-process (through [`Server::connection`]): an execution is
     /// over only when none is left.
     live_requests: Arc<AtomicUsize>,
-    /// The OpenTelemetry trace ids of the requests that started a trace in
-    /// in-process instrumented handlers (services built with the runtime's
-    /// `otel` feature), since the explorer last took them.
-    trace_ids: Arc<Mutex<Vec<String>>>,
+    /// Shared with in-process instrumented handlers (services built with
+    /// the runtime's `otel` feature): the current execution's span, the
+    /// parent of requests that start a trace, and their trace ids since the
+    /// explorer last took them.
+    traces: Arc<filibuster_runtime::__explorer::Traces>,
     /// Rejected requests, logged rate-limited.
     rejections: Arc<routes::RejectionLog>,
 }
@@ -87,7 +88,7 @@ impl Server {
         Self {
             state: Arc::new(Mutex::new(State::new(model))),
             live_requests: Arc::default(),
-            trace_ids: Arc::default(),
+            traces: Arc::default(),
             rejections: Arc::default(),
         }
     }
@@ -121,7 +122,7 @@ impl Server {
         filibuster_runtime::__explorer::tracked_connection(
             Arc::new(self.clone()),
             self.live_requests.clone(),
-            self.trace_ids.clone(),
+            self.traces.clone(),
         )
     }
 
@@ -159,7 +160,14 @@ impl Server {
 
     /// Takes the trace ids noted since the last time.
     pub(crate) fn take_trace_ids(&self) -> Vec<String> {
-        std::mem::take(&mut *self.trace_ids.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.traces.ids.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sets (or, with `None`, clears) the span of the test execution under
+    /// way, which requests that start a trace in in-process handlers take
+    /// as their parent.
+    pub(crate) fn set_execution_span(&self, span: Option<tracing::Span>) {
+        *self.traces.execution.lock().unwrap_or_else(|e| e.into_inner()) = span;
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

@@ -290,11 +290,13 @@ pub struct ExecutionReport {
     /// execution was closed (in-process services only).
     #[serde(skip_serializing_if = "is_zero")]
     pub requests_still_running: usize,
-    /// The OpenTelemetry trace ids of the traces the execution started: one
-    /// per request that reached an in-process instrumented handler without
+    /// The OpenTelemetry trace ids of the execution: that of the
+    /// explorer's `filibuster execution` span, the parent of the requests
+    /// that reached an in-process instrumented handler without
     /// `traceparent` (the functional test's), when the services are built
     /// with filibuster's `otel` feature and trace with
-    /// `tracing-opentelemetry`; empty otherwise.
+    /// `tracing-opentelemetry` (one id; one per such request if the
+    /// explorer's span is not traced); empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace_ids: Vec<String>,
 }

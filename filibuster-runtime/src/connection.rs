@@ -1,7 +1,7 @@
 //! A connection of instrumented services to one Filibuster server.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::records::{CreateResponse, Invocation, Update};
 use crate::transport::{HttpTransport, Transport, TransportError, TransportOptions};
@@ -79,10 +79,11 @@ struct Inner {
     /// Counts the requests its handlers are handling, for a server that
     /// waits for them (an in-process explorer).
     live_requests: Option<Arc<AtomicUsize>>,
-    /// Where the trace ids of the requests that start a trace are noted
-    /// (feature `otel`), for an in-process explorer's report.
+    /// What an in-process explorer shares about traces (feature `otel`):
+    /// the current execution's span, and where the trace ids of the
+    /// requests that start a trace are noted for its report.
     #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-    trace_ids: Option<Arc<Mutex<Vec<String>>>>,
+    traces: Option<Arc<crate::__explorer::Traces>>,
 }
 
 /// The most trace ids a connection keeps until its explorer takes them.
@@ -102,36 +103,44 @@ impl Connection {
                 transport,
                 failing: AtomicBool::new(false),
                 live_requests: None,
-                trace_ids: None,
+                traces: None,
             }),
         }
     }
 
     /// A connection through `transport` that counts the requests being
-    /// handled in `live_requests`, and notes in `trace_ids` the trace ids of
-    /// the requests that start a trace (feature `otel`).
+    /// handled in `live_requests`, and shares `traces` with its handlers
+    /// (feature `otel`).
     pub(crate) fn tracked(
         transport: Arc<dyn Transport>,
         live_requests: Arc<AtomicUsize>,
-        trace_ids: Arc<Mutex<Vec<String>>>,
+        traces: Arc<crate::__explorer::Traces>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 transport,
                 failing: AtomicBool::new(false),
                 live_requests: Some(live_requests),
-                trace_ids: Some(trace_ids),
+                traces: Some(traces),
             }),
         }
     }
 
-    /// Notes the trace id of a request that started a trace, when the
+    /// The span of the test execution under way, when an in-process
+    /// explorer set one.
+    #[cfg(feature = "otel")]
+    pub(crate) fn execution_span(&self) -> Option<tracing::Span> {
+        let traces = self.inner.traces.as_ref()?;
+        traces.execution.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Notes the trace id of a request that started a trace, once, when the
     /// connection keeps them (at most [`MAX_TRACE_IDS`] until taken).
     #[cfg(feature = "otel")]
     pub(crate) fn note_trace_id(&self, trace_id: String) {
-        if let Some(trace_ids) = &self.inner.trace_ids {
-            let mut trace_ids = trace_ids.lock().unwrap_or_else(|e| e.into_inner());
-            if trace_ids.len() < MAX_TRACE_IDS {
+        if let Some(traces) = &self.inner.traces {
+            let mut trace_ids = traces.ids.lock().unwrap_or_else(|e| e.into_inner());
+            if trace_ids.len() < MAX_TRACE_IDS && !trace_ids.contains(&trace_id) {
                 trace_ids.push(trace_id);
             }
         }

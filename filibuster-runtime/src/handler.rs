@@ -85,15 +85,19 @@ impl IncomingRequest {
 }
 
 impl IncomingRequest {
-    /// Notes on the connection the trace id of `span`, the server span of a
-    /// request with `headers`, when the request starts a trace: it arrived
-    /// without `traceparent` (feature `otel`; without it, nothing).
+    /// When the request with `headers` arrived without `traceparent`
+    /// (feature `otel`; without it, nothing): makes the span of the
+    /// in-process explorer's current test execution, if any, the parent of
+    /// `span` (its server span), and notes the trace id on the connection.
     pub(crate) fn note_trace(&self, span: &Span, headers: &HeaderMap) {
         #[cfg(feature = "otel")]
-        if !crate::otel::carries_context(headers)
-            && let Some(trace_id) = crate::otel::trace_id(span)
-        {
-            self.connection.note_trace_id(trace_id);
+        if !crate::otel::carries_context(headers) {
+            if let Some(execution) = self.connection.execution_span() {
+                crate::otel::set_parent_span(span, &execution);
+            }
+            if let Some(trace_id) = crate::otel::trace_id(span) {
+                self.connection.note_trace_id(trace_id);
+            }
         }
         #[cfg(not(feature = "otel"))]
         let _ = (span, headers);

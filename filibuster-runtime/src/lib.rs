@@ -63,14 +63,26 @@ pub mod __explorer {
     pub use crate::unlayered::Watch;
 
     /// A connection through `transport` that counts, in `live_requests`,
-    /// the requests its instrumented handlers are handling, and notes in
-    /// `trace_ids` the OpenTelemetry trace id of each request that starts a
-    /// trace (one that arrives without `traceparent`; feature `otel`).
+    /// the requests its instrumented handlers are handling, and shares
+    /// `traces` with them (feature `otel`).
     pub fn tracked_connection(
         transport: Arc<dyn crate::transport::Transport>,
         live_requests: Arc<AtomicUsize>,
-        trace_ids: Arc<Mutex<Vec<String>>>,
+        traces: Arc<Traces>,
     ) -> crate::Connection {
-        crate::Connection::tracked(transport, live_requests, trace_ids)
+        crate::Connection::tracked(transport, live_requests, traces)
+    }
+
+    /// What an in-process explorer and its connection's instrumented
+    /// handlers share about traces (feature `otel`; without it, unused).
+    #[derive(Debug, Default)]
+    pub struct Traces {
+        /// The span of the test execution under way: the parent of the
+        /// server span of a request that arrives without `traceparent`, so
+        /// that an execution is one trace.
+        pub execution: Mutex<Option<tracing::Span>>,
+        /// The trace ids of the requests that arrived without
+        /// `traceparent`, once each, since the explorer last took them.
+        pub ids: Mutex<Vec<String>>,
     }
 }

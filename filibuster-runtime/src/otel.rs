@@ -47,6 +47,18 @@ pub(crate) fn extract(span: &Span, headers: &HeaderMap) -> bool {
     true
 }
 
+/// Makes `parent` the parent of `span` (a server span not entered yet),
+/// when both have an OpenTelemetry context.
+pub(crate) fn set_parent_span(span: &Span, parent: &Span) {
+    if span.is_disabled() || parent.is_disabled() {
+        return;
+    }
+    let context = parent.context();
+    if context.span().span_context().is_valid() {
+        let _ = span.set_parent(context);
+    }
+}
+
 /// The trace id of `span`, as 32 hex digits, when it has an OpenTelemetry
 /// context.
 pub(crate) fn trace_id(span: &Span) -> Option<String> {
