@@ -335,6 +335,11 @@ fn executions(out: &mut String, report: &Report) -> fmt::Result {
             writeln!(out, "<p>Calls:</p>")?;
             tree(out, &execution.calls)?;
         }
+        if !execution.trace_ids.is_empty() {
+            let ids: Vec<String> =
+                execution.trace_ids.iter().map(|id| format!("<code>{}</code>", Esc(id))).collect();
+            writeln!(out, "<p>Trace: {}</p>", ids.join(", "))?;
+        }
         if !execution.unfinished.is_empty() {
             writeln!(out, "<p>Still running when the execution was closed:</p>\n<ul>")?;
             for call in &execution.unfinished {
@@ -479,6 +484,16 @@ mod tests {
         for number in 1..=3 {
             assert!(html.contains(&format!("<details class=\"execution\" id=\"execution-{number}\" open>")));
         }
+    }
+
+    #[test]
+    fn an_executions_trace_is_named() {
+        let mut traced = failed(1, &[]);
+        traced.trace_ids = vec!["4bf92f3577b34da6a3ce929d0e0e4736".into()];
+        let html = render(&Report { executions: vec![traced, failed(2, &[])], ..Report::default() });
+        let first = &html[html.find("id=\"execution-1\"").unwrap()..html.find("id=\"execution-2\"").unwrap()];
+        assert!(first.contains("<p>Trace: <code>4bf92f3577b34da6a3ce929d0e0e4736</code></p>"), "{first}");
+        assert_eq!(html.matches("<p>Trace:").count(), 1, "none for an execution without one");
     }
 
     #[test]
