@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -248,6 +248,7 @@ impl Otlp {
         let endpoint = self.traces_endpoint()?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
+            .with_http_client(BlockingClient::new()?)
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(endpoint.clone())
             .build()
@@ -462,6 +463,10 @@ pub enum OtlpError {
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
     },
+    /// The HTTP client of the export could not be built (no TLS backend,
+    /// say).
+    #[error("cannot build the HTTP client of the OTLP export: {0}")]
+    Client(String),
     /// A global `tracing` subscriber was already set in this process.
     #[error(
         "a global tracing subscriber is already set in this process: add `Otlp::layer()` to it instead of calling `init`"
@@ -485,6 +490,51 @@ pub enum OtlpError {
         #[source]
         source: OTelSdkError,
     },
+}
+
+/// The exporter's HTTP client: reqwest's blocking client, which the batch
+/// processor calls from its own thread (as with opentelemetry-otlp's
+/// `reqwest-blocking-client`, but this crate's reqwest rather than a second
+/// one).
+#[derive(Debug)]
+struct BlockingClient(reqwest::blocking::Client);
+
+/// The timeout of one export when `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` and
+/// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds) say nothing: the
+/// specification's default.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl BlockingClient {
+    /// A client whose requests time out after `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`,
+    /// else `OTEL_EXPORTER_OTLP_TIMEOUT` milliseconds, else 10 s. Built on a
+    /// thread of its own: a blocking client may be neither built nor dropped
+    /// on a thread of a tokio runtime.
+    fn new() -> Result<Self, OtlpError> {
+        let timeout = ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+            .map_or(EXPORT_TIMEOUT, Duration::from_millis);
+        std::thread::spawn(move || reqwest::blocking::Client::builder().timeout(timeout).build())
+            .join()
+            .map_err(|_| OtlpError::Client("building it panicked".to_owned()))?
+            .map(Self)
+            .map_err(|error| OtlpError::Client(error.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for BlockingClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let request = reqwest::blocking::Request::try_from(request)?;
+        let mut response = self.0.execute(request)?.error_for_status()?;
+        let headers = std::mem::take(response.headers_mut());
+        let mut answer = http::Response::builder().status(response.status()).body(response.bytes()?)?;
+        *answer.headers_mut() = headers;
+        Ok(answer)
+    }
 }
 
 #[cfg(test)]
