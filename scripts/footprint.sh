@@ -110,18 +110,38 @@ async fn main() {
 EOF
 fi
 
+# The service's source: examples/cinema/app.rs up to its part that runs the
+# example (the explorer's side, OTLP export, process set-up), and a main that
+# serves `users` as examples/cinema-users.rs does, logging to stderr.
+service_source() { sed '/^\/\/ ----- running the example/,$d' "$repo/examples/cinema/app.rs"; }
+service_main() {
+  cat <<'EOF'
+mod app;
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let peers = app::Peers { bookings: "http://127.0.0.1:5002".into(), movies: "http://127.0.0.1:5003".into() };
+    let router = app::users(peers, app::Bug::None, reqwest::Client::new());
+    let addr = "127.0.0.1:5001".parse().map_err(|e| format!("{e}"))?;
+    let (_, task) = app::serve(router, addr).await.map_err(|e| format!("cannot listen: {e}"))?;
+    task.await.map_err(|e| format!("the server task failed: {e}"))
+}
+EOF
+}
+
 # instrumented: the service as it is.
 project instrumented "filibuster = { path = \"$repo\" }"
-put "$work/instrumented/src/app.rs" <"$repo/examples/cinema/app.rs"
+service_source | put "$work/instrumented/src/app.rs"
 rm -rf "$work/instrumented/src/data"
 cp -rp "$repo/examples/cinema/data" "$work/instrumented/src/data"
-sed 's|#\[path = "cinema/app.rs"\]||' "$repo/examples/cinema-users.rs" | put "$work/instrumented/src/main.rs"
+service_main | put "$work/instrumented/src/main.rs"
 
 # plain: the same source without the attributes and the one runtime call.
 project plain ""
-sed -e '/^#\[filibuster::\(handler\|call\)/d' -e 's/filibuster::enabled()/false/' \
-  "$repo/examples/cinema/app.rs" | put "$work/plain/src/app.rs"
-put "$work/plain/src/main.rs" <"$work/instrumented/src/main.rs"
+service_source | sed -e '/^#\[filibuster::\(handler\|call\)/d' -e 's/filibuster::enabled()/false/' \
+  | put "$work/plain/src/app.rs"
+service_main | put "$work/plain/src/main.rs"
 rm -rf "$work/plain/src/data"
 cp -rp "$repo/examples/cinema/data" "$work/plain/src/data"
 if grep -v '^ *//' "$work/plain/src/app.rs" | grep -q 'filibuster::'; then

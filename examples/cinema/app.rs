@@ -344,41 +344,6 @@ pub async fn serve(
     Ok((bound, task))
 }
 
-/// The base URLs (`http://127.0.0.1:PORT`) of the four services started by
-/// [`start_all`].
-pub struct Started {
-    /// `users`, which the functional test calls.
-    pub users: String,
-    /// `bookings`.
-    pub bookings: String,
-    /// `movies`.
-    pub movies: String,
-    /// `showtimes` (which `users` does not call).
-    pub showtimes: String,
-}
-
-/// Starts the four services on ephemeral ports of 127.0.0.1, each router
-/// layered with `connection`'s layer, `users` with `bug`; the error names
-/// the service that could not start.
-pub async fn start_all(connection: &filibuster::Connection, bug: Bug) -> Result<Started, String> {
-    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("a valid socket address");
-    let layer = connection.layer();
-    let start = |name: &'static str, router: Router| {
-        let router = router.layer(layer.clone());
-        async move {
-            let (addr, _task) =
-                serve(router, any_port).await.map_err(|e| format!("cannot start {name}: {e}"))?;
-            Ok::<String, String>(format!("http://{addr}"))
-        }
-    };
-    let bookings = start("bookings", bookings()).await?;
-    let movies = start("movies", movies()).await?;
-    let showtimes = start("showtimes", showtimes()).await?;
-    let peers = Peers { bookings: bookings.clone(), movies: movies.clone() };
-    let users = start("users", users(peers, bug, reqwest::Client::new())).await?;
-    Ok(Started { users, bookings, movies, showtimes })
-}
-
 /// The functional test of the cinema: `GET /users/chris_rivers/bookings` on
 /// `users_url` answers 200 with exactly Chris Rivers' one booking when no
 /// fault was injected, and 503 or 404 when one was. The error says what was
@@ -428,7 +393,43 @@ pub async fn check_chris_rivers(
     }
 }
 
-// ----- configuration of the example processes -------------------------------
+// ----- running the example: the explorer's side, the processes' set-up ----
+// (scripts/footprint.sh builds the users service from what is above.)
+
+/// The base URLs (`http://127.0.0.1:PORT`) of the four services started by
+/// [`start_all`].
+pub struct Started {
+    /// `users`, which the functional test calls.
+    pub users: String,
+    /// `bookings`.
+    pub bookings: String,
+    /// `movies`.
+    pub movies: String,
+    /// `showtimes` (which `users` does not call).
+    pub showtimes: String,
+}
+
+/// Starts the four services on ephemeral ports of 127.0.0.1, each router
+/// layered with `connection`'s layer, `users` with `bug`; the error names
+/// the service that could not start.
+pub async fn start_all(connection: &filibuster::Connection, bug: Bug) -> Result<Started, String> {
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("a valid socket address");
+    let layer = connection.layer();
+    let start = |name: &'static str, router: Router| {
+        let router = router.layer(layer.clone());
+        async move {
+            let (addr, _task) =
+                serve(router, any_port).await.map_err(|e| format!("cannot start {name}: {e}"))?;
+            Ok::<String, String>(format!("http://{addr}"))
+        }
+    };
+    let bookings = start("bookings", bookings()).await?;
+    let movies = start("movies", movies()).await?;
+    let showtimes = start("showtimes", showtimes()).await?;
+    let peers = Peers { bookings: bookings.clone(), movies: movies.clone() };
+    let users = start("users", users(peers, bug, reqwest::Client::new())).await?;
+    Ok(Started { users, bookings, movies, showtimes })
+}
 
 /// Logs with `tracing-subscriber` to stderr, filtered by `RUST_LOG`
 /// (default `default_filter`), in colour on a terminal only, above the
