@@ -82,7 +82,7 @@ async fn instrument_attempt(
 ) -> reqwest_middleware::Result<Response> {
     extensions.insert(Attempt { ends: 0 });
     let chain = &mut *extensions;
-    let result = send_request(request, callsite, span, move |request| next.run(request, chain)).await;
+    let result = send_request(request, callsite, Some(span), move |request| next.run(request, chain)).await;
     extensions.remove::<Attempt>();
     result
 }

@@ -1,7 +1,6 @@
 //! What every `.send()` in a `#[filibuster::call]` fn becomes.
 
 use std::borrow::Cow;
-use std::pin::Pin;
 
 use futures_util::future::Either;
 use http::{HeaderName, HeaderValue};
@@ -105,53 +104,185 @@ impl SendError for reqwest::Error {
 
 /// What [`send`] does unless it is [`plain`], `execute` performing the
 /// request (the client's `execute`, or a stub in the benchmarks): the call
-/// in its client span, instrumented when the instrumentation is on.
+/// in its client span, instrumented when the instrumentation is on. One box
+/// holds the whole of it: [`send_request`] is a single state machine.
 pub(crate) fn traced_send<F, Fut, E>(
     request: reqwest::Result<Request>,
     callsite: &'static Callsite,
     execute: F,
-) -> Pin<Box<impl Future<Output = Result<Response, E>>>>
+) -> impl Future<Output = Result<Response, E>>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response, E>>,
     E: SendError,
 {
-    Box::pin(async move {
-        let mut request = request?;
-        let span = spans::client(&request, callsite);
-        spans::propagate(&span, request.headers_mut());
-        let result = send_request(request, callsite, &span, execute).instrument(span.clone()).await;
-        spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
-        result
-    })
+    match request {
+        Ok(request) => Either::Right(Box::pin(send_request(request, callsite, None, execute))),
+        // What the builder's own `send` answers.
+        Err(error) => Either::Left(std::future::ready(Err(error.into()))),
+    }
 }
 
-/// One call from `callsite` in the client span `span`: instrumented when the
+/// One call of `request` from `callsite`: instrumented when the
 /// instrumentation is on and the call is made in an instrumented request,
 /// else `execute(request)` (with a warning, once per callsite, when on).
-pub(crate) async fn send_request<F, Fut, E>(
-    request: Request,
+///
+/// `span` is the call's client span when the caller made it (the
+/// reqwest-middleware chain, whose `.send()` has it); with `None` this
+/// makes it from the request, propagates its context in the request's
+/// headers and ends it with the call's outcome.
+///
+/// Written as one `async fn`, with no nested instrumented future: what it
+/// awaits (the transport's calls, `execute`'s future, a read body) is
+/// small, and a nested future of the size of this one would be moved (and
+/// copied) into it at each call.
+#[expect(clippy::manual_async_fn, reason = "an `async fn` would keep its request twice")]
+pub(crate) fn send_request<F, Fut, E>(
+    mut request: Request,
     callsite: &'static Callsite,
-    span: &Span,
+    span: Option<&Span>,
     execute: F,
-) -> Result<Response, E>
+) -> impl Future<Output = Result<Response, E>>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response, E>>,
     E: SendError,
 {
-    if !switch::enabled() {
-        return execute(request).await;
-    }
-    let start = RequestContext::with_current(|ctx| {
-        ctx.start_call(callsite, request.method().as_str(), request.url())
-    });
-    match start {
-        Some(start) => instrumented(request, callsite, start, span, execute).await,
-        None => {
-            warn_outside_request(callsite);
-            execute(request).await
+    // An `async` block, not an `async fn`: the arguments of an `async fn`
+    // are moved into locals of its body, and the request would take room
+    // twice in the future.
+    async move {
+        let made;
+        let (span, ends_span) = match span {
+            Some(span) => (span, false),
+            None => {
+                made = spans::client(&request, callsite);
+                spans::propagate(&made, request.headers_mut());
+                (&made, true)
+            }
+        };
+        let result = 'call: {
+            if !switch::enabled() {
+                break 'call execute(request).instrument(span.clone()).await;
+            }
+            let Some(CallStart {
+                service,
+                connection,
+                request_id,
+                target,
+                vclock,
+                vclock_text,
+                origin_vclock,
+                execution_index,
+            }) = RequestContext::with_current(|ctx| {
+                ctx.start_call(callsite, request.method().as_str(), request.url())
+            })
+            else {
+                warn_outside_request(callsite);
+                break 'call execute(request).instrument(span.clone()).await;
+            };
+            spans::record_execution_index(span, &execution_index);
+            // In a block of its own, so that the record (borrowed by `create`)
+            // does not stay in the future's state after it is sent.
+            let (answer, vclock, execution_index) = {
+                let invocation = Invocation {
+                    instrumentation_type: Cow::Borrowed("invocation"),
+                    source_service_name: Cow::Borrowed(service),
+                    module: Cow::Borrowed(MODULE),
+                    method: method_name(request.method()),
+                    args: vec![target],
+                    kwargs: Map::new(),
+                    callsite_file: Cow::Borrowed(callsite.file),
+                    callsite_line: Value::String(line(callsite.line)),
+                    full_traceback: Cow::Borrowed(callsite.id),
+                    metadata: InvocationMetadata {
+                        // The request's own timeout wins over the client's, as in reqwest.
+                        timeout: request.timeout().map(|t| t.as_secs_f64()).or(callsite.client_timeout),
+                        ssl: (request.url().scheme() == "https").then_some(true),
+                        other: Map::new(),
+                    },
+                    vclock,
+                    origin_vclock,
+                    execution_index,
+                };
+                let answer = connection.create(&invocation).instrument(span.clone()).await;
+                // The record is sent: the headers and `invocation_complete` reuse its
+                // clock and index rather than copies, and the rest is freed now.
+                let Invocation { vclock, execution_index, .. } = invocation;
+                // What the answer decides, taken now: the answer is not kept.
+                (answer.map(|answer| (answer.generated_id, Decision::of(answer))), vclock, execution_index)
+            };
+            let Some((generated_id, decision)) = answer else {
+                // No server to ask: the call goes ahead un-faulted, still carrying
+                // the request chain's id.
+                if let Some(request_id) = request_id {
+                    request.headers_mut().insert(REQUEST_ID, request_id);
+                }
+                break 'call execute(request).instrument(span.clone()).await;
+            };
+            // Named only for a span that records it.
+            if !span.is_disabled()
+                && let Some(fault) = decision.fault_name()
+            {
+                spans::fault(span, &fault);
+            }
+            let headers = OutgoingHeaders {
+                generated_id,
+                vclock: &vclock,
+                vclock_text: vclock_text.as_ref(),
+                execution_index: &execution_index,
+                request_id: request_id.as_ref(),
+            };
+            let (result, outcome): (Result<Response, E>, Outcome) = match decision {
+                Decision::Status(status) => {
+                    let value = ReturnValue::response(status.as_u16(), md5_hex(""));
+                    (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
+                }
+                Decision::Fail(kind, exception) => {
+                    (Err(fault::error(kind, request.url()).await.into()), Err(exception))
+                }
+                Decision::DelayThenFail(kind, exception, sleep) => {
+                    let url = request.url().clone();
+                    headers.set(&mut request, Some(sleep));
+                    match execute(request).instrument(span.clone()).await {
+                        Err(error) => observe_error(error),
+                        Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
+                    }
+                }
+                Decision::Proceed | Decision::DelayThenProceed(_) => {
+                    if let Decision::DelayThenProceed(delay) = decision {
+                        // Boxed: a timer is large, and latency faults are rare.
+                        Box::pin(tokio::time::sleep(delay)).await;
+                    }
+                    headers.set(&mut request, None);
+                    match execute(request).instrument(span.clone()).await {
+                        Ok(response) => {
+                            let (result, outcome) = observe_response(response, span).await;
+                            (result.map_err(E::from), outcome)
+                        }
+                        Err(error) => observe_error(error),
+                    }
+                }
+            };
+            let (return_value, exception) = match outcome {
+                Ok(value) => (Some(value), None),
+                Err(exception) => (None, Some(exception)),
+            };
+            let complete = InvocationComplete {
+                instrumentation_type: Cow::Borrowed("invocation_complete"),
+                generated_id,
+                execution_index,
+                vclock,
+                return_value,
+                exception,
+            };
+            connection.update(&Update::InvocationComplete(complete)).instrument(span.clone()).await;
+            result
+        };
+        if ends_span {
+            spans::client_end(span, result.as_ref().map_err(SendError::as_reqwest));
         }
+        result
     }
 }
 
@@ -194,15 +325,15 @@ enum Decision {
 }
 
 impl Decision {
-    fn of(answer: &CreateResponse) -> Self {
-        if let Some(exception) = &answer.forced_exception {
+    fn of(answer: CreateResponse) -> Self {
+        if let Some(exception) = answer.forced_exception {
             let kind = ErrorKind::from_name(&exception.name);
             let aborts = exception.metadata.get("abort").and_then(Value::as_bool).unwrap_or(true);
             if aborts {
-                return Decision::Fail(kind, exception.clone());
+                return Decision::Fail(kind, exception);
             }
             let sleep = exception.metadata.get("sleep").and_then(json_number).unwrap_or(0.0);
-            return Decision::DelayThenFail(kind, exception.clone(), sleep_seconds(sleep));
+            return Decision::DelayThenFail(kind, exception, sleep_seconds(sleep));
         }
         let status = answer.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref());
         if let Some(value) = status {
@@ -278,123 +409,6 @@ fn sleep_seconds(seconds: f64) -> f64 {
 
 /// What a call ended with, as `invocation_complete` reports it.
 type Outcome = Result<ReturnValue, Exception>;
-
-async fn instrumented<F, Fut, E>(
-    mut request: Request,
-    callsite: &'static Callsite,
-    start: CallStart,
-    span: &Span,
-    execute: F,
-) -> Result<Response, E>
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response, E>>,
-    E: SendError,
-{
-    let CallStart {
-        service,
-        connection,
-        request_id,
-        target,
-        vclock,
-        vclock_text,
-        origin_vclock,
-        execution_index,
-    } = start;
-    spans::record_execution_index(span, &execution_index);
-    let invocation = Invocation {
-        instrumentation_type: Cow::Borrowed("invocation"),
-        source_service_name: Cow::Borrowed(service),
-        module: Cow::Borrowed(MODULE),
-        method: method_name(request.method()),
-        args: vec![target],
-        kwargs: Map::new(),
-        callsite_file: Cow::Borrowed(callsite.file),
-        callsite_line: Value::String(line(callsite.line)),
-        full_traceback: Cow::Borrowed(callsite.id),
-        metadata: InvocationMetadata {
-            // The request's own timeout wins over the client's, as in reqwest.
-            timeout: request.timeout().map(|t| t.as_secs_f64()).or(callsite.client_timeout),
-            ssl: (request.url().scheme() == "https").then_some(true),
-            other: Map::new(),
-        },
-        vclock,
-        origin_vclock,
-        execution_index,
-    };
-    let Some(answer) = connection.create(&invocation).await else {
-        // No server to ask: the call goes ahead un-faulted, still carrying
-        // the request chain's id.
-        if let Some(request_id) = request_id {
-            request.headers_mut().insert(REQUEST_ID, request_id);
-        }
-        return execute(request).await;
-    };
-    // The record is sent: the headers and `invocation_complete` reuse its
-    // clock and index rather than copies, and the rest is freed now.
-    let (vclock, execution_index) = {
-        let Invocation { vclock, execution_index, .. } = { invocation };
-        (vclock, execution_index)
-    };
-    let headers = OutgoingHeaders {
-        generated_id: answer.generated_id,
-        vclock: &vclock,
-        vclock_text: vclock_text.as_ref(),
-        execution_index: &execution_index,
-        request_id: request_id.as_ref(),
-    };
-    let decision = Decision::of(&answer);
-    // Named only for a span that records it.
-    if !span.is_disabled()
-        && let Some(fault) = decision.fault_name()
-    {
-        spans::fault(span, &fault);
-    }
-    if let Decision::DelayThenProceed(delay) = decision {
-        tokio::time::sleep(delay).await;
-    }
-    let (result, outcome): (Result<Response, E>, Outcome) = match decision {
-        Decision::Status(status) => {
-            let value = ReturnValue::response(status.as_u16(), md5_hex(""));
-            (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
-        }
-        Decision::Fail(kind, exception) => {
-            (Err(fault::error(kind, request.url()).await.into()), Err(exception))
-        }
-        Decision::DelayThenFail(kind, exception, sleep) => {
-            let url = request.url().clone();
-            headers.set(&mut request, Some(sleep));
-            match execute(request).await {
-                Err(error) => observe_error(error),
-                Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
-            }
-        }
-        Decision::Proceed | Decision::DelayThenProceed(_) => {
-            headers.set(&mut request, None);
-            match execute(request).await {
-                Ok(response) => {
-                    let (result, outcome) = observe_response(response, span).await;
-                    (result.map_err(E::from), outcome)
-                }
-                Err(error) => observe_error(error),
-            }
-        }
-    };
-    let (return_value, exception) = match outcome {
-        Ok(value) => (Some(value), None),
-        Err(exception) => (None, Some(exception)),
-    };
-    let complete = InvocationComplete {
-        instrumentation_type: Cow::Borrowed("invocation_complete"),
-        generated_id: answer.generated_id,
-        execution_index,
-        vclock,
-        return_value,
-        exception,
-    };
-    connection.update(&Update::InvocationComplete(complete)).await;
-    result
-}
 
 fn observe_error<E: SendError>(error: E) -> (Result<Response, E>, Outcome) {
     let name = error.as_reqwest().and_then(ErrorKind::of).map(ErrorKind::name).unwrap_or(fault::OTHER);
@@ -606,7 +620,7 @@ mod tests {
 
     /// The forced sleep a decision sends downstream, as the header's text.
     fn sleep_header(answer: &CreateResponse) -> Option<String> {
-        match Decision::of(answer) {
+        match Decision::of(answer.clone()) {
             Decision::DelayThenFail(_, _, sleep) => Some(format_seconds(sleep)),
             _ => None,
         }
@@ -709,7 +723,7 @@ mod tests {
                 }),
                 ..CreateResponse::default()
             };
-            match Decision::of(&status_only) {
+            match Decision::of(status_only) {
                 Decision::Status(code) => prop_assert_eq!(code.as_u16(), status.trim().parse::<u16>().unwrap()),
                 Decision::Proceed => prop_assert!(status.trim().parse::<u16>().ok().and_then(|c| http::StatusCode::from_u16(c).ok()).is_none()),
                 _ => prop_assert!(false, "a status became an exception"),
