@@ -1030,7 +1030,7 @@ fn call_report(state: &State, entry: &LogEntry) -> CallReport {
         execution_index: entry.invocation.execution_index.clone(),
         fault: entry.injected.as_ref().map(PlannedFault::name),
         outcome: match (&entry.return_value, &entry.exception) {
-            (Some(value), _) => Some(value.status_code.clone()),
+            (Some(value), _) => Some(value.status_code.to_string()),
             (None, Some(exception)) => Some(exception.name.clone()),
             (None, None) => None,
         },

@@ -95,7 +95,7 @@ impl FailureMetadata {
     /// A status-code failure: the call answers `status`, with an empty body.
     pub fn status(status: u16) -> Self {
         Self {
-            return_value: Some(ReturnValue { class: None, status_code: status.to_string(), text: None }),
+            return_value: Some(ReturnValue { class: None, status_code: status_text(status), text: None }),
             other: Map::new(),
         }
     }
@@ -121,8 +121,8 @@ pub struct ReturnValue {
     #[serde(rename = "__class__", default, skip_serializing_if = "Option::is_none")]
     pub class: Option<Cow<'static, str>>,
     /// The status code, as a decimal string (a number is accepted too).
-    #[serde(deserialize_with = "string_or_number")]
-    pub status_code: String,
+    #[serde(deserialize_with = "owned_string_or_number")]
+    pub status_code: Cow<'static, str>,
     /// md5 hex of the body (completed calls), or the body to return (faults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -131,9 +131,7 @@ pub struct ReturnValue {
 impl ReturnValue {
     /// The return value of a response with `status` and a body of md5 `text`.
     pub fn response(status: u16, text: String) -> Self {
-        let mut status_code = String::with_capacity(3);
-        crate::wire::push_u64(&mut status_code, status.into());
-        Self { class: Some(Cow::Borrowed("Response")), status_code, text: Some(text) }
+        Self { class: Some(Cow::Borrowed("Response")), status_code: status_text(status), text: Some(text) }
     }
 }
 
@@ -194,7 +192,7 @@ impl CreateResponse {
                     None => return Err(missing("status_code")),
                 };
                 let text = optional(map.remove("text"), |v| string(v, "a string"))?;
-                Ok(ReturnValue { class, status_code, text })
+                Ok(ReturnValue { class, status_code: Cow::Owned(status_code), text })
             })?;
             Ok(FailureMetadata { return_value, other })
         })?;
@@ -309,6 +307,47 @@ impl<'de> Deserialize<'de> for Update {
             None => Err(D::Error::custom("missing field `instrumentation_type`")),
         }
     }
+}
+
+/// `status` as a decimal string: not allocated for the usual codes, which
+/// every instrumented call reports.
+fn status_text(status: u16) -> Cow<'static, str> {
+    const USUAL: [(u16, &str); 20] = [
+        (200, "200"),
+        (201, "201"),
+        (202, "202"),
+        (204, "204"),
+        (301, "301"),
+        (302, "302"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (501, "501"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    match USUAL.iter().find(|(code, _)| *code == status) {
+        Some((_, text)) => Cow::Borrowed(text),
+        None => {
+            let mut text = String::with_capacity(3);
+            crate::wire::push_u64(&mut text, status.into());
+            Cow::Owned(text)
+        }
+    }
+}
+
+fn owned_string_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Cow<'static, str>, D::Error> {
+    string_or_number(deserializer).map(Cow::Owned)
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

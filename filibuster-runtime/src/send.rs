@@ -163,7 +163,7 @@ where
         };
         let result = 'call: {
             if !switch::enabled() {
-                break 'call execute(request).instrument(span.clone()).await;
+                break 'call in_span(execute(request), span).await;
             }
             let Some(CallStart {
                 service,
@@ -179,7 +179,7 @@ where
             })
             else {
                 warn_outside_request(callsite);
-                break 'call execute(request).instrument(span.clone()).await;
+                break 'call in_span(execute(request), span).await;
             };
             spans::record_execution_index(span, &execution_index);
             // In a block of its own, so that the record (borrowed by `create`)
@@ -205,7 +205,7 @@ where
                     origin_vclock,
                     execution_index,
                 };
-                let answer = connection.create(&invocation).instrument(span.clone()).await;
+                let answer = in_span(connection.create(&invocation), span).await;
                 // The record is sent: the headers and `invocation_complete` reuse its
                 // clock and index rather than copies, and the rest is freed now.
                 let Invocation { vclock, execution_index, .. } = invocation;
@@ -218,7 +218,7 @@ where
                 if let Some(request_id) = request_id {
                     request.headers_mut().insert(REQUEST_ID, request_id);
                 }
-                break 'call execute(request).instrument(span.clone()).await;
+                break 'call in_span(execute(request), span).await;
             };
             // Named only for a span that records it.
             if !span.is_disabled()
@@ -244,7 +244,7 @@ where
                 Decision::DelayThenFail(kind, exception, sleep) => {
                     let url = request.url().clone();
                     headers.set(&mut request, Some(sleep));
-                    match execute(request).instrument(span.clone()).await {
+                    match in_span(execute(request), span).await {
                         Err(error) => observe_error(error),
                         Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
                     }
@@ -255,7 +255,7 @@ where
                         Box::pin(tokio::time::sleep(delay)).await;
                     }
                     headers.set(&mut request, None);
-                    match execute(request).instrument(span.clone()).await {
+                    match in_span(execute(request), span).await {
                         Ok(response) => {
                             let (result, outcome) = observe_response(response, span).await;
                             (result.map_err(E::from), outcome)
@@ -276,7 +276,7 @@ where
                 return_value,
                 exception,
             };
-            connection.update(&Update::InvocationComplete(complete)).instrument(span.clone()).await;
+            in_span(connection.update(&Update::InvocationComplete(complete)), span).await;
             result
         };
         if ends_span {
@@ -284,6 +284,13 @@ where
         }
         result
     }
+}
+
+/// `future` in `span`: entered whenever it is polled, unless the span is
+/// disabled (no subscriber wants it), when it is polled as it is, without
+/// the cost of entering and leaving a disabled span.
+fn in_span<F: Future>(future: F, span: &Span) -> Either<F, tracing::instrument::Instrumented<F>> {
+    if span.is_disabled() { Either::Left(future) } else { Either::Right(future.instrument(span.clone())) }
 }
 
 /// Says, once per callsite, that a `.send()` runs with the instrumentation
@@ -718,7 +725,7 @@ mod tests {
             let status_only = CreateResponse {
                 generated_id: 0,
                 failure_metadata: Some(crate::records::FailureMetadata {
-                    return_value: Some(ReturnValue { class: None, status_code: status.clone(), text: None }),
+                    return_value: Some(ReturnValue { class: None, status_code: status.clone().into(), text: None }),
                     other: Map::new(),
                 }),
                 ..CreateResponse::default()
