@@ -93,12 +93,17 @@ pub static CALLSITE: Callsite = Callsite {
 /// The answer of the stubbed network: a small JSON body, as `bookings` gives.
 const BODY: &str = r#"{"20151201": ["267eedb8-0f5d-42d5-8f43-72426b9fb3e6"], "20151202": ["276c79ec-a26a-40a6-b3d3-fb242a5947b6", "a8034f44-aee4-44cf-b32c-74cf452aaaae"]}"#;
 
-/// What the stubbed network answers every request with.
+/// What the stubbed network answers every request with: a response as
+/// reqwest makes one, which knows its URL (and so has extensions: reqwest's
+/// responses also carry the connection's `HttpInfo` there).
 pub fn stub_execute(request: Request) -> std::future::Ready<reqwest::Result<Response>> {
+    use reqwest::ResponseBuilderExt as _;
+    let url = request.url().clone();
     drop(request);
     let response = http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")
+        .url(url)
         .body(BODY)
         .expect("a valid response");
     std::future::ready(Ok(Response::from(response)))
