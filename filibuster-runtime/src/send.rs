@@ -435,38 +435,43 @@ const MAX_HASHED_BODY: u64 = 1 << 20;
 
 /// Reads a small body of a real response for its md5, and hands back an
 /// intact copy of the response.
-async fn observe_response(response: Response, span: &Span) -> (reqwest::Result<Response>, Outcome) {
-    let status = response.status();
-    if response.content_length().is_none_or(|length| length > MAX_HASHED_BODY) {
-        let value = ReturnValue { text: None, ..ReturnValue::response(status.as_u16(), String::new()) };
-        return (Ok(response), Ok(value));
-    }
-    let mut response = response;
-    // Read chunk by chunk, as `bytes` would, but without consuming the
-    // response, whose head is then taken, not cloned. A body of one chunk
-    // (the usual case) is not copied, and needs no list of chunks.
-    let mut first = None;
-    let mut more = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) if first.is_none() => first = Some(chunk),
-            Ok(Some(chunk)) => more.push(chunk),
-            Ok(None) => break,
-            // What `bytes` answers.
-            Err(error) => return observe_error(error.with_url(response.url().clone())),
+#[expect(clippy::manual_async_fn, reason = "an `async fn` would keep its response twice")]
+fn observe_response(
+    mut response: Response,
+    span: &Span,
+) -> impl Future<Output = (reqwest::Result<Response>, Outcome)> {
+    async move {
+        let status = response.status();
+        if response.content_length().is_none_or(|length| length > MAX_HASHED_BODY) {
+            let value = ReturnValue { text: None, ..ReturnValue::response(status.as_u16(), String::new()) };
+            return (Ok(response), Ok(value));
         }
-    }
-    let body = match first {
-        Some(first) if more.is_empty() => first,
-        Some(first) => {
-            more.insert(0, first);
-            bytes::Bytes::from(more.concat())
+        // Read chunk by chunk, as `bytes` would, but without consuming the
+        // response, whose head is then taken, not cloned. A body of one chunk
+        // (the usual case) is not copied, and needs no list of chunks.
+        let mut first = None;
+        let mut more = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if first.is_none() => first = Some(chunk),
+                Ok(Some(chunk)) => more.push(chunk),
+                Ok(None) => break,
+                // What `bytes` answers.
+                Err(error) => return observe_error(error.with_url(response.url().clone())),
+            }
         }
-        None => bytes::Bytes::new(),
-    };
-    let text = body_md5_hex(&body);
-    spans::client_response_body(span, response.headers(), &body);
-    (Ok(rebuilt(response, body)), Ok(ReturnValue::response(status.as_u16(), text)))
+        let body = match first {
+            Some(first) if more.is_empty() => first,
+            Some(first) => {
+                more.insert(0, first);
+                bytes::Bytes::from(more.concat())
+            }
+            None => bytes::Bytes::new(),
+        };
+        let text = body_md5_hex(&body);
+        spans::client_response_body(span, response.headers(), &body);
+        (Ok(rebuilt(response, body)), Ok(ReturnValue::response(status.as_u16(), text)))
+    }
 }
 
 /// `response`, whose body was read, with `body` in its place: its status,
