@@ -226,13 +226,23 @@ fn main() {
                     .take(common::CPU_EVERY)
                     .map(|e| e.faults.len())
                     .sum();
+                // The injected faults by kind.
+                let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+                for e in ran.iter().skip(i * common::CPU_EVERY).take(common::CPU_EVERY) {
+                    for f in &e.faults {
+                        let kind = format!("{:?}", f.fault);
+                        *kinds
+                            .entry(kind.split(['(', ' ', '{']).next().unwrap_or("").to_owned())
+                            .or_default() += 1;
+                    }
+                }
                 // CPU time of the chunk (clock ticks, all threads), when read.
                 let cpu = match (run.cpu.get(i), run.cpu.get(i + 1)) {
                     (Some(before), Some(after)) => format!(", cpu {} ticks", after - before),
                     _ => String::new(),
                 };
                 println!(
-                    "{i}: {:.0} exec/s, calls {calls} faults {faults}{cpu}",
+                    "{i}: {:.0} exec/s, calls {calls} faults {faults}{cpu} {kinds:?}",
                     chunk.len() as f64 / (end - previous).as_secs_f64()
                 );
                 previous = end;

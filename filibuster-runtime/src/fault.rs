@@ -3,7 +3,8 @@
 //! An injected connection error is a real [`reqwest::Error`] with
 //! `is_connect()` true, made by connecting to a loopback port that refuses;
 //! an injected timeout is a real one with `is_timeout()` true, made by
-//! calling a loopback port that never answers with a 1 ms timeout; an
+//! calling, with a 1 ms timeout, a host whose name never resolves (reqwest's
+//! own request timeout, without a socket); an
 //! injected status is a real [`reqwest::Response`] with that status. Their
 //! URL is the URL of the call they replace.
 //!
@@ -75,15 +76,26 @@ impl ErrorKind {
     }
 }
 
-/// Loopback sockets that produce genuine errors.
+/// What produces genuine errors: a loopback socket that refuses
+/// connections, and a client whose names never resolve.
 struct Fabricator {
     client: reqwest::Client,
     refusing: SocketAddr,
-    silent: SocketAddr,
-    // Held for the life of the process: bound but not listening (connections
-    // are refused), and listening but never accepting (requests never answer).
+    // Held for the life of the process: bound but not listening, so that
+    // connections are refused.
     _refusing: tokio::net::TcpSocket,
-    _silent: std::net::TcpListener,
+    /// Its requests wait for a name forever, until their timeout.
+    unresolving: reqwest::Client,
+}
+
+/// A resolver that never answers: a request waits in it until its timeout,
+/// without opening a socket.
+struct NeverResolves;
+
+impl reqwest::dns::Resolve for NeverResolves {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(std::future::pending())
+    }
 }
 
 fn fabricator() -> Option<&'static Fabricator> {
@@ -94,13 +106,15 @@ fn fabricator() -> Option<&'static Fabricator> {
             let make = || -> std::io::Result<Fabricator> {
                 let refusing_socket = tokio::net::TcpSocket::new_v4()?;
                 refusing_socket.bind(loopback)?;
-                let silent_listener = std::net::TcpListener::bind(loopback)?;
                 Ok(Fabricator {
                     client: reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?,
                     refusing: refusing_socket.local_addr()?,
-                    silent: silent_listener.local_addr()?,
                     _refusing: refusing_socket,
-                    _silent: silent_listener,
+                    unresolving: reqwest::Client::builder()
+                        .no_proxy()
+                        .dns_resolver(std::sync::Arc::new(NeverResolves))
+                        .build()
+                        .map_err(std::io::Error::other)?,
                 })
             };
             make().map_err(|error| tracing::error!(%error, "cannot prepare loopback sockets for faults")).ok()
@@ -128,7 +142,7 @@ fn make(kind: ErrorKind) -> futures_util::future::BoxFuture<'static, reqwest::Er
         let mut request = match (fabricator(), kind) {
             (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)),
             (Some(f), ErrorKind::Timeout) => {
-                f.client.get(format!("http://{}/", f.silent)).timeout(Duration::from_millis(1))
+                f.unresolving.get("http://filibuster-timeout.invalid/").timeout(Duration::from_millis(1))
             }
             (None, _) => reqwest::Client::new().get("filibuster://no-sockets"),
         };
