@@ -115,8 +115,10 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTre
         .install();
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let logs = support::Logs::of_target("filibuster_runtime::otel");
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(logs.clone());
     let _guard = support::set_default(subscriber);
     let explorer = Explorer::new().repeat_initial_execution(false);
     let url = start(&explorer).await;
@@ -135,6 +137,8 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTre
         })
         .await;
     report.assert_passed();
+    // The calls' spans have contexts: nothing says that `otel` cannot work.
+    assert_eq!(logs.of(tracing::Level::WARN), Vec::<String>::new());
     let mut traces: BTreeMap<String, Vec<SpanData>> = BTreeMap::new();
     let mut execution_spans = BTreeMap::new();
     let mut executions = Vec::new();

@@ -343,6 +343,34 @@ async fn spans_exist_with_filibuster_off_child() {
 /// injected fault is a `filibuster.fault` event on its client span, which
 /// records the error as OpenTelemetry does; the spans carry the execution
 /// indices.
+/// With the `otel` feature on (as in these tests), a subscriber that takes
+/// the spans but has no OpenTelemetry layer means no `traceparent` is sent:
+/// said once per process, however many calls.
+#[tokio::test]
+async fn otel_without_an_opentelemetry_layer_is_said_once() {
+    run_child("otel_without_an_opentelemetry_layer_is_said_once_child", &[], &["FILIBUSTER_ENABLED"]);
+}
+
+#[tokio::test]
+async fn otel_without_an_opentelemetry_layer_is_said_once_child() {
+    if !is_child() {
+        return;
+    }
+    let spans = Spans::default();
+    let logs = support::Logs::of_target("filibuster_runtime::otel");
+    let _guard = support::set_default(tracing_subscriber::registry().with(spans.clone()).with(logs.clone()));
+    let users = start(None).await;
+    for _ in 0..3 {
+        let answer = reqwest::get(format!("{users}/users/chris/bookings")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    assert_eq!(spans.clients().len(), 3, "{:#?}", spans.all());
+    let warnings = logs.of(tracing::Level::WARN);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("no `traceparent` is sent"), "{}", warnings[0]);
+    assert!(warnings[0].contains("tracing_opentelemetry"), "{}", warnings[0]);
+}
+
 #[tokio::test]
 async fn injected_faults_show_on_client_spans() {
     let spans = Spans::default();

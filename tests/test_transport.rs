@@ -317,7 +317,11 @@ async fn the_breaker_opens_once_and_closes_when_the_server_comes_back() {
     assert_eq!(first[0].matches(&format!("127.0.0.1:{port}")).count(), 2, "{}", first[0]);
     let opening = logs.matching("WARN", "failed 3 times in a row");
     assert_eq!(opening.len(), 1, "{lines:#?}");
-    assert_eq!(logs.matching("WARN", "").len(), 2, "{lines:#?}");
+    // Nothing else (but `otel`'s own warning, once per process, that the
+    // spans of this test's calls are recorded by no OpenTelemetry layer).
+    let warnings = logs.matching("WARN", "");
+    let others: Vec<_> = warnings.iter().filter(|l| !l.contains("filibuster_runtime::otel")).collect();
+    assert_eq!(others.len(), 2, "{lines:#?}");
     let again = logs.matching("INFO", "Filibuster server answers again");
     assert_eq!(again.len(), 1, "{lines:#?}");
     assert!(again[0].contains("records_lost=7"), "{}", again[0]);

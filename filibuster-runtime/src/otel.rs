@@ -20,16 +20,36 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Writes the trace context of `span` (a client span) into `headers`, when
-/// it has one.
+/// it has one. A client span that a subscriber takes but that has no
+/// context means that `otel` cannot work as the user meant: it is said,
+/// once per process.
 pub(crate) fn inject(span: &Span, headers: &mut HeaderMap) {
     if span.is_disabled() {
         return;
     }
     let context = span.context();
     if !context.span().span_context().is_valid() {
+        warn_no_context();
         return;
     }
     TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+}
+
+/// Says, once per process, that instrumented calls send no trace context:
+/// their client spans are recorded, but by no `tracing-opentelemetry`
+/// layer.
+#[cold]
+fn warn_no_context() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            "filibuster's `otel` feature is on, but the client spans of instrumented calls have no \
+             OpenTelemetry context: no `traceparent` is sent, and a request through several services \
+             is not one trace. Add a `tracing_opentelemetry` layer that takes the spans of target \
+             `filibuster::http` to the subscriber (`filibuster::otlp::init`, or \
+             `filibuster::otlp::Otlp::layer()` in one of your own), or turn the feature off (said once)"
+        );
+    });
 }
 
 /// Makes the trace context of `headers` (an incoming request's), when they
