@@ -10,12 +10,38 @@ use serde_json::Value;
 use filibuster_runtime::VectorClock;
 use filibuster_runtime::records::{Exception, FailureMetadata, Invocation, ReturnValue};
 
-/// A 128-bit digest (md5) identifying a value.
+/// A 128-bit digest (xxh3-128) identifying a value in the explorer's
+/// memory: never printed, never sent, never saved.
 pub(crate) type Digest = u128;
 
 pub(crate) fn digest(bytes: &[u8]) -> Digest {
-    use md5::{Digest as _, Md5};
-    u128::from_be_bytes(Md5::digest(bytes).into())
+    xxhash_rust::xxh3::xxh3_128(bytes)
+}
+
+/// A digest fed piece by piece, and a writer into it (for JSON printed
+/// straight into the digest).
+#[derive(Clone, Default)]
+pub(crate) struct Hasher(xxhash_rust::xxh3::Xxh3Default);
+
+impl Hasher {
+    pub(crate) fn update(&mut self, bytes: impl AsRef<[u8]>) {
+        self.0.update(bytes.as_ref());
+    }
+
+    pub(crate) fn finish(&self) -> Digest {
+        self.0.digest128()
+    }
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One call of the current execution: the invocation record, with what
@@ -75,21 +101,20 @@ impl LogEntry {
     }
 
     /// Recomputes [`LogEntry::digest`] from the identifying fields, fed to
-    /// md5 one by one (strings length-prefixed, JSON values terminated by a
+    /// digest one by one (strings length-prefixed, JSON values terminated by a
     /// byte JSON never holds) rather than printed as one JSON text first:
     /// two entries get the same digest when those fields are equal, as with
     /// the JSON text, at a fraction of the cost (it runs on every `create`).
     pub(crate) fn refresh_digest(&mut self) {
-        use md5::{Digest as _, Md5};
-        fn text(hasher: &mut Md5, s: &str) {
+        fn text(hasher: &mut Hasher, s: &str) {
             hasher.update((s.len() as u64).to_le_bytes());
             hasher.update(s.as_bytes());
         }
-        fn json<T: Serialize>(hasher: &mut Md5, value: &T) {
+        fn json<T: Serialize>(hasher: &mut Hasher, value: &T) {
             let _ = serde_json::to_writer(&mut *hasher, value);
             hasher.update([0xff]);
         }
-        fn clock(hasher: &mut Md5, clock: &VectorClock) {
+        fn clock(hasher: &mut Hasher, clock: &VectorClock) {
             for (service, count) in clock.iter() {
                 text(hasher, service);
                 hasher.update(count.to_le_bytes());
@@ -97,7 +122,7 @@ impl LogEntry {
             hasher.update([0xff]);
         }
         let i = &self.invocation;
-        let mut hasher = Md5::new();
+        let mut hasher = Hasher::default();
         hasher.update(self.generated_id.to_le_bytes());
         hasher.update((i.args.len() as u64).to_le_bytes());
         for arg in &i.args {
@@ -114,7 +139,7 @@ impl LogEntry {
         clock(&mut hasher, &i.vclock);
         clock(&mut hasher, &i.origin_vclock);
         text(&mut hasher, &i.execution_index);
-        self.digest = u128::from_be_bytes(hasher.finalize().into());
+        self.digest = hasher.finish();
     }
 
     fn identity(&self) -> Identity<'_> {

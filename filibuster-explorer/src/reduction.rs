@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::execution::{Digest, LogEntry, PlannedFault, Scheduled};
+use super::execution::{Digest, Hasher, LogEntry, PlannedFault, Scheduled};
 
 /// Posting lists from (execution index, outcome) to the executions run that
 /// have a call with that index and outcome, in ascending order.
@@ -35,16 +35,15 @@ enum Space {
     ReturnValue,
 }
 
-/// md5 of the space, the execution index, a 0 and the payload, fed in turn
-/// (no buffer).
+/// The digest of the space, the execution index, a 0 and the payload, fed
+/// in turn (no buffer).
 fn key(space: Space, execution_index: &str, payload: &[u8]) -> Digest {
-    use md5::{Digest as _, Md5};
-    let mut hasher = Md5::new();
+    let mut hasher = Hasher::default();
     hasher.update([space as u8]);
     hasher.update(execution_index.as_bytes());
     hasher.update([0]);
     hasher.update(payload);
-    u128::from_be_bytes(hasher.finalize().into())
+    hasher.finish()
 }
 
 fn canonical(map: &Map<String, Value>) -> Vec<u8> {
