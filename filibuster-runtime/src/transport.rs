@@ -419,27 +419,39 @@ impl HttpTransport {
                 }
                 if !counts {
                     shared.breaker.answered(probe);
-                } else if let Some(failures) = shared.breaker.failed(probe) {
-                    tracing::warn!(
-                        server = %self.base,
-                        failures,
-                        pause = ?shared.options.breaker_pause,
-                        records_lost = self.records_lost(),
-                        error = &error as &(dyn StdError + 'static),
-                        "the Filibuster server failed {failures} times in a row: not asking it for {:?}, \
-                         then one call probes it; meanwhile instrumented calls go ahead without faults and \
-                         their records are counted as lost",
-                        shared.options.breaker_pause,
-                    );
                 } else {
-                    tracing::debug!(
-                        server = %self.base,
-                        error = &error as &(dyn StdError + 'static),
-                        "Filibuster server request failed"
-                    );
+                    self.failed(probe, &error);
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// The server failed to answer `error`'s request: counted by the
+    /// breaker, and said (at `warn` when this opened the breaker). Out of
+    /// [`HttpTransport::call`]'s state machine: cold.
+    #[cold]
+    #[inline(never)]
+    fn failed(&self, probe: bool, error: &TransportError) {
+        let shared = &*self.shared;
+        if let Some(failures) = shared.breaker.failed(probe) {
+            tracing::warn!(
+                server = %self.base,
+                failures,
+                pause = ?shared.options.breaker_pause,
+                records_lost = self.records_lost(),
+                error = error as &(dyn StdError + 'static),
+                "the Filibuster server failed {failures} times in a row: not asking it for {:?}, \
+                 then one call probes it; meanwhile instrumented calls go ahead without faults and \
+                 their records are counted as lost",
+                shared.options.breaker_pause,
+            );
+        } else {
+            tracing::debug!(
+                server = %self.base,
+                error = error as &(dyn StdError + 'static),
+                "Filibuster server request failed"
+            );
         }
     }
 
