@@ -20,7 +20,9 @@
 # +18.6%, 3,798 KiB, before the runtime's size was worked on). With the
 # per-call work of issue 13 merged, FOOTPRINT_ONLY=size gave instrumented
 # 3,720 KiB: +16.2%; with the HTTP spans (issue 10), plain 3,180 KiB,
-# instrumented 3,758 KiB: +18.2%.
+# instrumented 3,758 KiB: +18.2%; after the work of the fifth session
+# (issue 13's send path, the transport's cold paths, no `Display` of a JSON
+# value), instrumented 3,753 KiB: +18.0%.
 #
 #   scripts/footprint.sh                     # ~15 min on 2 cores: three clean release builds
 #   FOOTPRINT_ONLY=size scripts/footprint.sh # quick mode, sizes only

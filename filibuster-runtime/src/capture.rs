@@ -96,22 +96,25 @@ impl Capture {
     /// names nothing. A name that is not a valid header name is left out,
     /// with a warning.
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut capture = Self::new();
-        if let Some(headers) = var(ENV_HEADERS) {
-            let names: Vec<&str> = headers.split(',').collect();
-            capture = capture.request_headers(names.iter().copied()).response_headers(names);
+        if let Some(headers) = env_var(ENV_HEADERS) {
+            for name in headers.split(',') {
+                add_name(&mut capture.request_headers, name);
+                add_name(&mut capture.response_headers, name);
+            }
         }
-        if let Some(unredacted) = var(ENV_UNREDACTED) {
-            capture = capture.unredacted(unredacted.split(','));
+        if let Some(unredacted) = env_var(ENV_UNREDACTED) {
+            for name in unredacted.split(',') {
+                add_name(&mut capture.unredacted, name);
+            }
         }
-        if let Some(bodies) = var(ENV_BODIES) {
-            capture = capture
-                .bodies(matches!(bodies.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        if let Some(bodies) = env_var(ENV_BODIES) {
+            capture.bodies =
+                matches!(bodies.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
         }
-        if let Some(max) = var(ENV_MAX_BODY) {
+        if let Some(max) = env_var(ENV_MAX_BODY) {
             match max.trim().parse() {
-                Ok(max) => capture = capture.max_body_bytes(max),
+                Ok(max) => capture.max_body_bytes = max,
                 Err(_) => tracing::warn!(
                     value = %max,
                     "{ENV_MAX_BODY} is not a number of bytes: captured bodies keep the default bound of \
@@ -223,18 +226,29 @@ impl Capture {
     }
 }
 
+/// The value of the environment variable `name`, when set and not blank.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Adds the valid header names of `names` to `list`, once each.
 fn add_names<I: IntoIterator<Item = S>, S: AsRef<str>>(list: &mut Vec<HeaderName>, names: I) {
     for name in names {
-        let name = name.as_ref().trim();
-        if name.is_empty() {
-            continue;
-        }
-        match HeaderName::from_bytes(name.as_bytes()) {
-            Ok(name) if !list.contains(&name) => list.push(name),
-            Ok(_) => {}
-            Err(_) => tracing::warn!(name, "not a header name: it is not captured"),
-        }
+        add_name(list, name.as_ref());
+    }
+}
+
+/// Adds `name` to `list` when it is a valid header name not there yet (one
+/// copy of this, whatever the callers' iterators).
+fn add_name(list: &mut Vec<HeaderName>, name: &str) {
+    let name = name.trim();
+    if name.is_empty() {
+        return;
+    }
+    match HeaderName::from_bytes(name.as_bytes()) {
+        Ok(name) if !list.contains(&name) => list.push(name),
+        Ok(_) => {}
+        Err(_) => tracing::warn!(name, "not a header name: it is not captured"),
     }
 }
 

@@ -49,7 +49,8 @@ impl ErrorKind {
     /// [`TIMEOUT`] and any name mentioning a timeout (`requests.exceptions.
     /// ReadTimeout`, ...), a connection error for everything else.
     pub fn from_name(name: &str) -> Self {
-        if name == TIMEOUT || name.to_ascii_lowercase().contains("timeout") {
+        // "timeout" in any case, without lower-casing a copy of the name.
+        if name == TIMEOUT || name.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"timeout")) {
             ErrorKind::Timeout
         } else {
             ErrorKind::Connect
@@ -215,11 +216,17 @@ impl Pool {
         }
         let guard = Refilling(self);
         runtime.spawn(async move {
+            use futures_util::StreamExt;
             let missing = Self::CAPACITY.saturating_sub(guard.0.lock().len());
-            let made = futures_util::future::join_all((0..missing).map(|_| make(kind))).await;
-            let mut ready = guard.0.lock();
-            let room = Self::CAPACITY.saturating_sub(ready.len());
-            ready.extend(made.into_iter().take(room));
+            // Made concurrently, each pooled as soon as it is ready.
+            let mut making: futures_util::stream::FuturesUnordered<_> =
+                (0..missing).map(|_| make(kind)).collect();
+            while let Some(error) = making.next().await {
+                let mut ready = guard.0.lock();
+                if ready.len() < Self::CAPACITY {
+                    ready.push(error);
+                }
+            }
         });
     }
 }
@@ -259,6 +266,17 @@ pub(crate) fn response_with(head: Head, url: Url, body: impl Into<reqwest::Body>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_mentioning_a_timeout_in_any_case_are_timeouts() {
+        for name in [TIMEOUT, REFERENCE_TIMEOUT, "requests.exceptions.ReadTimeout", "TIMEOUT", "a.timeOut.b"]
+        {
+            assert_eq!(ErrorKind::from_name(name), ErrorKind::Timeout, "{name}");
+        }
+        for name in [CONNECT, REFERENCE_CONNECT, OTHER, "", "time out", "timeou", "élan"] {
+            assert_eq!(ErrorKind::from_name(name), ErrorKind::Connect, "{name}");
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pooled_errors_are_genuine_and_carry_the_calls_url() {

@@ -376,7 +376,7 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 /// `value` as compact JSON, as its `Display` prints it, without the code of
 /// `Display` (whose `{:#}` pretty-prints): the one serializer the records
 /// use already.
-fn compact(value: &Value) -> String {
+pub(crate) fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 

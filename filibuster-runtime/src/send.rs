@@ -373,6 +373,7 @@ impl Decision {
                     return Decision::DelayThenProceed(delay);
                 }
                 None => {
+                    let latency = crate::records::compact(latency);
                     tracing::warn!(%latency, "ignoring a latency fault with an invalid number of milliseconds")
                 }
             }
