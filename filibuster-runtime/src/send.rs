@@ -136,10 +136,11 @@ where
 /// makes it from the request, propagates its context in the request's
 /// headers and ends it with the call's outcome.
 ///
-/// Written as one `async fn`, with no nested instrumented future: what it
-/// awaits (the transport's calls, `execute`'s future, a read body) is
-/// small, and a nested future of the size of this one would be moved (and
-/// copied) into it at each call.
+/// One state machine, with no nested instrumented future: what it awaits
+/// (the transport's calls, `execute`'s future, a read body) is small, and a
+/// nested future of the size of this one would be moved (and copied) into
+/// it at each call. The record lives in a block of its own, so that it does
+/// not stay in the state once sent.
 #[expect(clippy::manual_async_fn, reason = "an `async fn` would keep its request twice")]
 pub(crate) fn send_request<F, Fut, E>(
     mut request: Request,
