@@ -161,8 +161,9 @@ impl Capture {
 
     /// Makes this the capture of every span made from now on in this
     /// process, in place of the environment's or of an earlier install.
-    /// Meant to be called once, at start-up (each install registers two
-    /// `tracing` callsites, kept for the life of the process).
+    /// Meant to be called at start-up: each distinct capture installed
+    /// registers two `tracing` callsites, kept for the life of the process
+    /// (installing an equal capture again reuses them).
     pub fn install(self) {
         crate::spans::install(self);
     }

@@ -107,12 +107,12 @@ fn shape() -> &'static Shape {
         return shape;
     }
     let mut slot = SHAPE.write().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| Shape::leak(Capture::from_env()))
+    slot.get_or_insert_with(|| Shape::of(Capture::from_env()))
 }
 
 /// Makes `capture` the capture of the spans made from now on.
 pub(crate) fn install(capture: Capture) {
-    let shape = Shape::leak(capture);
+    let shape = Shape::of(capture);
     *SHAPE.write().unwrap_or_else(|e| e.into_inner()) = Some(shape);
 }
 
@@ -122,6 +122,22 @@ pub(crate) fn capture() -> &'static Capture {
 }
 
 impl Shape {
+    /// The shape of `capture`: the one made for an equal capture before, or
+    /// a new one. Span callsites live as long as the process, so that
+    /// installing the same capture again (in a loop, or once per test)
+    /// makes no new ones: what is kept grows with the distinct captures
+    /// installed, not with the installs.
+    fn of(capture: Capture) -> &'static Self {
+        static MADE: std::sync::Mutex<Vec<&'static Shape>> = std::sync::Mutex::new(Vec::new());
+        let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shape) = made.iter().find(|shape| shape.capture == capture) {
+            return shape;
+        }
+        let shape = Self::leak(capture);
+        made.push(shape);
+        shape
+    }
+
     /// The callsites for `capture`, made, leaked and registered.
     fn leak(capture: Capture) -> &'static Self {
         let field = |prefix: &str, name: &HeaderName| &*String::leak(format!("{prefix}{}", name.as_str()));
@@ -499,6 +515,16 @@ pub(crate) fn fault(span: &Span, fault: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installing_a_capture_again_makes_no_new_callsites() {
+        let capture = || Capture::new().request_headers(["x-shape-test"]).bodies(true);
+        let first = Shape::of(capture());
+        assert!(std::ptr::eq(first, Shape::of(capture())), "the same capture, the same callsites");
+        let other = Shape::of(capture().max_body_bytes(7));
+        assert!(!std::ptr::eq(first, other), "another capture, its own");
+        assert!(std::ptr::eq(other, Shape::of(capture().max_body_bytes(7))));
+    }
 
     #[test]
     fn authorities_split_into_host_and_port() {
