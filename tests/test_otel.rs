@@ -290,3 +290,34 @@ async fn injected_faults_are_events_on_their_client_spans() {
     assert_eq!(faults.len(), report.executions_run - 1, "{faults:?}");
     assert_eq!(faults, expected);
 }
+
+/// With the fault-free execution run twice (the default), the second run's
+/// span says it is the repeat: its own trace, named so, and not counted.
+#[tokio::test]
+async fn the_repeated_fault_free_execution_is_marked_as_such() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = support::set_default(subscriber);
+    let explorer = Explorer::new();
+    let url = start(&explorer).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|_| {
+            let request = http.get(&url);
+            async move { request.send().await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+    report.assert_passed();
+    let spans = exporter.get_finished_spans().unwrap();
+    let executions: Vec<&SpanData> =
+        spans.iter().filter(|s| attribute(s, "filibuster.execution").is_some()).collect();
+    let repeats: Vec<&&SpanData> =
+        executions.iter().filter(|s| attribute(s, "filibuster.repeat").as_deref() == Some("true")).collect();
+    assert_eq!(repeats.len(), 1, "{executions:#?}");
+    assert_eq!(repeats[0].name, "filibuster execution (repeat)");
+    assert_eq!(attribute(repeats[0], "filibuster.execution").as_deref(), Some("1"));
+    let counted = executions.iter().filter(|s| s.name == "filibuster execution").count();
+    assert_eq!(counted, report.executions_run, "{executions:#?}");
+}

@@ -671,7 +671,7 @@ impl Explorer {
         Fut::Output: TestOutcome,
     {
         self.server.lock().begin_repeat();
-        let second = self.run_one(test, 1).await;
+        let second = self.run_one_as(test, 1, Run::Repeat).await;
         self.server.lock().exploring = true;
         let only_first = calls_missing_from(&first.calls, &second.calls);
         let only_second = calls_missing_from(&second.calls, &first.calls);
@@ -800,10 +800,21 @@ impl Explorer {
         Fut: Future,
         Fut::Output: TestOutcome,
     {
+        self.run_one_as(test, number, Run::Counted).await
+    }
+
+    /// [`Explorer::run_one`], for a counted execution or the repeat of the
+    /// fault-free one (whose span says so).
+    async fn run_one_as<F, Fut>(&self, test: &mut F, number: usize, run: Run) -> ExecutionReport
+    where
+        F: FnMut(TestContext) -> Fut,
+        Fut: Future,
+        Fut::Output: TestOutcome,
+    {
         let context = TestContext { server: self.server.clone(), execution: number };
         // Noted by requests of no execution (late ones of the last): not this one's.
         self.server.take_trace_ids();
-        let span = execution_span(&self.server, number);
+        let span = execution_span(&self.server, number, run);
         // The parent of the requests the test sends (which carry no
         // context of their own), so that the execution is one trace.
         self.server.set_execution_span((!span.is_disabled()).then(|| span.clone()));
@@ -914,14 +925,28 @@ impl Explorer {
     }
 }
 
+/// Which run of the functional test an execution span stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// An execution of the exploration, counted in the report.
+    Counted,
+    /// The fault-free execution run again, to see that the test is
+    /// deterministic: not counted, and its span says so
+    /// (`filibuster.repeat`), so that a trace viewer does not show two
+    /// executions 1.
+    Repeat,
+}
+
 /// The span of test execution `number`, which the functional test runs in:
 /// with an OpenTelemetry export (`filibuster::otlp`), each execution is a
 /// trace of its own, named after the faults planned in it, and marked as an
 /// error when the test fails.
-fn execution_span(server: &super::Server, number: usize) -> tracing::Span {
+fn execution_span(server: &super::Server, number: usize, run: Run) -> tracing::Span {
     let span = tracing::info_span!(
         "filibuster execution",
+        otel.name = if run == Run::Repeat { "filibuster execution (repeat)" } else { "filibuster execution" },
         filibuster.execution = number,
+        filibuster.repeat = run == Run::Repeat,
         filibuster.faults = tracing::field::Empty,
         filibuster.outcome = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
