@@ -629,7 +629,7 @@ impl Explorer {
             state.exploring = true;
             state.begin(None);
         }
-        let first = self.run_one(test, 1).await;
+        let first = self.run_one(test, 1, Run::Counted).await;
         report.executions_run = 1;
         let (failed, calls) = (first.failed(), first.calls.len());
         report.executions.push(first);
@@ -671,7 +671,7 @@ impl Explorer {
         Fut::Output: TestOutcome,
     {
         self.server.lock().begin_repeat();
-        let second = self.run_one_as(test, 1, Run::Repeat).await;
+        let second = self.run_one(test, 1, Run::Repeat).await;
         self.server.lock().exploring = true;
         let only_first = calls_missing_from(&first.calls, &second.calls);
         let only_second = calls_missing_from(&second.calls, &first.calls);
@@ -701,7 +701,7 @@ impl Explorer {
             state.begin_replay(counterexample.faults.clone(), counterexample.targets());
             state.learn_sites(counterexample.sites());
         }
-        let execution = self.run_one(test, 1).await;
+        let execution = self.run_one(test, 1, Run::Counted).await;
         report.executions_run = 1;
         let (failed, calls) = (execution.failed(), execution.calls.len());
         let unmatched = execution.not_injected.clone();
@@ -766,7 +766,7 @@ impl Explorer {
                 }
                 state.begin(Some(next));
             }
-            let execution = self.run_one(test, taken).await;
+            let execution = self.run_one(test, taken, Run::Counted).await;
             report.executions_run += 1;
             let failed = execution.failed();
             report.executions.push(execution);
@@ -794,18 +794,9 @@ impl Explorer {
 
     /// Runs the test once in the execution already begun, waits for the
     /// calls it started to end (at most the grace), then finishes it.
-    async fn run_one<F, Fut>(&self, test: &mut F, number: usize) -> ExecutionReport
-    where
-        F: FnMut(TestContext) -> Fut,
-        Fut: Future,
-        Fut::Output: TestOutcome,
-    {
-        self.run_one_as(test, number, Run::Counted).await
-    }
-
-    /// [`Explorer::run_one`], for a counted execution or the repeat of the
+    /// `run` says whether it is a counted execution or the repeat of the
     /// fault-free one (whose span says so).
-    async fn run_one_as<F, Fut>(&self, test: &mut F, number: usize, run: Run) -> ExecutionReport
+    async fn run_one<F, Fut>(&self, test: &mut F, number: usize, run: Run) -> ExecutionReport
     where
         F: FnMut(TestContext) -> Fut,
         Fut: Future,

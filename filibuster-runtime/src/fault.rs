@@ -81,7 +81,8 @@ impl ErrorKind {
 /// connections, and a client whose names never resolve.
 struct Fabricator {
     client: reqwest::Client,
-    refusing: SocketAddr,
+    /// `http://<the refusing socket>/`, parsed once.
+    refusing: Url,
     // Held for the life of the process: bound but not listening, so that
     // connections are refused.
     _refusing: tokio::net::TcpSocket,
@@ -109,7 +110,8 @@ fn fabricator() -> Option<&'static Fabricator> {
                 refusing_socket.bind(loopback)?;
                 Ok(Fabricator {
                     client: reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?,
-                    refusing: refusing_socket.local_addr()?,
+                    refusing: Url::parse(&format!("http://{}/", refusing_socket.local_addr()?))
+                        .map_err(std::io::Error::other)?,
                     _refusing: refusing_socket,
                     unresolving: reqwest::Client::builder()
                         .no_proxy()
@@ -141,7 +143,7 @@ pub async fn error(kind: ErrorKind, url: &Url) -> reqwest::Error {
 fn make(kind: ErrorKind) -> futures_util::future::BoxFuture<'static, reqwest::Error> {
     Box::pin(async move {
         let mut request = match (fabricator(), kind) {
-            (Some(f), ErrorKind::Connect) => f.client.get(format!("http://{}/", f.refusing)),
+            (Some(f), ErrorKind::Connect) => f.client.get(f.refusing.clone()),
             (Some(f), ErrorKind::Timeout) => {
                 f.unresolving.get("http://filibuster-timeout.invalid/").timeout(Duration::from_millis(1))
             }

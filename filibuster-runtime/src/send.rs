@@ -381,9 +381,7 @@ impl Decision {
         }
         Decision::Proceed
     }
-}
 
-impl Decision {
     /// The name of the fault the decision injects, as the client span's
     /// `filibuster.fault` shows it: `connection_error`, `timeout`,
     /// `status 503`, `latency 100ms`; `None` to proceed as usual.
