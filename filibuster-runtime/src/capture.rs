@@ -109,8 +109,14 @@ impl Capture {
             }
         }
         if let Some(bodies) = env_var(ENV_BODIES) {
-            capture.bodies =
-                matches!(bodies.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
+            capture.bodies = crate::switch::parse_flag(&bodies).unwrap_or_else(|| {
+                tracing::warn!(
+                    value = %bodies,
+                    "{ENV_BODIES} is neither on (1, true, yes, on) nor off (0, false, no, off): bodies \
+                     are not captured"
+                );
+                false
+            });
         }
         if let Some(max) = env_var(ENV_MAX_BODY) {
             match max.trim().parse() {

@@ -512,7 +512,17 @@ impl BlockingClient {
     fn new() -> Result<Self, OtlpError> {
         let timeout = ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
             .iter()
-            .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+            .find_map(|name| {
+                let value = std::env::var(name).ok()?;
+                let millis = value.trim().parse().ok();
+                if millis.is_none() {
+                    tracing::warn!(
+                        value = %value,
+                        "{name} is not a number of milliseconds: it is ignored"
+                    );
+                }
+                millis
+            })
             .map_or(EXPORT_TIMEOUT, Duration::from_millis);
         std::thread::spawn(move || reqwest::blocking::Client::builder().timeout(timeout).build())
             .join()

@@ -27,11 +27,30 @@ pub fn enabled() -> bool {
     }
 }
 
+/// The value of an on/off environment variable: `1`, `true`, `yes`, `on`
+/// (any case) are on; `0`, `false`, `no`, `off` and blank are off; anything
+/// else is `None`, for the caller to say so.
+pub(crate) fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "" | "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 #[cold]
 fn read_env() -> bool {
-    let on = std::env::var(ENV_ENABLED)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
-        .unwrap_or(false);
+    let on = match std::env::var(ENV_ENABLED) {
+        Ok(value) => parse_flag(&value).unwrap_or_else(|| {
+            tracing::warn!(
+                value = %value,
+                "{ENV_ENABLED} is neither on (1, true, yes, on) nor off (0, false, no, off): the \
+                 instrumentation stays off"
+            );
+            false
+        }),
+        Err(_) => false,
+    };
     // A concurrent enable()/disable() wins over the environment.
     let _ = STATE.compare_exchange(UNKNOWN, if on { ON } else { OFF }, Ordering::Relaxed, Ordering::Relaxed);
     STATE.load(Ordering::Relaxed) == ON
