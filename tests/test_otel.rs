@@ -148,6 +148,11 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTre
         // span of the test's request, which carries no context of its own.
         if span.name == "filibuster execution" {
             assert_eq!(span.parent_span_id, SpanId::INVALID, "the root: {span:#?}");
+            // What the execution planned and how it ended.
+            assert_eq!(attribute(&span, "filibuster.outcome").as_deref(), Some("passed"), "{span:#?}");
+            let faults = attribute(&span, "filibuster.faults").unwrap_or_default();
+            let first = attribute(&span, "filibuster.execution").as_deref() == Some("1");
+            assert_eq!(faults == "none", first, "faults planned only after the first: {span:#?}");
             executions.push(attribute(&span, "filibuster.execution"));
             assert!(execution_spans.insert(trace_id, span).is_none(), "one execution span per trace");
             continue;
@@ -320,4 +325,40 @@ async fn the_repeated_fault_free_execution_is_marked_as_such() {
     assert_eq!(attribute(repeats[0], "filibuster.execution").as_deref(), Some("1"));
     let counted = executions.iter().filter(|s| s.name == "filibuster execution").count();
     assert_eq!(counted, report.executions_run, "{executions:#?}");
+}
+
+/// The span of an execution whose test fails says so: outcome `failed`,
+/// and an error status.
+#[tokio::test]
+async fn a_failed_execution_is_an_error_span() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = support::set_default(subscriber);
+    let explorer = Explorer::new().repeat_initial_execution(false);
+    let url = start(&explorer).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let request = http.get(&url);
+            async move {
+                request.send().await.map_err(|e| e.to_string())?;
+                if ctx.fault_injected() { Err("a fault".to_owned()) } else { Ok(()) }
+            }
+        })
+        .await;
+    assert!(!report.passed(), "the first fault fails the test");
+    let spans = exporter.get_finished_spans().unwrap();
+    let outcomes: Vec<(Option<String>, &Status)> = spans
+        .iter()
+        .filter(|s| s.name == "filibuster execution")
+        .map(|s| (attribute(s, "filibuster.outcome"), &s.status))
+        .collect();
+    assert!(outcomes.len() >= 2, "{outcomes:#?}");
+    assert_eq!(outcomes.iter().filter(|(o, _)| o.as_deref() == Some("failed")).count(), 1, "{outcomes:#?}");
+    for (outcome, status) in &outcomes {
+        let failed = outcome.as_deref() == Some("failed");
+        assert_eq!(matches!(status, Status::Error { .. }), failed, "{outcomes:#?}");
+    }
 }
