@@ -339,10 +339,6 @@ async fn spans_exist_with_filibuster_off_child() {
     }
 }
 
-/// users -> bookings under the explorer (the default fault model): every
-/// injected fault is a `filibuster.fault` event on its client span, which
-/// records the error as OpenTelemetry does; the spans carry the execution
-/// indices.
 /// With the `otel` feature on (as in these tests), a subscriber that takes
 /// the spans but has no OpenTelemetry layer means no `traceparent` is sent:
 /// said once per process, however many calls.
@@ -371,6 +367,10 @@ async fn otel_without_an_opentelemetry_layer_is_said_once_child() {
     assert!(warnings[0].contains("tracing_opentelemetry"), "{}", warnings[0]);
 }
 
+/// users -> bookings under the explorer (the default fault model): every
+/// injected fault is a `filibuster.fault` event on its client span, which
+/// records the error as OpenTelemetry does; the spans carry the execution
+/// indices.
 #[tokio::test]
 async fn injected_faults_show_on_client_spans() {
     let spans = Spans::default();

@@ -183,11 +183,14 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     };
-    // Sends the last spans (at most 5 s) before the process ends.
-    if let Some(guard) = guard
-        && let Err(error) = guard.shutdown()
-    {
-        eprintln!("warning: {}", app::with_causes(&error));
+    // Sends the last spans (at most 5 s) before the process ends, off the
+    // runtime's threads (the guard's shutdown blocks).
+    if let Some(guard) = guard {
+        match tokio::task::spawn_blocking(move || guard.shutdown()).await {
+            Ok(Err(error)) => eprintln!("warning: {}", app::with_causes(&error)),
+            Ok(Ok(())) => {}
+            Err(error) => eprintln!("warning: the spans' export did not shut down: {error}"),
+        }
     }
     code
 }

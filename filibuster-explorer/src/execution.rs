@@ -20,7 +20,7 @@ pub(crate) fn digest(bytes: &[u8]) -> Digest {
 
 /// A digest fed piece by piece, and a writer into it (for JSON printed
 /// straight into the digest).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Hasher(xxhash_rust::xxh3::Xxh3Default);
 
 impl Hasher {
@@ -202,7 +202,10 @@ impl PlannedFault {
 
 /// A digest of a list of planned faults (kept sorted by execution index).
 pub(crate) fn faults_digest(faults: &[PlannedFault]) -> Digest {
-    digest(&serde_json::to_vec(faults).unwrap_or_default())
+    // Printed straight into the digest.
+    let mut hasher = Hasher::default();
+    let _ = serde_json::to_writer(&mut hasher, faults);
+    hasher.finish()
 }
 
 /// Extends the digest of a log by one entry: executions are identified by

@@ -134,15 +134,17 @@ impl Connection {
         traces.execution.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Notes the trace id of a request that started a trace, once, when the
-    /// connection keeps them (at most [`MAX_TRACE_IDS`] until taken).
+    /// Notes the trace id of `span`, the server span of a request that
+    /// started a trace, once, when the connection keeps them (the in-process
+    /// explorer's; at most [`MAX_TRACE_IDS`] until taken). Other connections
+    /// do not even print the id.
     #[cfg(feature = "otel")]
-    pub(crate) fn note_trace_id(&self, trace_id: String) {
-        if let Some(traces) = &self.inner.traces {
-            let mut trace_ids = traces.ids.lock().unwrap_or_else(|e| e.into_inner());
-            if trace_ids.len() < MAX_TRACE_IDS && !trace_ids.contains(&trace_id) {
-                trace_ids.push(trace_id);
-            }
+    pub(crate) fn note_trace_of(&self, span: &tracing::Span) {
+        let Some(traces) = &self.inner.traces else { return };
+        let Some(trace_id) = crate::otel::trace_id(span) else { return };
+        let mut trace_ids = traces.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if trace_ids.len() < MAX_TRACE_IDS && !trace_ids.contains(&trace_id) {
+            trace_ids.push(trace_id);
         }
     }
 

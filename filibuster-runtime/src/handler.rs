@@ -84,6 +84,33 @@ impl IncomingRequest {
     }
 }
 
+/// Whether a request needs nothing of an instrumented handler or layer:
+/// the instrumentation is off and no subscriber wants server spans.
+#[inline]
+pub(crate) fn nothing_to_do() -> bool {
+    !switch::enabled() && !spans::server_wanted()
+}
+
+/// What an instrumented handler or layer does with a request with this
+/// head: its server span, and with the instrumentation on, the incoming
+/// request (its trace noted); `None` when there is nothing to do (off, and
+/// no subscriber wants the span).
+pub(crate) fn server_side(
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    connection: Option<&Connection>,
+    by: By,
+) -> Option<(Span, Option<IncomingRequest>)> {
+    let span = spans::server(method, uri, headers, extensions);
+    let request = switch::enabled().then(|| IncomingRequest::new(headers, extensions, connection, by));
+    if let Some(request) = &request {
+        request.note_trace(&span, headers);
+    }
+    (request.is_some() || !span.is_disabled()).then_some((span, request))
+}
+
 impl IncomingRequest {
     /// When the request with `headers` arrived without `traceparent`
     /// (feature `otel`; without it, nothing): makes the span of the
@@ -95,9 +122,7 @@ impl IncomingRequest {
             if let Some(execution) = self.connection.execution_span() {
                 crate::otel::set_parent_span(span, &execution);
             }
-            if let Some(trace_id) = crate::otel::trace_id(span) {
-                self.connection.note_trace_id(trace_id);
-            }
+            self.connection.note_trace_of(span);
         }
         #[cfg(not(feature = "otel"))]
         let _ = (span, headers);
@@ -108,23 +133,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Incoming {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let on = switch::enabled();
         // A `ServiceLayer` instrumented the request: its context is the one
         // in scope, its span the current one, and it reported
         // `request_received` already.
-        if (!on && !spans::server_wanted()) || parts.extensions.get::<Instrumented>().is_some() {
+        // Checked first, off: two relaxed loads for a request nobody watches.
+        if nothing_to_do() || parts.extensions.get::<Instrumented>().is_some() {
             return Ok(Incoming::none());
         }
-        let span = spans::server(&parts.method, &parts.uri, &parts.headers, &parts.extensions);
-        let request =
-            on.then(|| IncomingRequest::new(&parts.headers, &parts.extensions, None, By::Attribute));
-        if let Some(request) = &request {
-            request.note_trace(&span, &parts.headers);
-        }
-        if request.is_none() && span.is_disabled() {
-            return Ok(Incoming::none());
-        }
-        Ok(Incoming(Some(Box::new(Traced { span, request }))))
+        let side =
+            server_side(&parts.method, &parts.uri, &parts.headers, &parts.extensions, None, By::Attribute);
+        Ok(Incoming(side.map(|(span, request)| Box::new(Traced { span, request }))))
     }
 }
 

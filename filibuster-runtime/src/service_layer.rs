@@ -13,8 +13,8 @@ use tower_service::Service;
 use tracing::Instrument as _;
 
 use crate::connection::Connection;
-use crate::handler::{By, IncomingRequest, instrumented};
-use crate::{spans, switch};
+use crate::handler::{By, instrumented, nothing_to_do, server_side};
+use crate::spans;
 
 /// The environment variable naming the service, as OpenTelemetry's SDKs read
 /// it: [`ServiceLayer::from_env`] and `#[filibuster::handler]` without
@@ -179,20 +179,20 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let on = switch::enabled();
-        if (!on && !spans::server_wanted()) || request.extensions().get::<Instrumented>().is_some() {
+        if nothing_to_do() || request.extensions().get::<Instrumented>().is_some() {
             return Either::Left(self.inner.call(request));
         }
-        let span = spans::server(request.method(), request.uri(), request.headers(), request.extensions());
-        let incoming = on.then(|| {
-            IncomingRequest::new(request.headers(), request.extensions(), self.connection.as_ref(), By::Layer)
-        });
-        if let Some(incoming) = &incoming {
-            incoming.note_trace(&span, request.headers());
-        }
-        if incoming.is_none() && span.is_disabled() {
+        let side = server_side(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            request.extensions(),
+            self.connection.as_ref(),
+            By::Layer,
+        );
+        let Some((span, incoming)) = side else {
             return Either::Left(self.inner.call(request));
-        }
+        };
         request.extensions_mut().insert(Instrumented);
         spans::record_service(&span, self.service);
         // Not polled before `instrumented` reported the request and set the
