@@ -551,3 +551,33 @@ async fn note_spans() -> (Recorded, Recorded, Recorded) {
     assert_eq!((users_span.len(), bookings_span.len()), (1, 1), "{:#?}", spans.all());
     (clients[0].1.clone(), users_span[0].1.clone(), bookings_span[0].1.clone())
 }
+
+/// On/off variables with a value that is neither are said, and count as
+/// off: `FILIBUSTER_ENABLED` and `FILIBUSTER_CAPTURE_BODIES`.
+#[tokio::test]
+async fn mistyped_switches_are_said() {
+    run_child(
+        "mistyped_switches_are_said_child",
+        &[("FILIBUSTER_ENABLED", "enable"), ("FILIBUSTER_CAPTURE_BODIES", "maybe")],
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn mistyped_switches_are_said_child() {
+    if !is_child() {
+        return;
+    }
+    let logs = support::Logs::of_target("filibuster_runtime");
+    let _guard = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    assert!(!filibuster::enabled());
+    assert_eq!(Capture::from_env(), Capture::new(), "bodies off, as nothing else is set");
+    let warnings = logs.of(tracing::Level::WARN);
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].contains("FILIBUSTER_ENABLED") && warnings[0].contains("enable"), "{}", warnings[0]);
+    assert!(
+        warnings[1].contains("FILIBUSTER_CAPTURE_BODIES") && warnings[1].contains("maybe"),
+        "{}",
+        warnings[1]
+    );
+}
