@@ -70,20 +70,7 @@ async fn explore(declared: bool) -> Report {
         Router::new().route("/", get(a)).with_state(node).layer(explorer.connection().layer()),
     )
     .await;
-    let http = reqwest::Client::new();
-    explorer
-        .run(|ctx| {
-            let request = http.get(&a_url);
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected() { 503 } else { 200 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await
+    support::explore_get(&explorer, &a_url).await
 }
 
 fn faults_tried(report: &Report) -> Vec<String> {

@@ -122,20 +122,7 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTre
     let _guard = support::set_default(subscriber);
     let explorer = Explorer::new().repeat_initial_execution(false);
     let url = start(&explorer).await;
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let request = http.get(&url);
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected() { 503 } else { 200 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await;
+    let report = support::explore_get(&explorer, &url).await;
     report.assert_passed();
     // The calls' spans have contexts: nothing says that `otel` cannot work.
     assert_eq!(logs.of(tracing::Level::WARN), Vec::<String>::new());

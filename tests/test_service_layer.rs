@@ -141,23 +141,6 @@ async fn start_app(explorer: &Explorer, by: By) -> String {
     format!("{}/entry", serve(a.layer(explorer.connection().layer())).await)
 }
 
-async fn explore(explorer: &Explorer, entry: &str) -> Report {
-    let http = reqwest::Client::new();
-    explorer
-        .run(|ctx| {
-            let request = http.get(entry);
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected() { 503 } else { 200 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await
-}
-
 /// A call as an exploration reports it: source, target, path, fault.
 type Call = (String, Option<String>, String, Option<String>);
 
@@ -172,7 +155,7 @@ async fn layers_explore_like_attributes() {
     for by in [By::Layer, By::Attribute] {
         let explorer = Explorer::new();
         let entry = start_app(&explorer, by).await;
-        let report = explore(&explorer, &entry).await;
+        let report = support::explore_get(&explorer, &entry).await;
         assert!(report.passed(), "{by:?}: {:#?}", report.failures().collect::<Vec<_>>());
         assert_eq!(
             (report.executions_run, report.executions_pruned),
@@ -319,7 +302,7 @@ async fn a_layer_given_its_connection_needs_no_order() {
             .layer(ServiceLayer::new("a").connection(explorer.connection())),
     )
     .await;
-    let report = explore(&explorer, &format!("{a}/entry")).await;
+    let report = support::explore_get(&explorer, &format!("{a}/entry")).await;
     assert!(report.passed(), "{:#?}", report.failures().collect::<Vec<_>>());
     assert_eq!((report.executions_run, report.executions_pruned), (36, 0), "{}", report.summary());
 }

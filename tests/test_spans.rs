@@ -379,20 +379,7 @@ async fn injected_faults_show_on_client_spans() {
     let explorer = Explorer::new().repeat_initial_execution(false);
     let users = start(Some(&explorer)).await;
     let url = format!("{users}/users/chris/bookings");
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let request = http.get(&url);
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected() { 503 } else { 200 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await;
+    let report = support::explore_get(&explorer, &url).await;
     report.assert_passed();
     // The fault-free execution, then connection error, timeout, 500, 502,
     // 503 on users' one call: the same exploration with spans as without.

@@ -301,3 +301,22 @@ pub fn run_child(name: &str, set: &[(&str, &str)], unset: &[&str]) {
     assert!(output.status.success(), "child `{name}` failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "child `{name}` did not run:\n{stdout}\n{stderr}");
 }
+
+/// Explores with the functional test most of these tests use: `GET url`
+/// answers 200 without a fault and 503 with one.
+pub async fn explore_get(explorer: &filibuster::Explorer, url: &str) -> filibuster::Report {
+    let http = reqwest::Client::new();
+    explorer
+        .run(|ctx| {
+            let request = http.get(url);
+            async move {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                let expected = if ctx.fault_injected() { 503 } else { 200 };
+                if status != expected {
+                    return Err(format!("expected {expected}, got {status}"));
+                }
+                Ok(())
+            }
+        })
+        .await
+}
