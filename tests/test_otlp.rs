@@ -17,12 +17,7 @@ use tracing::Instrument;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_the_collector_with_the_resource_of_the_service() {
     let receiver = otlp::Receiver::start();
-    let guard = filibuster::otlp::Otlp::new("users")
-        .service_version(env!("CARGO_PKG_VERSION"))
-        .environment("test")
-        .endpoint(receiver.endpoint())
-        .init()
-        .expect("the export starts");
+    let guard = receiver.export_as("users");
     assert_eq!(guard.endpoint(), format!("{}/v1/traces", receiver.endpoint()));
     let users = otlp::start_services(true).await;
 
@@ -39,7 +34,7 @@ async fn spans_reach_the_collector_with_the_resource_of_the_service() {
     assert_eq!((status.as_u16(), body.as_str()), (200, "[\"chris_rivers: Creed\"]"));
 
     // Sends what is left, waiting for the receiver's answer.
-    tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap().expect("a clean shutdown");
+    otlp::shut_down(guard).await;
 
     assert_eq!(
         receiver.refused(),

@@ -20,12 +20,7 @@ use filibuster::{ExecutionStatus, Explorer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_execution_of_the_cinema_is_one_trace_at_the_collector() {
     let receiver = otlp::Receiver::start();
-    let guard = filibuster::otlp::Otlp::new("cinema")
-        .service_version(env!("CARGO_PKG_VERSION"))
-        .environment("test")
-        .endpoint(receiver.endpoint())
-        .init()
-        .expect("the export starts");
+    let guard = receiver.export_as("cinema");
     // Not run twice, so that each execution of the report is one trace.
     let explorer = Explorer::new().repeat_initial_execution(false);
     let users = app::start_all(&explorer.connection(), app::Bug::None).await.unwrap().users;
@@ -37,7 +32,7 @@ async fn every_execution_of_the_cinema_is_one_trace_at_the_collector() {
         })
         .await;
     report.assert_passed();
-    tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap().expect("a clean shutdown");
+    otlp::shut_down(guard).await;
     assert!(receiver.refused().is_empty(), "{:?}", receiver.refused());
 
     let spans = receiver.spans();

@@ -45,12 +45,7 @@ fn descends_from(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_spans_make_one_trace_across_services() {
     let receiver = otlp::Receiver::start();
-    let guard = filibuster::otlp::Otlp::new("cinema")
-        .service_version(env!("CARGO_PKG_VERSION"))
-        .environment("test")
-        .endpoint(receiver.endpoint())
-        .init()
-        .expect("the export starts");
+    let guard = receiver.export_as("cinema");
     let users = otlp::start_services(false).await;
 
     let test = tracing::info_span!("functional test");
@@ -70,7 +65,7 @@ async fn the_runtime_spans_make_one_trace_across_services() {
     .instrument(test)
     .await;
     assert_eq!(status, 200);
-    tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap().expect("a clean shutdown");
+    otlp::shut_down(guard).await;
 
     let spans = receiver.spans();
     let test = receiver.span("functional test");

@@ -73,6 +73,17 @@ impl Receiver {
 
     /// Its base URL, `http://127.0.0.1:PORT` (the traces go to
     /// `/v1/traces` under it).
+    /// Starts the process's export to this receiver, as `service` of this
+    /// package's version in environment `test`, with `Otlp::init`.
+    pub fn export_as(&self, service: &str) -> filibuster::otlp::OtlpGuard {
+        filibuster::otlp::Otlp::new(service)
+            .service_version(env!("CARGO_PKG_VERSION"))
+            .environment("test")
+            .endpoint(self.endpoint())
+            .init()
+            .expect("the export starts")
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -209,4 +220,10 @@ pub async fn start_services(span_in_handler: bool) -> String {
             .with_state((users, span_in_handler)),
     )
     .await
+}
+
+/// Ends the export of `guard`, off the runtime's threads (it blocks), and
+/// waits until the receiver answered for what was left.
+pub async fn shut_down(guard: filibuster::otlp::OtlpGuard) {
+    tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap().expect("a clean shutdown");
 }
