@@ -337,14 +337,20 @@ pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions
     span
 }
 
-/// `values`, then `None` for each field of `callsite` past them.
-fn with_capture_fields<'a>(
-    values: &[Option<&'a dyn Value>],
+/// `values`, then `None` for each field of `callsite` past them (the
+/// captured headers and bodies, recorded later): `values` itself, not a
+/// copy, when nothing is captured.
+fn with_capture_fields<'v, 'a>(
+    values: &'v [Option<&'a dyn Value>],
     callsite: &'static SpanCallsite,
-) -> Vec<Option<&'a dyn Value>> {
+) -> std::borrow::Cow<'v, [Option<&'a dyn Value>]> {
+    let fields = callsite.metadata().fields().len();
+    if fields == values.len() {
+        return std::borrow::Cow::Borrowed(values);
+    }
     let mut all = values.to_vec();
-    all.resize(callsite.metadata().fields().len(), None);
-    all
+    all.resize(fields, None);
+    std::borrow::Cow::Owned(all)
 }
 
 /// The host and port of an authority (`host:port`, `[v6]:port`, `host`).
