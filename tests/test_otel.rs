@@ -98,6 +98,40 @@ async fn start(explorer: &Explorer) -> String {
     format!("{}/a/7", serve(a).await)
 }
 
+/// This test's spans, through an OpenTelemetry layer into an in-memory
+/// exporter, and the warnings of filibuster's `otel` module.
+struct Traced {
+    exporter: InMemorySpanExporter,
+    logs: support::Logs,
+    _guard: support::ScopedSubscriber,
+}
+
+/// Takes this test's spans. Every test of this file takes them so and ends
+/// with [`Traced::assert_no_otel_warning`]: that warning is said once per
+/// process, so a test that tripped it unseen would let the others pass
+/// without checking anything.
+fn traced() -> Traced {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let logs = support::Logs::of_target("filibuster_runtime::otel");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(logs.clone());
+    Traced { exporter, logs, _guard: support::set_default(subscriber) }
+}
+
+impl Traced {
+    /// The finished spans.
+    fn spans(&self) -> Vec<SpanData> {
+        self.exporter.get_finished_spans().unwrap()
+    }
+
+    /// The calls' spans have contexts: nothing says that `otel` cannot work.
+    fn assert_no_otel_warning(&self) {
+        assert_eq!(self.logs.of(tracing::Level::WARN), Vec::<String>::new());
+    }
+}
+
 /// The string value of attribute `key` of `span`.
 fn attribute(span: &SpanData, key: &str) -> Option<String> {
     span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
@@ -113,23 +147,16 @@ async fn explore() -> (filibuster::Report, BTreeMap<String, Vec<SpanData>>, BTre
         .bodies(true)
         .max_body_bytes(16)
         .install();
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    let logs = support::Logs::of_target("filibuster_runtime::otel");
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-        .with(logs.clone());
-    let _guard = support::set_default(subscriber);
+    let traced = traced();
     let explorer = Explorer::new().repeat_initial_execution(false);
     let url = start(&explorer).await;
     let report = support::explore_get(&explorer, &url).await;
     report.assert_passed();
-    // The calls' spans have contexts: nothing says that `otel` cannot work.
-    assert_eq!(logs.of(tracing::Level::WARN), Vec::<String>::new());
+    traced.assert_no_otel_warning();
     let mut traces: BTreeMap<String, Vec<SpanData>> = BTreeMap::new();
     let mut execution_spans = BTreeMap::new();
     let mut executions = Vec::new();
-    for span in exporter.get_finished_spans().unwrap() {
+    for span in traced.spans() {
         let trace_id = span.span_context.trace_id().to_string();
         // The explorer's span of each execution: the parent of the server
         // span of the test's request, which carries no context of its own.
@@ -287,11 +314,7 @@ async fn injected_faults_are_events_on_their_client_spans() {
 /// span says it is the repeat: its own trace, named so, and not counted.
 #[tokio::test]
 async fn the_repeated_fault_free_execution_is_marked_as_such() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    let _guard = support::set_default(subscriber);
+    let traced = traced();
     let explorer = Explorer::new();
     let url = start(&explorer).await;
     let http = reqwest::Client::new();
@@ -302,7 +325,7 @@ async fn the_repeated_fault_free_execution_is_marked_as_such() {
         })
         .await;
     report.assert_passed();
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = traced.spans();
     let executions: Vec<&SpanData> =
         spans.iter().filter(|s| attribute(s, "filibuster.execution").is_some()).collect();
     let repeats: Vec<&&SpanData> =
@@ -312,17 +335,14 @@ async fn the_repeated_fault_free_execution_is_marked_as_such() {
     assert_eq!(attribute(repeats[0], "filibuster.execution").as_deref(), Some("1"));
     let counted = executions.iter().filter(|s| s.name == "filibuster execution").count();
     assert_eq!(counted, report.executions_run, "{executions:#?}");
+    traced.assert_no_otel_warning();
 }
 
 /// The span of an execution whose test fails says so: outcome `failed`,
 /// and an error status.
 #[tokio::test]
 async fn a_failed_execution_is_an_error_span() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    let _guard = support::set_default(subscriber);
+    let traced = traced();
     let explorer = Explorer::new().repeat_initial_execution(false);
     let url = start(&explorer).await;
     let http = reqwest::Client::new();
@@ -336,7 +356,7 @@ async fn a_failed_execution_is_an_error_span() {
         })
         .await;
     assert!(!report.passed(), "the first fault fails the test");
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = traced.spans();
     let outcomes: Vec<(Option<String>, &Status)> = spans
         .iter()
         .filter(|s| s.name == "filibuster execution")
@@ -348,4 +368,5 @@ async fn a_failed_execution_is_an_error_span() {
         let failed = outcome.as_deref() == Some("failed");
         assert_eq!(matches!(status, Status::Error { .. }), failed, "{outcomes:#?}");
     }
+    traced.assert_no_otel_warning();
 }
