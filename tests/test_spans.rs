@@ -540,12 +540,17 @@ async fn note_spans() -> (Recorded, Recorded, Recorded) {
 }
 
 /// On/off variables with a value that is neither are said, and count as
-/// off: `FILIBUSTER_ENABLED` and `FILIBUSTER_CAPTURE_BODIES`.
+/// off: `FILIBUSTER_ENABLED` and `FILIBUSTER_CAPTURE_BODIES`; so is a
+/// header in `FILIBUSTER_CAPTURE_UNREDACTED` that is never redacted.
 #[tokio::test]
 async fn mistyped_switches_are_said() {
     run_child(
         "mistyped_switches_are_said_child",
-        &[("FILIBUSTER_ENABLED", "enable"), ("FILIBUSTER_CAPTURE_BODIES", "maybe")],
+        &[
+            ("FILIBUSTER_ENABLED", "enable"),
+            ("FILIBUSTER_CAPTURE_BODIES", "maybe"),
+            ("FILIBUSTER_CAPTURE_UNREDACTED", "cookie,x-token"),
+        ],
         &[],
     );
 }
@@ -558,13 +563,29 @@ async fn mistyped_switches_are_said_child() {
     let logs = support::Logs::of_target("filibuster_runtime");
     let _guard = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     assert!(!filibuster::enabled());
-    assert_eq!(Capture::from_env(), Capture::new(), "bodies off, as nothing else is set");
+    assert_eq!(Capture::from_env(), Capture::new().unredacted(["cookie"]), "bodies off, x-token left out");
     let warnings = logs.of(tracing::Level::WARN);
-    assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(warnings[0].contains("FILIBUSTER_ENABLED") && warnings[0].contains("enable"), "{}", warnings[0]);
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    let said = |words: [&str; 2]| warnings.iter().any(|w| words.iter().all(|word| w.contains(word)));
+    assert!(said(["FILIBUSTER_ENABLED", "enable"]), "{warnings:#?}");
+    assert!(said(["FILIBUSTER_CAPTURE_BODIES", "maybe"]), "{warnings:#?}");
+    assert!(said(["not a redacted header", "x-token"]), "{warnings:#?}");
+}
+
+/// A header named as unredacted that is not one of the redacted ones is a
+/// mistake (it is captured as it is anyway): said, and left out.
+#[test]
+fn unredacting_a_header_that_is_not_redacted_is_said() {
+    let logs = support::Logs::of_target("filibuster_runtime");
+    let _guard = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let capture = Capture::new().unredacted(["Cookie", "x-api-key"]);
+    let warnings = logs.of(tracing::Level::WARN);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
-        warnings[1].contains("FILIBUSTER_CAPTURE_BODIES") && warnings[1].contains("maybe"),
+        warnings[0].contains("not a redacted header") && warnings[0].contains("x-api-key"),
         "{}",
-        warnings[1]
+        warnings[0]
     );
+    assert_eq!(capture, Capture::new().unredacted(["cookie"]), "x-api-key left out");
+    assert_eq!(logs.of(tracing::Level::WARN).len(), 1, "cookie is a redacted header");
 }

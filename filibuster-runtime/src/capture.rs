@@ -105,7 +105,7 @@ impl Capture {
         }
         if let Some(unredacted) = env_var(ENV_UNREDACTED) {
             for name in unredacted.split(',') {
-                add_name(&mut capture.unredacted, name);
+                add_unredacted(&mut capture.unredacted, name);
             }
         }
         if let Some(bodies) = env_var(ENV_BODIES) {
@@ -145,9 +145,12 @@ impl Capture {
     }
 
     /// Captures these [sensitive headers](SENSITIVE_HEADERS) as they are,
-    /// when captured at all, rather than as [`REDACTED`].
+    /// when captured at all, rather than as [`REDACTED`]. A name that is not
+    /// one of them is left out, with a warning: it is not redacted anyway.
     pub fn unredacted<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
-        add_names(&mut self.unredacted, names);
+        for name in names {
+            add_unredacted(&mut self.unredacted, name.as_ref());
+        }
         self
     }
 
@@ -259,6 +262,23 @@ fn add_name(list: &mut Vec<HeaderName>, name: &str) {
     }
 }
 
+/// Adds `name` to the sensitive headers captured as they are. A header that
+/// is not sensitive is never redacted: naming it is a mistake (a typo, or
+/// the belief that it would be redacted otherwise), said and left out.
+fn add_unredacted(list: &mut Vec<HeaderName>, name: &str) {
+    let known = list.len();
+    add_name(list, name);
+    if list.len() > known && !SENSITIVE_HEADERS.contains(&list[known].as_str()) {
+        let name = list.remove(known);
+        tracing::warn!(
+            name = name.as_str(),
+            "not a redacted header (those are {}): it is captured as it is already, when captured; \
+             naming it as unredacted does nothing",
+            SENSITIVE_HEADERS.join(", ")
+        );
+    }
+}
+
 /// Whether a body of this content type is captured: JSON (`application/json`,
 /// `*/*+json`), form (`application/x-www-form-urlencoded`) or text (`text/*`).
 fn is_textual(content_type: &HeaderValue) -> bool {
@@ -299,6 +319,12 @@ mod tests {
         assert_eq!(capture.header_value(&name("cookie"), &headers), None);
         let capture = capture.unredacted(["authorization"]);
         assert_eq!(capture.header_value(&name("authorization"), &headers).as_deref(), Some("Bearer secret"));
+    }
+
+    #[test]
+    fn only_sensitive_headers_are_kept_as_unredacted() {
+        let capture = Capture::new().unredacted(["Cookie", "x-api-key", "cookie", "not a name"]);
+        assert_eq!(capture.unredacted, vec![HeaderName::from_static("cookie")]);
     }
 
     #[test]
