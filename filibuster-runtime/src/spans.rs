@@ -86,10 +86,18 @@ const CLIENT_FIELDS: [&str; 15] = [
     "filibuster.fault",
 ];
 
-/// The callsites of the spans, and the capture they were made for.
+/// The capture in force, and the callsites of the spans it makes.
 #[derive(Debug)]
 struct Shape {
     capture: Capture,
+    callsites: &'static Callsites,
+}
+
+/// The span callsites for one set of captured fields: they depend on the
+/// captured headers' names and on whether bodies are captured, not on the
+/// rest of a [`Capture`].
+#[derive(Debug)]
+struct Callsites {
     server: &'static SpanCallsite,
     client: &'static SpanCallsite,
     /// `http.request.header.<name>` of each captured request header, in the
@@ -97,6 +105,8 @@ struct Shape {
     request_fields: Vec<&'static str>,
     /// `http.response.header.<name>` of each captured response header.
     response_fields: Vec<&'static str>,
+    /// Whether the client callsite has the body fields.
+    bodies: bool,
 }
 
 /// The shape in force: `None` until the first span or install.
@@ -123,40 +133,21 @@ pub(crate) fn capture() -> &'static Capture {
 
 impl Shape {
     /// The shape of `capture`: the one made for an equal capture before, or
-    /// a new one. Span callsites live as long as the process, so that
-    /// installing the same capture again (in a loop, or once per test)
-    /// makes no new ones: what is kept grows with the distinct captures
-    /// installed, not with the installs.
+    /// a new one. Shapes and span callsites live as long as the process, so
+    /// that installing the same capture again (in a loop, or once per test)
+    /// makes nothing new: what is kept grows with the distinct captures
+    /// installed, not with the installs, and the callsites with the distinct
+    /// sets of captured fields.
     fn of(capture: Capture) -> &'static Self {
         static MADE: std::sync::Mutex<Vec<&'static Shape>> = std::sync::Mutex::new(Vec::new());
         let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(shape) = made.iter().find(|shape| shape.capture == capture) {
             return shape;
         }
-        let shape = Self::leak(capture);
+        let shape: &'static Shape =
+            Box::leak(Box::new(Shape { callsites: Callsites::of(&capture), capture }));
         made.push(shape);
         shape
-    }
-
-    /// The callsites for `capture`, made, leaked and registered.
-    fn leak(capture: Capture) -> &'static Self {
-        let field = |prefix: &str, name: &HeaderName| &*String::leak(format!("{prefix}{}", name.as_str()));
-        let request_fields: Vec<&'static str> =
-            capture.request_header_names().iter().map(|n| field("http.request.header.", n)).collect();
-        let response_fields: Vec<&'static str> =
-            capture.response_header_names().iter().map(|n| field("http.response.header.", n)).collect();
-        let headers = || request_fields.iter().chain(&response_fields).copied();
-        let server = SERVER_FIELDS.into_iter().chain(headers()).collect();
-        let bodies: &[&'static str] =
-            if capture.captures_bodies() { &["http.request.body", "http.response.body"] } else { &[] };
-        let client = CLIENT_FIELDS.into_iter().chain(headers()).chain(bodies.iter().copied()).collect();
-        Box::leak(Box::new(Shape {
-            server: SpanCallsite::leak(SERVER_SPAN, server),
-            client: SpanCallsite::leak(CLIENT_SPAN, client),
-            capture,
-            request_fields,
-            response_fields,
-        }))
     }
 
     /// Records the captured headers of `headers` into `span`: `fields` are
@@ -176,12 +167,78 @@ impl Shape {
     }
 
     fn record_request_headers(&self, span: &Span, headers: &HeaderMap) {
-        self.record_headers(span, &self.request_fields, self.capture.request_header_names(), headers);
+        self.record_headers(
+            span,
+            &self.callsites.request_fields,
+            self.capture.request_header_names(),
+            headers,
+        );
     }
 
     fn record_response_headers(&self, span: &Span, headers: &HeaderMap) {
-        self.record_headers(span, &self.response_fields, self.capture.response_header_names(), headers);
+        self.record_headers(
+            span,
+            &self.callsites.response_fields,
+            self.capture.response_header_names(),
+            headers,
+        );
     }
+}
+
+impl Callsites {
+    /// The callsites for the fields `capture` records: made for the same
+    /// fields before, or new.
+    fn of(capture: &Capture) -> &'static Self {
+        static MADE: std::sync::Mutex<Vec<&'static Callsites>> = std::sync::Mutex::new(Vec::new());
+        let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+        let same = |callsites: &&&'static Callsites| {
+            callsites.bodies == capture.captures_bodies()
+                && fields_are(
+                    &callsites.request_fields,
+                    "http.request.header.",
+                    capture.request_header_names(),
+                )
+                && fields_are(
+                    &callsites.response_fields,
+                    "http.response.header.",
+                    capture.response_header_names(),
+                )
+        };
+        if let Some(callsites) = made.iter().find(same) {
+            return callsites;
+        }
+        let callsites = Self::leak(capture);
+        made.push(callsites);
+        callsites
+    }
+
+    /// The callsites for `capture`, made, leaked and registered.
+    fn leak(capture: &Capture) -> &'static Self {
+        let field = |prefix: &str, name: &HeaderName| &*String::leak(format!("{prefix}{}", name.as_str()));
+        let request_fields: Vec<&'static str> =
+            capture.request_header_names().iter().map(|n| field("http.request.header.", n)).collect();
+        let response_fields: Vec<&'static str> =
+            capture.response_header_names().iter().map(|n| field("http.response.header.", n)).collect();
+        let headers = || request_fields.iter().chain(&response_fields).copied();
+        let server = SERVER_FIELDS.into_iter().chain(headers()).collect();
+        let bodies = capture.captures_bodies();
+        let body_fields: &[&'static str] =
+            if bodies { &["http.request.body", "http.response.body"] } else { &[] };
+        let client = CLIENT_FIELDS.into_iter().chain(headers()).chain(body_fields.iter().copied()).collect();
+        Box::leak(Box::new(Callsites {
+            server: SpanCallsite::leak(SERVER_SPAN, server),
+            client: SpanCallsite::leak(CLIENT_SPAN, client),
+            request_fields,
+            response_fields,
+            bodies,
+        }))
+    }
+}
+
+/// Whether `fields` are the field names of the headers `names`, `prefix`ed.
+fn fields_are(fields: &[&str], prefix: &str, names: &[HeaderName]) -> bool {
+    fields.len() == names.len()
+        && fields.iter().zip(names).all(|(field, name)| field.strip_prefix(prefix) == Some(name.as_str()))
 }
 
 /// A span callsite made at run time: its metadata, set once right after it
@@ -287,13 +344,13 @@ fn level_enabled() -> bool {
 /// Whether this thread's subscriber wants server spans.
 #[inline]
 pub(crate) fn server_wanted() -> bool {
-    level_enabled() && shape().server.enabled()
+    level_enabled() && shape().callsites.server.enabled()
 }
 
 /// Whether this thread's subscriber wants client spans.
 #[inline]
 pub(crate) fn client_wanted() -> bool {
-    level_enabled() && shape().client.enabled()
+    level_enabled() && shape().callsites.client.enabled()
 }
 
 /// The server span of a request with this head, or a disabled span when no
@@ -304,7 +361,7 @@ pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions
         return Span::none();
     }
     let shape = shape();
-    if !shape.server.enabled() {
+    if !shape.callsites.server.enabled() {
         return Span::none();
     }
     let route = extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str());
@@ -330,7 +387,7 @@ pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions
     values[6] = Some(&scheme);
     values[7] = host.as_ref().map(|host| host as &dyn Value);
     values[8] = port.as_ref().map(|port| port as &dyn Value);
-    let span = shape.server.span(&with_capture_fields(&values, shape.server));
+    let span = shape.callsites.server.span(&with_capture_fields(&values, shape.callsites.server));
     #[cfg(feature = "otel")]
     crate::otel::extract(&span, headers);
     shape.record_request_headers(&span, headers);
@@ -414,7 +471,7 @@ pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) ->
         return Span::none();
     }
     let shape = shape();
-    if !shape.client.enabled() {
+    if !shape.callsites.client.enabled() {
         return Span::none();
     }
     let method = request.method().as_str();
@@ -435,7 +492,7 @@ pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) ->
     values[11] = Some(&callsite.file);
     values[12] = Some(&callsite.line);
     values[13] = Some(&callsite.function);
-    let span = shape.client.span(&with_capture_fields(&values, shape.client));
+    let span = shape.callsites.client.span(&with_capture_fields(&values, shape.callsites.client));
     if !span.is_disabled() {
         shape.record_request_headers(&span, request.headers());
         let body = request.body().and_then(reqwest::Body::as_bytes);
@@ -528,8 +585,13 @@ mod tests {
         let first = Shape::of(capture());
         assert!(std::ptr::eq(first, Shape::of(capture())), "the same capture, the same callsites");
         let other = Shape::of(capture().max_body_bytes(7));
-        assert!(!std::ptr::eq(first, other), "another capture, its own");
+        assert!(!std::ptr::eq(first, other), "another capture, its own shape");
         assert!(std::ptr::eq(other, Shape::of(capture().max_body_bytes(7))));
+        assert!(std::ptr::eq(first.callsites, other.callsites), "the same fields, the same callsites");
+        let more = Shape::of(capture().response_headers(["x-shape-test"]));
+        assert!(!std::ptr::eq(first.callsites, more.callsites), "other fields, other callsites");
+        let no_bodies = Shape::of(capture().bodies(false));
+        assert!(!std::ptr::eq(first.callsites, no_bodies.callsites), "no body fields, other callsites");
     }
 
     #[test]
