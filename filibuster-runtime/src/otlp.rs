@@ -25,7 +25,7 @@
 //! your package's, `env!("CARGO_PKG_VERSION")`: a function cannot read its
 //! caller's), `deployment.environment.name` ([`Otlp::environment`]), the
 //! `telemetry.sdk.*` attributes, and whatever `OTEL_RESOURCE_ATTRIBUTES`
-//! (`key=value,key=value`) sets. The environment has the last word, as the
+//! (`key=value,key=value`, percent-encoded) sets. The environment has the last word, as the
 //! OpenTelemetry specification has it for `OTEL_SERVICE_NAME`: operators
 //! name and place a deployment without rebuilding it.
 //!
@@ -301,13 +301,8 @@ impl Otlp {
         if let Some(environment) = &self.environment {
             attributes.push(KeyValue::new(DEPLOYMENT_ENVIRONMENT_NAME, environment.clone()));
         }
-        // As the SDK's `EnvResourceDetector` reads it.
         if let Some(list) = env(ENV_RESOURCE_ATTRIBUTES) {
-            for (key, value) in list.split_terminator(',').filter_map(|entry| entry.split_once('=')) {
-                if !key.trim().is_empty() {
-                    attributes.push(KeyValue::new(key.trim().to_owned(), value.trim().to_owned()));
-                }
-            }
+            attributes.extend(resource_attributes(&list));
         }
         if let Some(name) = env(ENV_SERVICE_NAME).filter(|name| !name.trim().is_empty()) {
             attributes.push(KeyValue::new(SERVICE_NAME, name.trim().to_owned()));
@@ -319,6 +314,33 @@ impl Otlp {
         }
         builder.build()
     }
+}
+
+/// The attributes of an `OTEL_RESOURCE_ATTRIBUTES` value, as the
+/// OpenTelemetry specification has it: `key=value` entries separated by
+/// `,`, blanks around them trimmed, keys and values percent-decoded (a `,`
+/// in a value is written `%2C`), an entry without `=` or key skipped. A
+/// value that does not decode to UTF-8 voids the whole variable, with an
+/// error logged.
+fn resource_attributes(list: &str) -> Vec<KeyValue> {
+    let decode =
+        |text: &str| percent_encoding::percent_decode_str(text.trim()).decode_utf8().map(String::from);
+    let mut attributes = Vec::new();
+    for (key, value) in list.split_terminator(',').filter_map(|entry| entry.split_once('=')) {
+        match (decode(key), decode(value)) {
+            (Ok(key), Ok(value)) if !key.is_empty() => attributes.push(KeyValue::new(key, value)),
+            (Ok(_), Ok(_)) => {}
+            _ => {
+                tracing::error!(
+                    value = list,
+                    "{ENV_RESOURCE_ATTRIBUTES} has an entry that is not percent-encoded UTF-8: none of its \
+                     attributes are used"
+                );
+                return Vec::new();
+            }
+        }
+    }
+    attributes
 }
 
 /// The URL the traces go to: `explicit` (a base URL), else the environment
@@ -595,6 +617,16 @@ mod tests {
         assert_eq!(attribute(&resource, SERVICE_NAME).as_deref(), Some("users-us"));
         let resource = otlp.resource_with(&env_of(&[(ENV_SERVICE_NAME, "  ")]));
         assert_eq!(attribute(&resource, SERVICE_NAME).as_deref(), Some("users"), "a blank name is no name");
+    }
+
+    #[test]
+    fn resource_attributes_are_percent_decoded() {
+        let attributes = resource_attributes("team=cinema%2Cbookings, owner = J%C3%B6rg%20R ,%3Dk=v,=x,y");
+        let pairs: Vec<(String, String)> =
+            attributes.iter().map(|kv| (kv.key.to_string(), kv.value.to_string())).collect();
+        let expected = [("team", "cinema,bookings"), ("owner", "Jörg R"), ("=k", "v")];
+        assert_eq!(pairs, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        assert!(resource_attributes("team=cinema,owner=%FF").is_empty(), "not UTF-8: all dropped");
     }
 
     #[test]
