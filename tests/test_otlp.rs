@@ -2,7 +2,8 @@
 //! OTLP/HTTP receiver on loopback, each with the resource of the service
 //! (`service.name`, `service.version`, `deployment.environment.name`), the
 //! parent of a span being the span it was created in, and shutting the
-//! guard down sends the last of them.
+//! guard down sends the last of them; the HTTP stack's own spans are not
+//! exported by default.
 //!
 //! The export installs the process's global subscriber, which can be done
 //! once: this binary holds one test (the runtime's own spans are checked
@@ -32,6 +33,10 @@ async fn spans_reach_the_collector_with_the_resource_of_the_service() {
     .instrument(check)
     .await;
     assert_eq!((status.as_u16(), body.as_str()), (200, "[\"chris_rivers: Creed\"]"));
+    // A span of the HTTP stack the exporter runs on is not exported by
+    // default; the service's own at DEBUG are.
+    tracing::debug_span!(target: "hyper::proto::h1", "hyper's own").in_scope(|| {});
+    tracing::debug_span!("the service's debug span").in_scope(|| {});
 
     // Sends what is left, waiting for the receiver's answer.
     otlp::shut_down(guard).await;
@@ -41,6 +46,8 @@ async fn spans_reach_the_collector_with_the_resource_of_the_service() {
         Vec::<String>::new(),
         "every export was protobuf the receiver could decode"
     );
+    receiver.span("the service's debug span");
+    assert!(receiver.spans().iter().all(|span| span.name != "hyper's own"), "{:?}", receiver.spans());
     let check = receiver.span("check chris_rivers");
     let ask = receiver.span("ask users");
     let fetch = receiver.span("users: fetch bookings");

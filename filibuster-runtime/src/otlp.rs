@@ -88,8 +88,11 @@ pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = "deployment.environment.name";
 /// The log filter of [`Otlp::init`] when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 /// Which spans are exported unless [`Otlp::export_filter`] says otherwise:
-/// down to DEBUG, the level of, say, tower-http's request spans.
-pub const DEFAULT_EXPORT_FILTER: &str = "debug";
+/// down to DEBUG, the level of, say, tower-http's request spans, but none
+/// of the HTTP stack and OpenTelemetry crates the exporter itself runs on
+/// (as opentelemetry-otlp's examples filter them), whose spans and events
+/// would be telemetry about sending telemetry.
+pub const DEFAULT_EXPORT_FILTER: &str = "debug,hyper=off,h2=off,reqwest=off,tonic=off,opentelemetry=off";
 
 /// The instrumentation scope the spans are reported under.
 const TRACER_NAME: &str = "filibuster";
