@@ -186,14 +186,14 @@ impl PerCall {
     /// instrumented call of the headers.
     pub async fn in_handler<F: Future>(&self, body: F) -> F::Output {
         let mut parts = self.parts();
-        bench_support::handle("users", &mut parts, body).await
+        bench_support::handle("users", &mut parts, || body).await
     }
 
     /// The handler and its call without any instrumentation.
     pub async fn plain(&self) -> Response {
         let mut parts = self.parts();
         let request = self.request();
-        plain_handle(&mut parts, async move { plain_get_bookings(request).await })
+        plain_handle(&mut parts, || async move { plain_get_bookings(request).await })
             .await
             .expect("the stub answers")
     }
@@ -203,7 +203,7 @@ impl PerCall {
     pub async fn instrumented(&self) -> Response {
         let mut parts = self.parts();
         let request = self.request();
-        bench_support::handle("users", &mut parts, async move {
+        bench_support::handle("users", &mut parts, || async move {
             if self.backtrace {
                 std::hint::black_box(backtrace_callsite_id());
             }
@@ -214,10 +214,11 @@ impl PerCall {
     }
 }
 
-/// An uninstrumented handler: axum hands it the request's head.
-async fn plain_handle<F: Future>(parts: &mut http::request::Parts, body: F) -> F::Output {
+/// An uninstrumented handler: axum hands it the request's head, and its
+/// body's future is made in place, as an `async fn`'s is.
+async fn plain_handle<F: Future>(parts: &mut http::request::Parts, body: impl FnOnce() -> F) -> F::Output {
     std::hint::black_box(parts);
-    body.await
+    std::pin::pin!(body()).await
 }
 
 #[inline(never)]

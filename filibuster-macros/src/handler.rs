@@ -74,12 +74,16 @@ fn expand_handler(function: MaybeItemFn, args: &HandlerArgs) -> TokenStream {
         Some(service) => (quote!(run_handler), quote!(#service)),
         None => (quote!(run_handler_from_env), quote!(::core::env!("CARGO_PKG_NAME"))),
     };
+    // The body's future is made once, in place, and pinned where it is:
+    // `run_handler` takes it by reference, so that the future (as large as
+    // all the state the body keeps across its awaits) is never copied, on or
+    // off.
     let run = quote_spanned! {body.span()=>
-        ::filibuster::__private::#run_handler(__filibuster_incoming, #service, async move {
+        let __filibuster_body = ::core::pin::pin!(async move {
             #return_hint
             #body
-        })
-        .await
+        });
+        ::filibuster::__private::#run_handler(__filibuster_incoming, #service, __filibuster_body).await
     };
     quote! {
         #(#outer_attrs)*

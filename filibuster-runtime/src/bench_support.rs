@@ -35,16 +35,23 @@ where
     Either::Right(crate::send::traced_send(Ok(request), callsite, execute))
 }
 
-/// What `#[filibuster::handler(service = ...)]` does around `body` for a
-/// request whose head is `parts` (its headers, and the [`Connection`](crate::Connection) a
-/// router's [`Connection::layer`](crate::Connection::layer) put in its extensions): the extractor of
-/// the incoming Filibuster headers, then `request_received` (when the
-/// headers say an instrumented call sent it) and `body` in a fresh request
-/// context.
-pub async fn handle<F: Future>(service: &'static str, parts: &mut Parts, body: F) -> F::Output {
+/// What `#[filibuster::handler(service = ...)]` does around the future
+/// `body` makes, for a request whose head is `parts` (its headers, and the
+/// [`Connection`](crate::Connection) a router's
+/// [`Connection::layer`](crate::Connection::layer) put in its extensions):
+/// the extractor of the incoming Filibuster headers, then the future made
+/// and pinned in place, as the attribute's expansion does, then
+/// `request_received` (when the headers say an instrumented call sent it)
+/// and the future in a fresh request context.
+pub async fn handle<F: Future>(
+    service: &'static str,
+    parts: &mut Parts,
+    body: impl FnOnce() -> F,
+) -> F::Output {
     let incoming = match Incoming::from_request_parts(parts, &()).await {
         Ok(incoming) => incoming,
         Err(never) => match never {},
     };
+    let body = std::pin::pin!(body());
     run_handler(incoming, service, body).await
 }
