@@ -458,8 +458,8 @@ pub use filibuster_macros::test;
 pub use filibuster_runtime::{
     Callsite, Capture, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
     Instrumentable, InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, capture,
-    disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target, records,
-    service_layer, spans, switch, transport,
+    disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target,
+    outside_requests, records, service_layer, spans, switch, transport,
 };
 
 /// The explorer, its embedded Filibuster server, fault models, reports and

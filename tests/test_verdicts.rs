@@ -190,7 +190,10 @@ async fn a_failure_says_everything_and_replays_strictly() {
         format!("a -> b GET /b (tests/test_verdicts.rs:{}, fn fetch): {}", line_of("fetch"), fault.fault),
         "the functional test failed: a answered 503 Service Unavailable under a fault".to_owned(),
         format!("counterexample: {}", path.display()),
-        format!("replay it with: Explorer::replay(Counterexample::load({:?})?)", path.display().to_string()),
+        format!(
+            "replay it with: Explorer::new().replay(Counterexample::load({:?})?)",
+            path.display().to_string()
+        ),
         "Executions run: 2".to_owned(),
     ] {
         assert!(message.contains(&expected), "{expected}\n---\n{message}");

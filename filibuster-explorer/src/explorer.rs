@@ -781,7 +781,10 @@ impl Explorer {
                 report.counterexample_file = self.write_counterexample(&counterexample);
                 report.replay_command = self.replay_command.clone().or_else(|| {
                     report.counterexample_file.as_ref().map(|path| {
-                        format!("Explorer::replay(Counterexample::load({:?})?)", path.display().to_string())
+                        format!(
+                            "Explorer::new().replay(Counterexample::load({:?})?)",
+                            path.display().to_string()
+                        )
                     })
                 });
             }
@@ -809,7 +812,10 @@ impl Explorer {
         // The parent of the requests the test sends (which carry no
         // context of their own), so that the execution is one trace.
         self.server.set_execution_span((!span.is_disabled()).then(|| span.clone()));
-        let outcome = match AssertUnwindSafe(test(context)).catch_unwind().instrument(span.clone()).await {
+        // The test's own calls through `#[filibuster::call]` fns are no
+        // service's calls outside its requests.
+        let test = filibuster_runtime::outside_requests(AssertUnwindSafe(test(context)).catch_unwind());
+        let outcome = match test.instrument(span.clone()).await {
             Ok(outcome) => outcome.into_result(),
             Err(panic) => Err(panic_message(panic)),
         };
@@ -964,19 +970,26 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Whether the run must stop: handlers ran without the explorer's layer, or
-/// the server reached a limit; if so, the error.
+/// Whether the run must stop: handlers ran without the explorer's layer,
+/// calls outside any instrumented request, or the server reached a limit;
+/// if so, the error.
 fn must_stop(report: &mut Report, watch: &Watch, server: &Server) -> bool {
     if let Some(limit) = server.lock().limit_reached.clone() {
         report.errors.push(RunError::LimitReached { limit });
         return true;
     }
     let services = watch.services();
-    if services.is_empty() {
-        return false;
+    if !services.is_empty() {
+        report.errors.push(RunError::MissingLayer { services });
+        return true;
     }
-    report.errors.push(RunError::MissingLayer { services });
-    true
+    let calls = watch.calls_outside_requests();
+    if !calls.is_empty() {
+        let calls = calls.iter().map(|c| format!("`{}` at {}:{}", c.function, c.file, c.line)).collect();
+        report.errors.push(RunError::CallsOutsideRequests { calls });
+        return true;
+    }
+    false
 }
 
 /// The collisions of callsite ids (seen anywhere in the process) that

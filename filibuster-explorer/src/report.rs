@@ -186,6 +186,15 @@ pub enum RunError {
         /// The services.
         services: Vec<String>,
     },
+    /// `#[filibuster::call]` fns sent requests outside any instrumented
+    /// request, in the explorer's process: a handler without
+    /// `#[filibuster::handler]` (or a router without a `ServiceLayer`), or
+    /// a task spawned without the request's context. Those calls went
+    /// un-faulted.
+    CallsOutsideRequests {
+        /// The calls' fns and places: `` `fetch_stock` at src/lib.rs:34 ``.
+        calls: Vec<String>,
+    },
     /// The fault-free execution made different calls when run again.
     Nondeterministic(Nondeterminism),
     /// A limit of the server was reached (see [`Limits`](super::Limits)).
@@ -484,7 +493,9 @@ impl Report {
             Some(ReplayOutcome::Stale { unmatched, test_failed }) => {
                 let _ = writeln!(
                     out,
-                    "the counterexample is stale: {} of its planned faults matched no call{}",
+                    "the counterexample is stale: {} of its planned faults matched no call{} (a call \
+                     renamed or gone, or its fn's `#[filibuster::call]` or its handler's \
+                     `#[filibuster::handler]` left out)",
                     unmatched.len(),
                     if *test_failed { " (the functional test failed anyway)" } else { "" }
                 );
@@ -508,7 +519,9 @@ impl Report {
                     let _ = writeln!(
                         out,
                         "saved regression {} of {} is stale: {} of its planned faults matched no call \
-                         (delete the entry if the app no longer makes these calls):",
+                         (if the app still makes these calls, check that the fns sending them keep their \
+                         `#[filibuster::call]` and the handlers calling them their \
+                         `#[filibuster::handler]`; if it no longer does, delete the entry):",
                         replayed.entry,
                         file(),
                         unmatched.len()
@@ -715,6 +728,15 @@ impl RunError {
                  connection with `.connection(..)` (if another exploration runs in this process at the \
                  same time, the router may be its)",
                 services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            ),
+            RunError::CallsOutsideRequests { calls } => format!(
+                "{} sent requests outside any instrumented request, so no fault was tried on them: put \
+                 `#[filibuster::handler]` on the handler that calls {} (or a `filibuster::ServiceLayer` \
+                 on its router); in a task the handler spawns, carry the request's context with \
+                 `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))`; and run work that \
+                 belongs to no request (a background job) in `filibuster::outside_requests(..)`",
+                calls.join(", "),
+                if calls.len() == 1 { "it" } else { "them" },
             ),
             RunError::LimitReached { limit } => format!(
                 "the Filibuster server reached a limit: {limit}; the run cannot be complete (raise it with \

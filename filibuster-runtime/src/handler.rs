@@ -224,7 +224,7 @@ pub(crate) async fn instrumented<F: Future>(
 fn start(incoming: IncomingRequest, service: &'static str) -> BoxFuture<'static, Option<RequestContext>> {
     Box::pin(async move {
         let IncomingRequest { headers, connection, unlayered, by } = incoming;
-        if unlayered && crate::unlayered::report(service, by) {
+        if unlayered && crate::watch::unlayered(service, by) {
             return None;
         }
         let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());

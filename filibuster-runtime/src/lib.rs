@@ -35,8 +35,8 @@ pub mod service_layer;
 pub mod spans;
 pub mod switch;
 pub mod transport;
-mod unlayered;
 mod vclock;
+mod watch;
 mod wire;
 
 pub use callsite::{Callsite, call_hash, normalized_target};
@@ -49,6 +49,7 @@ pub use send::{Instrumentable, send};
 pub use service_layer::{ENV_SERVICE_NAME, ServiceLayer};
 pub use switch::{disable, enable, enabled};
 pub use vclock::VectorClock;
+pub use watch::outside_requests;
 pub use wire::md5_hex;
 
 /// What the `filibuster-explorer` crate, which drives the server side of
@@ -60,7 +61,7 @@ pub mod __explorer {
     use std::sync::{Arc, Mutex};
 
     pub use crate::known_callsites::{CallsiteCollision, collisions, function_of};
-    pub use crate::unlayered::Watch;
+    pub use crate::watch::Watch;
 
     /// A connection through `transport` that counts, in `live_requests`,
     /// the requests its instrumented handlers are handling, and shares

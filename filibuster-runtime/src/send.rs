@@ -49,7 +49,9 @@ pub fn send<B: Instrumentable>(
     label = "the receiver of this `.send()` is not a request builder filibuster knows",
     note = "the `.send()`s of a `#[filibuster::call]` fn are those of `reqwest::RequestBuilder`, or of \
             `reqwest_middleware::RequestBuilder` with filibuster's `reqwest-middleware` feature",
-    note = "move other `.send()`s out of the fn, into one without the attribute"
+    note = "move other `.send()`s out of the fn, into one without the attribute",
+    note = "a `reqwest::RequestBuilder` of another reqwest than filibuster's (0.13) is not one it \
+            knows: `cargo tree -d -i reqwest` shows two versions"
 )]
 pub trait Instrumentable: sealed::Sealed + Sized {
     /// What `.send()` resolves to.
@@ -183,7 +185,7 @@ where
                 ctx.start_call(callsite, request.method().as_str(), request.url())
             })
             else {
-                warn_outside_request(callsite);
+                outside_request(callsite);
                 break 'call in_span(execute(request), span).await;
             };
             spans::record_execution_index(span, &execution_index);
@@ -298,14 +300,16 @@ fn in_span<F: Future>(future: F, span: &Span) -> Either<F, tracing::instrument::
     if span.is_disabled() { Either::Left(future) } else { Either::Right(future.instrument(span.clone())) }
 }
 
-/// Says, once per callsite, that a `.send()` runs with the instrumentation
-/// on but outside any instrumented request (in a plain `tokio::spawn`, or in
-/// a handler without `#[filibuster::handler]`), so it goes ahead
-/// uninstrumented: no fault can be injected there.
+/// A `.send()` runs with the instrumentation on but outside any
+/// instrumented request (in a handler without `#[filibuster::handler]` or a
+/// [`ServiceLayer`](crate::ServiceLayer), or in a plain `tokio::spawn`), so
+/// it goes ahead uninstrumented: no fault can be injected there. Told to
+/// the explorers running in this process, which fail their runs, and said
+/// once per callsite; unless it is the functional test's own call.
 #[cold]
-fn warn_outside_request(callsite: &'static Callsite) {
+fn outside_request(callsite: &'static Callsite) {
     static WARNED: SaidOnce = SaidOnce::new();
-    if !WARNED.first_time(callsite) {
+    if !crate::watch::outside_request(callsite) || !WARNED.first_time(callsite) {
         return;
     }
     tracing::warn!(
@@ -314,9 +318,10 @@ fn warn_outside_request(callsite: &'static Callsite) {
         file = callsite.file,
         line = callsite.line,
         "the `.send()` of `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
-         uninstrumented and no fault is injected there: run it inside an instrumented handler, or carry \
-         the request's context into spawned tasks with \
-         `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` (said once per callsite)",
+         uninstrumented and no fault is injected there: put `#[filibuster::handler]` on the handler that \
+         calls it (or a `filibuster::ServiceLayer` on its router), and in a task it spawns, carry the \
+         request's context with `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` \
+         (said once per callsite)",
         callsite.function,
         callsite.file,
         callsite.line,
