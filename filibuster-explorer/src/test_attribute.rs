@@ -151,7 +151,10 @@ impl TestOptions {
 /// Runs a `#[filibuster::test]`: on a new current-thread tokio runtime (as
 /// `#[tokio::test]`), starts the services with `setup` once, given the
 /// explorer's connection, explores `test` with them, and panics with the
-/// report's failure message unless the run passed.
+/// report's failure message unless the run passed (at the attribute's
+/// place in the test's file). A passing run prints its summary as the
+/// test's output, which the test harness shows with `--nocapture`.
+#[track_caller]
 pub fn run_test<S, O>(
     options: TestOptions,
     setup: impl AsyncFnOnce(Connection) -> S,
@@ -168,6 +171,12 @@ pub fn run_test<S, O>(
         let services = setup(explorer.connection()).await;
         explorer.run(|ctx| test(ctx, &services)).await
     });
+    if report.passed() {
+        // Output of the test, not a diagnostic: `eprintln!` is what the
+        // test harness captures (and shows with `--nocapture`), as it does
+        // the prints of the test's own body.
+        eprintln!("#[filibuster::test] {}: passed\n{}", options.name, report.summary());
+    }
     report.assert_passed();
 }
 
