@@ -5,7 +5,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, ReturnType, Signature, Type, Visibility, braced};
+use syn::{Attribute, FnArg, ReturnType, Signature, Type, Visibility, braced};
 
 use crate::args::{self, HandlerArgs};
 
@@ -30,7 +30,29 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             "#[filibuster::handler] applies to a free async fn: axum handlers take no `self`",
         ));
     }
+    let reference = function.sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) if matches!(*typed.ty, Type::Reference(_)) => Some(&typed.ty),
+        _ => None,
+    });
+    if let Some(reference) = reference {
+        return Err(syn::Error::new_spanned(
+            reference,
+            "#[filibuster::handler] applies to an axum handler, whose arguments are extractors taken by \
+             value, not references; a fn that sends requests to other services takes \
+             #[filibuster::call]",
+        ));
+    }
+    if let Some(again) = function.outer_attrs.iter().find(|attr| is_handler_attribute(attr.path())) {
+        return Err(syn::Error::new_spanned(again, "#[filibuster::handler] twice on one fn"));
+    }
     Ok(expand_handler(function, &args))
+}
+
+/// Whether `path` names this attribute: `filibuster::handler`, with or
+/// without a leading `::`.
+fn is_handler_attribute(path: &syn::Path) -> bool {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments == ["filibuster", "handler"]
 }
 
 /// A fn whose body is kept as tokens, as `tracing-attributes`' `MaybeItemFn`:
