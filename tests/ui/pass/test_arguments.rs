@@ -1,5 +1,8 @@
 // #[filibuster::test] with every argument, some pasted by macro_rules! (as
 // invisible groups), a services fn, and a Result-returning body.
+// The `#[test]` fns the attribute makes are left out of the plain build
+// trybuild makes of a pass case, and their uses of these with them.
+#[allow(unused_imports)]
 use filibuster::{Connection, FaultModel, TestContext};
 
 async fn start(connection: Connection) -> Vec<String> {
