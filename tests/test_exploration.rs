@@ -106,20 +106,7 @@ impl Topology {
     }
 
     async fn explore(&self, entry: &str) -> Report {
-        let http = reqwest::Client::new();
-        self.explorer
-            .run(|ctx| {
-                let request = http.get(entry);
-                async move {
-                    let status = request.send().await.map_err(|e| e.to_string())?.status();
-                    let expected = if ctx.fault_injected() { 503 } else { 200 };
-                    if status != expected {
-                        return Err(format!("expected {expected}, got {status}"));
-                    }
-                    Ok(())
-                }
-            })
-            .await
+        support::explore_get(&self.explorer, entry).await
     }
 }
 
