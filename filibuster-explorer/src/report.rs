@@ -734,7 +734,8 @@ impl RunError {
                  `#[filibuster::handler]` on the handler that calls {} (or a `filibuster::ServiceLayer` \
                  on its router); in a task the handler spawns, carry the request's context with \
                  `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))`; and run work that \
-                 belongs to no request (a background job) in `filibuster::outside_requests(..)`",
+                 belongs to no request (a background job) in `filibuster::outside_requests(..)` (if \
+                 another exploration runs in this process at the same time, the calls may be its)",
                 calls.join(", "),
                 if calls.len() == 1 { "it" } else { "them" },
             ),
