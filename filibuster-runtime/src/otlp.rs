@@ -256,11 +256,13 @@ impl Otlp {
             .with_endpoint(endpoint.clone())
             .build()
             .map_err(|source| OtlpError::Exporter { endpoint: endpoint.clone(), source })?;
+        let resource = self.resource();
+        let service = resource.get(&SERVICE_NAME.into()).map(|name| name.to_string()).unwrap_or_default();
         let provider =
-            SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(self.resource()).build();
+            SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build();
         let layer =
             tracing_opentelemetry::layer().with_tracer(provider.tracer(TRACER_NAME)).with_filter(filter);
-        Ok((layer, OtlpGuard { provider: Some(provider), endpoint }))
+        Ok((layer, OtlpGuard { provider: Some(provider), endpoint, service }))
     }
 
     /// Starts the export and installs the process's global `tracing`
@@ -283,7 +285,6 @@ impl Otlp {
                 source,
             })?,
         };
-        let service = self.resource().get(&SERVICE_NAME.into()).map(|name| name.to_string());
         let (export, guard) = self.build::<Registry>()?;
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -291,7 +292,11 @@ impl Otlp {
             .with_filter(logs);
         tracing_subscriber::registry().with(export).with(fmt).try_init()?;
         guard.make_global();
-        tracing::info!(service, endpoint = guard.endpoint(), "exporting spans over OTLP/HTTP");
+        tracing::info!(
+            service = guard.service,
+            endpoint = guard.endpoint(),
+            "exporting spans over OTLP/HTTP"
+        );
         Ok(guard)
     }
 
@@ -392,6 +397,8 @@ pub struct OtlpGuard {
     /// `None` once shut down.
     provider: Option<SdkTracerProvider>,
     endpoint: String,
+    /// The resource's `service.name`, for the log line of `init`.
+    service: String,
 }
 
 impl OtlpGuard {
