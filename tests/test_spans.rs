@@ -589,3 +589,49 @@ fn unredacting_a_header_that_is_not_redacted_is_said() {
     assert_eq!(capture, Capture::new().unredacted(["cookie"]), "x-api-key left out");
     assert_eq!(logs.of(tracing::Level::WARN).len(), 1, "cookie is a redacted header");
 }
+
+/// A reqwest-middleware client that retries: each attempt is a client span
+/// of its own, the resends counted (`http.request.resend_count`), as
+/// OpenTelemetry's HTTP conventions have it. Filibuster off.
+#[tokio::test]
+async fn each_attempt_of_a_retrying_client_is_a_client_span() {
+    run_child("each_attempt_of_a_retrying_client_is_a_client_span_child", &[], &["FILIBUSTER_ENABLED"]);
+}
+
+#[tokio::test]
+async fn each_attempt_of_a_retrying_client_is_a_client_span_child() {
+    use reqwest_retry::RetryTransientMiddleware;
+    use reqwest_retry::policies::ExponentialBackoff;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    if !is_child() {
+        return;
+    }
+    let spans = Spans::default();
+    let _guard = spans.install();
+    // Fails twice with a 503, then answers.
+    async fn flaky(State(failures): State<Arc<AtomicUsize>>) -> StatusCode {
+        match failures.fetch_sub(1, Ordering::SeqCst) {
+            0 => StatusCode::OK,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+    let url =
+        serve(Router::new().route("/flaky", get(flaky)).with_state(Arc::new(AtomicUsize::new(2)))).await;
+    let retries = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(1), Duration::from_millis(2))
+        .build_with_max_retries(2);
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy(retries))
+        .with(filibuster::middleware::Instrument)
+        .build();
+    let response = via_middleware(&http, &format!("{url}/flaky")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let clients = spans.clients();
+    let field = |name: &str| clients.iter().map(|(_, span)| span.field(name)).collect::<Vec<_>>();
+    assert_eq!(field("http.response.status_code"), [Some("503"), Some("503"), Some("200")], "{clients:#?}");
+    assert_eq!(field("http.request.resend_count"), [None, Some("1"), Some("2")], "{clients:#?}");
+    assert_eq!(field("filibuster.callsite.fn"), [Some("via_middleware"); 3]);
+    assert!(clients.iter().all(|(_, span)| span.parent.is_none()), "siblings, not nested: {clients:#?}");
+}

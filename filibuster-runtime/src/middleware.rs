@@ -5,9 +5,11 @@
 //! An instrumented `.send()` of a [`reqwest_middleware::RequestBuilder`]
 //! puts its callsite in the request's extensions and runs the client's chain
 //! with [`End`] appended. [`Instrument`], the last middleware the user
-//! added, makes each attempt reaching it an instrumented call, the rest of
-//! the chain performing it; [`End`] does so in its place when the client has
-//! none (with a warning), and reports attempts repeated under an
+//! added, makes each attempt reaching it an instrumented call in a client
+//! span of its own (as OpenTelemetry's HTTP conventions have it: one per
+//! physical request, a resend counted in `http.request.resend_count`), the
+//! rest of the chain performing it; [`End`] does so in its place when the
+//! client has none (with a warning), and reports attempts repeated under an
 //! [`Instrument`] that is not last (with an error).
 
 use std::sync::{Arc, LazyLock};
@@ -16,11 +18,10 @@ use futures_util::future::Either;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
-use tracing::{Instrument as _, Span};
 
 use crate::callsite::{Callsite, SaidOnce};
 use crate::send::{Instrumentable, SendError, plain, send_request};
-use crate::{spans, switch};
+use crate::spans;
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a
 /// [`reqwest_middleware::RequestBuilder`] an instrumented call of its own.
@@ -37,11 +38,11 @@ use crate::{spans, switch};
 pub struct Instrument;
 
 /// In the extensions of a request sent by an instrumented `.send()`: its
-/// callsite and its client span.
-#[derive(Clone, Debug)]
+/// callsite, and how many attempts of it were instrumented so far.
+#[derive(Clone, Copy, Debug)]
 struct Call {
     callsite: &'static Callsite,
-    span: Span,
+    attempts: u32,
 }
 
 /// In the extensions while an attempt is instrumented: how often it reached
@@ -62,28 +63,33 @@ impl Middleware for Instrument {
         match extensions.get::<Call>() {
             // A second `Instrument` in the same chain: the first instruments.
             Some(_) if extensions.get::<Attempt>().is_some() => next.run(request, extensions).await,
-            Some(Call { callsite, span }) => {
-                let (callsite, span) = (*callsite, span.clone());
-                instrument_attempt(request, callsite, &span, extensions, next).await
-            }
+            Some(_) => instrument_attempt(request, extensions, next).await,
             None => next.run(request, extensions).await,
         }
     }
 }
 
-/// Makes one attempt an instrumented call, the rest of the chain performing
-/// it (unless a fault is injected).
+/// Makes one attempt of the call in `extensions` an instrumented call in a
+/// client span of its own, the rest of the chain performing it (unless a
+/// fault is injected).
 async fn instrument_attempt(
-    request: Request,
-    callsite: &'static Callsite,
-    span: &Span,
+    mut request: Request,
     extensions: &mut Extensions,
     next: Next<'_>,
 ) -> reqwest_middleware::Result<Response> {
+    let Some(call) = extensions.get_mut::<Call>() else { return next.run(request, extensions).await };
+    let (callsite, resends) = (call.callsite, call.attempts);
+    call.attempts += 1;
+    let span = spans::client(&request, callsite);
+    if resends > 0 {
+        spans::record_resend_count(&span, resends);
+    }
+    spans::propagate(&span, request.headers_mut());
     extensions.insert(Attempt { ends: 0 });
     let chain = &mut *extensions;
-    let result = send_request(request, callsite, Some(span), move |request| next.run(request, chain)).await;
+    let result = send_request(request, callsite, Some(&span), move |request| next.run(request, chain)).await;
     extensions.remove::<Attempt>();
+    spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
     result
 }
 
@@ -101,10 +107,9 @@ impl Middleware for End {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let Some(Call { callsite, span }) = extensions.get::<Call>() else {
+        let Some(&Call { callsite, .. }) = extensions.get::<Call>() else {
             return next.run(request, extensions).await;
         };
-        let (callsite, span) = (*callsite, span.clone());
         match extensions.get_mut::<Attempt>() {
             Some(attempt) => {
                 attempt.ends += 1;
@@ -115,7 +120,7 @@ impl Middleware for End {
             }
             None => {
                 warn_missing(callsite);
-                instrument_attempt(request, callsite, &span, extensions, next).await
+                instrument_attempt(request, extensions, next).await
             }
         }
     }
@@ -137,26 +142,16 @@ impl Instrumentable for reqwest_middleware::RequestBuilder {
         if plain() {
             return Either::Left(self.send());
         }
-        // As the builder's own `send`, in the call's client span; on, with
-        // the callsite and the span in the extensions and `End` at the end
-        // of the chain.
+        // As the builder's own `send`, with the callsite in the extensions
+        // and `End` at the end of the chain: each attempt that reaches
+        // `Instrument` (or `End`) is a call in a client span of its own.
         static END: LazyLock<Arc<dyn Middleware>> = LazyLock::new(|| Arc::new(End));
         let mut extensions = std::mem::take(self.extensions());
         let (client, request) = self.build_split();
         Either::Right(Box::pin(async move {
-            let mut request = request?;
-            let span = spans::client(&request, callsite);
-            spans::propagate(&span, request.headers_mut());
-            let client = if switch::enabled() {
-                extensions.insert(Call { callsite, span: span.clone() });
-                ClientBuilder::from_client(client).with_arc(END.clone()).build()
-            } else {
-                client
-            };
-            let result =
-                client.execute_with_extensions(request, &mut extensions).instrument(span.clone()).await;
-            spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
-            result
+            extensions.insert(Call { callsite, attempts: 0 });
+            let client = ClientBuilder::from_client(client).with_arc(END.clone()).build();
+            client.execute_with_extensions(request?, &mut extensions).await
         }))
     }
 }

@@ -68,7 +68,7 @@ const SERVER_FIELDS: [&str; 13] = [
 ];
 
 /// The fields of every client span, in the order of its callsite.
-const CLIENT_FIELDS: [&str; 15] = [
+const CLIENT_FIELDS: [&str; 16] = [
     "otel.name",
     "otel.kind",
     "otel.status_code",
@@ -84,6 +84,7 @@ const CLIENT_FIELDS: [&str; 15] = [
     "filibuster.callsite.line",
     "filibuster.callsite.fn",
     "filibuster.fault",
+    "http.request.resend_count",
 ];
 
 /// The capture in force, and the callsites of the spans it makes.
@@ -438,6 +439,12 @@ pub(crate) fn record_service(span: &Span, service: &str) {
 }
 
 /// Records the execution index of a request or call.
+/// Records, on the client span of a resent request (a retry of a
+/// reqwest-middleware client), how many times it was sent before.
+pub(crate) fn record_resend_count(span: &Span, resends: u32) {
+    span.record("http.request.resend_count", resends);
+}
+
 pub(crate) fn record_execution_index(span: &Span, execution_index: &str) {
     span.record("filibuster.execution_index", execution_index);
 }
