@@ -124,6 +124,8 @@ fn a_failing_execution_is_saved_and_replayed_first() {
     assert!(second.contains("saved regression 1 of"), "{second}");
     assert!(second.contains("failed again"), "{second}");
     assert!(second.contains("reqwest.timeout"), "{second}");
+    assert!(second.contains("Executions run: 0\nExecutions pruned: 0\nTotal: 0\n"), "{second}");
+    assert!(second.contains("Saved regressions replayed: 1"), "{second}");
     let again: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(again, saved, "replaying does not change the file");
 }
@@ -180,6 +182,7 @@ async fn a_stale_regression_is_reported_not_dropped() {
     assert!(message.contains("saved regression 1 of"), "{message}");
     assert!(message.contains("is stale: 1 of its planned faults matched no call"), "{message}");
     assert!(message.contains("users -> movies"), "{message}");
+    assert!(message.contains("Saved regressions replayed: 1"), "{message}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), saved, "the file is left as it is");
 }
 

@@ -141,7 +141,14 @@ fn summary(out: &mut String, report: &Report) -> fmt::Result {
     }
     // The rest of what the text summary says (not injected, late records,
     // calls no status fault was tried on, ...), line for line.
-    let figures = ["Executions run:", "Executions pruned:", "Total:", "Time elapsed:", "Not explored:"];
+    let figures = [
+        "Executions run:",
+        "Executions pruned:",
+        "Total:",
+        "Time elapsed:",
+        "Saved regressions replayed:",
+        "Not explored:",
+    ];
     let mut notes: Vec<String> = Vec::new();
     for line in report.summary().lines() {
         match line.strip_prefix("  ") {

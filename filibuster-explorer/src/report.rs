@@ -582,6 +582,11 @@ impl Report {
             self.total(),
             self.elapsed.as_secs_f64(),
         );
+        if !self.regressions.is_empty() {
+            // Replays are not executions of the exploration: a regression
+            // that failed again stops the run before it explores (0 run).
+            let _ = write!(out, "\nSaved regressions replayed: {}", self.regressions.len());
+        }
         if self.executions_remaining > 0 {
             let _ = write!(out, "\nNot explored: {}", self.executions_remaining);
         }
