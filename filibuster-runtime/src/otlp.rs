@@ -25,9 +25,10 @@
 //! your package's, `env!("CARGO_PKG_VERSION")`: a function cannot read its
 //! caller's), `deployment.environment.name` ([`Otlp::environment`]), the
 //! `telemetry.sdk.*` attributes, and whatever `OTEL_RESOURCE_ATTRIBUTES`
-//! (`key=value,key=value`, percent-encoded) sets. The environment has the last word, as the
-//! OpenTelemetry specification has it for `OTEL_SERVICE_NAME`: operators
-//! name and place a deployment without rebuilding it.
+//! (`key=value,key=value`, percent-encoded) sets. The environment has the
+//! last word, as the OpenTelemetry specification has it for
+//! `OTEL_SERVICE_NAME`: operators name and place a deployment without
+//! rebuilding it.
 //!
 //! # Where they go
 //!

@@ -438,13 +438,13 @@ pub(crate) fn record_service(span: &Span, service: &str) {
     span.record("filibuster.service", service);
 }
 
-/// Records the execution index of a request or call.
 /// Records, on the client span of a resent request (a retry of a
 /// reqwest-middleware client), how many times it was sent before.
 pub(crate) fn record_resend_count(span: &Span, resends: u32) {
     span.record("http.request.resend_count", resends);
 }
 
+/// Records the execution index of a request or call.
 pub(crate) fn record_execution_index(span: &Span, execution_index: &str) {
     span.record("filibuster.execution_index", execution_index);
 }
