@@ -440,6 +440,7 @@ pub(crate) fn record_service(span: &Span, service: &str) {
 
 /// Records, on the client span of a resent request (a retry of a
 /// reqwest-middleware client), how many times it was sent before.
+#[cfg(feature = "reqwest-middleware")]
 pub(crate) fn record_resend_count(span: &Span, resends: u32) {
     span.record("http.request.resend_count", resends);
 }
