@@ -985,7 +985,7 @@ fn must_stop(report: &mut Report, watch: &Watch, server: &Server) -> bool {
     }
     let calls = watch.calls_outside_requests();
     if !calls.is_empty() {
-        let calls = calls.iter().map(|c| format!("`{}` at {}:{}", c.function, c.file, c.line)).collect();
+        let calls = calls.iter().map(|c| described(c)).collect();
         report.errors.push(RunError::CallsOutsideRequests { calls });
         return true;
     }
@@ -1007,10 +1007,15 @@ fn callsite_collisions(report: &Report) -> Vec<RunError> {
         .filter(|c| seen.contains(place(c.first).as_str()) || seen.contains(place(c.second).as_str()))
         .map(|c| RunError::CallsiteCollision {
             id: c.id().to_owned(),
-            first: format!("`{}` at {}", c.first.function, place(c.first)),
-            second: format!("`{}` at {}", c.second.function, place(c.second)),
+            first: described(c.first),
+            second: described(c.second),
         })
         .collect()
+}
+
+/// A callsite as errors name it: `` `fetch_stock` at src/lib.rs:34 ``.
+fn described(callsite: &filibuster_runtime::Callsite) -> String {
+    format!("`{}` at {}:{}", callsite.function, callsite.file, callsite.line)
 }
 
 /// The calls of `calls` whose execution index is not among `other`'s (as
