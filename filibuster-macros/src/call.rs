@@ -218,7 +218,7 @@ impl SendRewriter {
         let client_timeout = &self.client_timeout;
         let receiver = &call.receiver;
         let span = call.method.span();
-        let line = span.start().line as u32;
+        let line = callsite::line(span);
         // A call, not a block: the expression must not start with `{`, which
         // would end it early where a block is taken whole (a `select!`
         // handler, a statement).

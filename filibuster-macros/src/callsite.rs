@@ -27,6 +27,16 @@ pub(crate) fn id(key: &str, ordinal: usize) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The line of `span` in its file, from 1: the compiler's own
+/// (`proc_macro::Span::line`, stable since Rust 1.88), so that it does not
+/// depend on the proc-macro2 a project's lockfile holds (before 1.0.96,
+/// proc-macro2 answers 0 inside a macro). Outside a macro (the unit tests
+/// of this crate) proc-macro2's own, with its `span-locations` feature.
+pub(crate) fn line(span: proc_macro2::Span) -> u32 {
+    let line = if proc_macro::is_available() { span.unwrap().line() } else { span.start().line };
+    u32::try_from(line).unwrap_or(u32::MAX)
+}
+
 /// `file` relative to the package's manifest directory, with `/` separators,
 /// so that the id is the same wherever the package is checked out.
 fn relative_to_package(file: &Path) -> String {
