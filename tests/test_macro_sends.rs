@@ -2,6 +2,10 @@
 //! `vec!` and std's assertion and formatting macros is an instrumented call
 //! like any other: its callsite id counts it in source order with the sends
 //! around it (`<package>:<file>:<fn>#<n>`), and it reports its line.
+//!
+//! A handler that sends inline carries `#[filibuster::handler]` and
+//! `#[filibuster::call]` on one fn, in either order: its `.send()`s are
+//! instrumented the same way.
 
 use std::collections::BTreeMap;
 
@@ -120,5 +124,46 @@ async fn sends_in_macros_are_instrumented_in_source_order() {
         let create = &creates[target];
         assert_eq!(create["full_traceback"], md5(&format!("filibuster:tests/test_macro_sends.rs:{marker}")));
         assert_eq!(create["callsite_line"], line_of(marker), "{marker}");
+    }
+}
+
+/// `#[filibuster::handler]` above `#[filibuster::call]`: the handler's
+/// expansion instruments the sends first.
+#[filibuster::handler(service = "a")]
+#[filibuster::call]
+async fn handler_above(State(app): State<App>) -> String {
+    app.get("/handler-above").send().await.unwrap().text().await.unwrap() // CALLSITE handler_above#1
+}
+
+/// `#[filibuster::call]` above `#[filibuster::handler]`.
+#[filibuster::call]
+#[filibuster::handler(service = "a")]
+async fn call_above(State(app): State<App>) -> String {
+    app.get("/call-above").send().await.unwrap().text().await.unwrap() // CALLSITE call_above#1
+}
+
+#[tokio::test]
+async fn a_handler_with_the_call_attribute_in_either_order_is_instrumented() {
+    filibuster::enable();
+    let recorder = Recorder::default();
+    let connection = recorder.connect().await;
+    let b_url = Downstream::default().serve().await;
+    let app = App { http: reqwest::Client::new(), b_url };
+    let router = Router::new()
+        .route("/handler-above", get(handler_above))
+        .route("/call-above", get(call_above))
+        .with_state(app)
+        .layer(connection.layer());
+    let a_url = serve(router).await;
+    for (path, marker) in [("/handler-above", "handler_above#1"), ("/call-above", "call_above#1")] {
+        let body = reqwest::get(format!("{a_url}{path}")).await.unwrap().text().await.unwrap();
+        assert_eq!(body, Downstream::BODY, "{path}");
+        let creates = recorder.creates();
+        let create =
+            creates.iter().find(|c| c["args"][0] == path).unwrap_or_else(|| panic!("{path}: {creates:#?}"));
+        assert_eq!(create["full_traceback"], md5(&format!("filibuster:tests/test_macro_sends.rs:{marker}")));
+        assert_eq!(create["callsite_line"], line_of(marker), "{marker}");
+        // The call was made in the handler's request: a's.
+        assert_eq!(create["source_service_name"], "a", "{create:#}");
     }
 }

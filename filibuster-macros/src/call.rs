@@ -27,7 +27,11 @@ pub(crate) fn expand(
     }
 }
 
-fn expand_fn(args: CallArgs, mut function: ItemFn, file: Option<PathBuf>) -> syn::Result<TokenStream> {
+pub(crate) fn expand_fn(
+    args: CallArgs,
+    mut function: ItemFn,
+    file: Option<PathBuf>,
+) -> syn::Result<TokenStream> {
     let name = function.sig.ident.to_string();
     let key = callsite::key(args.id.map(|id| id.value()), &name, file);
     instrument(&mut function.block, &function.sig.ident, key, name, args.timeout.as_ref())?;
@@ -96,15 +100,20 @@ fn expand_impl(args: CallArgs, mut block: ItemImpl, file: Option<PathBuf>) -> sy
 
 /// The arguments of the method's own `#[filibuster::call(..)]`, taken off it
 /// (so that it does not instrument the method a second time), if it has one.
-/// The attribute is known by its path: `call`, `filibuster::call` or
-/// `::filibuster::call` (under another name, it expands later on the method
-/// already instrumented, and says so). On error the method is left half
-/// done, which does not matter: the expansion is then the item as written,
-/// plus the error.
 fn own_args(method: &mut ImplItemFn) -> syn::Result<Option<CallArgs>> {
+    take_args(&mut method.attrs)
+}
+
+/// The arguments of the `#[filibuster::call(..)]` among `attrs`, taken out
+/// of them, if there is one. The attribute is known by its path: `call`,
+/// `filibuster::call` or `::filibuster::call` (under another name, it
+/// expands later on the fn already instrumented, and says so). On error
+/// the attributes are left half done, which does not matter: the expansion
+/// is then the item as written, plus the error.
+pub(crate) fn take_args(attrs: &mut Vec<Attribute>) -> syn::Result<Option<CallArgs>> {
     let mut own = None;
-    let mut kept = Vec::with_capacity(method.attrs.len());
-    for attr in std::mem::take(&mut method.attrs) {
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in std::mem::take(attrs) {
         if !is_call_attribute(&attr) {
             kept.push(attr);
             continue;
@@ -127,11 +136,11 @@ fn own_args(method: &mut ImplItemFn) -> syn::Result<Option<CallArgs>> {
         };
         own = Some(CallArgs::parse(tokens)?);
     }
-    method.attrs = kept;
+    *attrs = kept;
     Ok(own)
 }
 
-fn is_call_attribute(attr: &Attribute) -> bool {
+pub(crate) fn is_call_attribute(attr: &Attribute) -> bool {
     let path = attr.path();
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     match segments.as_slice() {
@@ -222,8 +231,11 @@ impl SendRewriter {
         // A call, not a block: the expression must not start with `{`, which
         // would end it early where a block is taken whole (a `select!`
         // handler, a statement).
+        // The receiver is passed through `identity`, whose call has the span
+        // of `send`, as the call of `send` does, so that a receiver that is
+        // no request builder is said once, at `.send`.
         syn::parse_quote_spanned! {span=>
-            ::filibuster::__private::send(#receiver, {
+            ::filibuster::__private::send(::core::convert::identity(#receiver), {
                 static __FILIBUSTER_CALLSITE: ::filibuster::__private::Callsite =
                     ::filibuster::__private::Callsite {
                         id: #id,
@@ -259,12 +271,26 @@ impl SendRewriter {
 
 impl VisitMut for SendRewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let awaited_send = match expr {
+            Expr::Await(awaited) => match &*awaited.base {
+                Expr::MethodCall(call) if is_plain_send(call) => Some(call.method.span()),
+                _ => None,
+            },
+            _ => None,
+        };
         // Children first, so that ordinals follow the source order.
         visit_mut::visit_expr_mut(self, expr);
         if let Expr::MethodCall(call) = expr
             && is_plain_send(call)
         {
             *expr = self.instrumented_send(call);
+        }
+        // The `.await` of a `.send()` gets the span of `send`, as the whole
+        // instrumented send has: a receiver that is no request builder is
+        // then one error (rustc says an unmet bound once per span), not one
+        // at `.send` and another at `.await`.
+        if let (Expr::Await(awaited), Some(span)) = (expr, awaited_send) {
+            awaited.await_token.span = span;
         }
     }
 

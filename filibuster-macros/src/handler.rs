@@ -1,18 +1,25 @@
 //! `#[filibuster::handler]`: parse, validate, expand.
 
+use std::path::PathBuf;
+
 use proc_macro2::{Delimiter, Group, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, FnArg, ReturnType, Signature, Type, Visibility, braced};
+use syn::{Attribute, FnArg, ItemFn, ReturnType, Signature, Type, Visibility, braced};
 
 use crate::args::{self, HandlerArgs};
+use crate::call;
 
 const APPLIES_TO: &str = "#[filibuster::handler] applies to an async fn (an axum handler)";
 
-pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let function = match syn::parse2::<MaybeItemFn>(item.clone()) {
+pub(crate) fn expand(
+    args: TokenStream,
+    item: TokenStream,
+    file: Option<PathBuf>,
+) -> syn::Result<TokenStream> {
+    let mut function = match syn::parse2::<MaybeItemFn>(item.clone()) {
         Ok(function) => function,
         // Not a fn with a body: say what it is, or give syn's own error.
         Err(_) => return Err(args::not_a_fn(item, APPLIES_TO)),
@@ -45,7 +52,21 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     if let Some(again) = function.outer_attrs.iter().find(|attr| is_handler_attribute(attr.path())) {
         return Err(syn::Error::new_spanned(again, "#[filibuster::handler] twice on one fn"));
     }
+    if function.outer_attrs.iter().any(call::is_call_attribute) {
+        function = with_sends_instrumented(item, file)?;
+    }
     Ok(expand_handler(function, &args))
+}
+
+/// A handler that sends requests itself, with `#[filibuster::call]` below
+/// `#[filibuster::handler]`: its `.send()`s are instrumented first, as when
+/// the call attribute stands above (and expands first), so that both
+/// orders give the same fn. The handler's expansion would otherwise put the
+/// body inside a macro that the call attribute cannot look into.
+fn with_sends_instrumented(item: TokenStream, file: Option<PathBuf>) -> syn::Result<MaybeItemFn> {
+    let mut function: ItemFn = syn::parse2(item)?;
+    let args = call::take_args(&mut function.attrs)?.unwrap_or_default();
+    syn::parse2(call::expand_fn(args, function, file)?)
 }
 
 /// Whether `path` names this attribute: `filibuster::handler`, with or

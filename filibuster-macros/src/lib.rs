@@ -15,8 +15,9 @@ use proc_macro::TokenStream;
 /// Instruments an axum handler; see `filibuster::handler`.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    let file = proc_macro::Span::call_site().local_file();
     let item = proc_macro2::TokenStream::from(item);
-    or_error(handler::expand(args.into(), item.clone()), item)
+    or_error(handler::expand(args.into(), item.clone(), file), item)
 }
 
 /// Makes an async fn a test that explores; see `filibuster::test`.

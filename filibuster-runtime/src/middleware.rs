@@ -135,6 +135,7 @@ impl SendError for reqwest_middleware::Error {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl Instrumentable for reqwest_middleware::RequestBuilder {
     type Output = reqwest_middleware::Result<Response>;
 

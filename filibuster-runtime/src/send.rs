@@ -46,12 +46,12 @@ pub fn send<B: Instrumentable>(
 /// Sealed: implemented for those builders only.
 #[diagnostic::on_unimplemented(
     message = "`#[filibuster::call]` cannot instrument the `.send()` of `{Self}`",
-    label = "the receiver of this `.send()` is not a request builder filibuster knows",
-    note = "the `.send()`s of a `#[filibuster::call]` fn are those of `reqwest::RequestBuilder`, or of \
-            `reqwest_middleware::RequestBuilder` with filibuster's `reqwest-middleware` feature",
-    note = "move other `.send()`s out of the fn, into one without the attribute",
-    note = "a `reqwest::RequestBuilder` of another reqwest than filibuster's (0.13) is not one it \
-            knows: `cargo tree -d -i reqwest` shows two versions"
+    label = "not a request builder of reqwest 0.13 (nor of reqwest-middleware 0.5)",
+    note = "filibuster instruments the `.send()` of reqwest 0.13's `RequestBuilder`, and of \
+            reqwest-middleware 0.5's with filibuster's `reqwest-middleware` feature",
+    note = "a `reqwest::RequestBuilder` here is another reqwest's (0.12 or older): move this crate \
+            to reqwest 0.13; `cargo tree -d -i reqwest` shows both versions and what depends on each",
+    note = "a `.send()` of anything else: move it out of this fn, into one without the attribute"
 )]
 pub trait Instrumentable: sealed::Sealed + Sized {
     /// What `.send()` resolves to.
@@ -72,6 +72,9 @@ pub(crate) mod sealed {
     impl Sealed for reqwest_middleware::RequestBuilder {}
 }
 
+// Not listed as "another type that implements the trait": it would read as
+// the same type as a `RequestBuilder` of another reqwest.
+#[diagnostic::do_not_recommend]
 impl Instrumentable for RequestBuilder {
     type Output = reqwest::Result<Response>;
 
