@@ -42,6 +42,7 @@
 
 #[path = "../examples/cinema/app.rs"]
 mod app;
+mod support;
 
 use std::path::PathBuf;
 
@@ -411,23 +412,6 @@ async fn the_html_report_shows_what_the_app_said_as_text() {
     assert!(html.contains("<title>Filibuster report: &lt;b&gt;cinema&lt;/b&gt; &amp; co</title>"), "{html}");
 }
 
-/// Chromium, or `None` when `FILIBUSTER_SKIP_BROWSER=1` says to skip the
-/// browser checks; missing otherwise, it fails the test.
-fn chromium() -> Option<PathBuf> {
-    if std::env::var_os("FILIBUSTER_SKIP_BROWSER").is_some_and(|v| v == "1") {
-        return None;
-    }
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("chromium"))
-        .find(|path| path.is_file());
-    assert!(
-        found.is_some(),
-        "chromium is not on PATH: install it (`apt-get install -y chromium`; .ci/run does) or set \
-         FILIBUSTER_SKIP_BROWSER=1 to skip the browser checks"
-    );
-    found
-}
-
 /// The DOM headless `chromium` renders from the file at `path`.
 fn rendered_dom(chromium: &std::path::Path, path: &std::path::Path) -> String {
     let profile = tempfile::tempdir().unwrap();
@@ -453,7 +437,10 @@ fn rendered_dom(chromium: &std::path::Path, path: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn chromium_renders_the_grid_of_the_html_report() {
-    let Some(chromium) = chromium() else { return };
+    let test = "chromium_renders_the_grid_of_the_html_report";
+    let Some(chromium) = support::system_program(test, "chromium", &["chromium", "chromium-browser"]) else {
+        return;
+    };
     let report = buggy_report("browser").await;
     let dir = report_dir("browser");
     let path = dir.join("report.html");

@@ -320,3 +320,36 @@ pub async fn explore_get(explorer: &filibuster::Explorer, url: &str) -> filibust
         })
         .await
 }
+
+/// The environment variable that makes the tests needing a system package
+/// (a browser, a database server) fail when it is missing, instead of
+/// skipping: `.ci/run`, which installs them, sets it to 1.
+pub const REQUIRE_SYSTEM_PACKAGES: &str = "FILIBUSTER_REQUIRE_SYSTEM_PACKAGES";
+
+/// The first of `names` found on `PATH`, the program of the system package
+/// `package`; when none is there, `None` after a line on the terminal
+/// saying that `test` skipped and why (written past the test harness'
+/// capture, so that it shows in a plain `cargo test`), or a failure when
+/// [`REQUIRE_SYSTEM_PACKAGES`] is 1.
+pub fn system_program(test: &str, package: &str, names: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|program| program.is_file());
+    if found.is_none() {
+        let why = format!(
+            "{} is not on PATH (install the package {package}: `apt-get install -y {package}`)",
+            names.join(" or ")
+        );
+        assert!(
+            std::env::var_os(REQUIRE_SYSTEM_PACKAGES).is_none_or(|v| v != "1"),
+            "{test}: {why}; {REQUIRE_SYSTEM_PACKAGES}=1 makes it mandatory"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "test {test} SKIPPED: {why}; {REQUIRE_SYSTEM_PACKAGES}=1 makes it fail instead, as in .ci/run"
+        );
+    }
+    found
+}
