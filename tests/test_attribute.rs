@@ -92,6 +92,46 @@ async fn nothing_tested_passes_when_allowed(ctx: TestContext) {
     assert!(!ctx.fault_injected());
 }
 
+// ----- reports ---------------------------------------------------------------
+
+/// Where `#[filibuster::test]` writes the JSON report of test `function` of
+/// this file by default: `target/filibuster/<crate>/<fn>.json`.
+fn default_report(function: &str) -> PathBuf {
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    target.join(format!("filibuster/test_attribute/{function}.json"))
+}
+
+const CUSTOM_REPORT: &str = "target/filibuster-test-reports/test_attribute/custom.json";
+
+#[filibuster::test(
+    allow_no_calls = true,
+    regressions = false,
+    report = "target/filibuster-test-reports/test_attribute/custom.json"
+)]
+#[ignore = "run by `a_test_writes_its_report_where_report_says`"]
+async fn custom_report(_ctx: TestContext) {}
+
+#[filibuster::test(allow_no_calls = true, regressions = false, report = false)]
+#[ignore = "run by `a_test_writes_its_report_where_report_says`"]
+async fn no_report(_ctx: TestContext) {}
+
+#[test]
+fn a_test_writes_its_report_where_report_says() {
+    let custom = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(CUSTOM_REPORT);
+    let html = custom.with_extension("html");
+    let _ = (std::fs::remove_file(&custom), std::fs::remove_file(&html));
+    custom_report();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&custom).unwrap()).unwrap();
+    assert_eq!(written["report_file"], custom.display().to_string(), "{written}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<html"));
+
+    let none = default_report("no_report");
+    let _ = std::fs::remove_file(&none);
+    no_report();
+    assert!(!none.exists(), "`report = false` writes none");
+}
+
 // ----- saved regressions -----------------------------------------------------
 
 const BUG_REGRESSIONS: &str = "target/filibuster-test-regressions/test_attribute/bug.json";
@@ -111,10 +151,36 @@ fn a_failing_execution_is_saved_and_replayed_first() {
 
     // The exploration finds the movies timeout at execution 5 (plus the
     // repeated fault-free one), and saves it.
+    let report = default_report("bug_with_regressions");
+    let _ = std::fs::remove_file(&report);
     let first = panic_of(bug_with_regressions);
     assert_eq!(BUG_RUNS.swap(0, Ordering::SeqCst), 6, "{first}");
     assert!(first.contains("execution 5 FAILED"), "{first}");
     assert!(first.contains(&format!("saved to {}", file.display())), "{first}");
+    // The command runs this test alone, in its package's test target.
+    assert!(
+        first.contains(
+            "replay it with: cargo test -p filibuster --test test_attribute bug_with_regressions -- --exact"
+        ),
+        "{first}"
+    );
+    // The grid, and the report's files.
+    assert!(
+        first.contains(
+            "  call 2  not explored     failed           passed        passed        passed\n\
+             \x20 call 1: users -> bookings GET /bookings/chris_rivers"
+        ),
+        "{first}"
+    );
+    let html = report.with_extension("html");
+    assert!(
+        first.ends_with(&format!("\nReport: {} (HTML: {})\n", report.display(), html.display())),
+        "{first}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(written["executions_run"], 5, "{written}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("execution 5 FAILED"));
     let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(saved["regressions"].as_array().map(Vec::len), Some(1), "{saved}");
 

@@ -112,7 +112,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         println!("replaying {} ({})", path.display(), faults.join(", "));
         explorer = explorer.replay(counterexample);
     } else {
-        explorer = explorer.counterexample_file(COUNTEREXAMPLE).replay_command(format!(
+        explorer = explorer.counterexample_file(shown(Path::new(COUNTEREXAMPLE))).replay_command(format!(
             "cargo run --example cinema -- {}--replay {}",
             if args.bug { "--bug " } else { "" },
             shown(Path::new(COUNTEREXAMPLE)).display()
@@ -123,36 +123,23 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             if args.no_reduction { ", no dynamic reduction" } else { "" },
         );
     }
+    let report_path = if args.replay.is_some() { REPLAY_REPORT } else { REPORT };
+    let explorer = explorer.report_file(shown(Path::new(report_path)));
     let users_url = start(&explorer, bug).await?;
     let report = explore(&explorer, &users_url).await;
 
-    let report_path = Path::new(if args.replay.is_some() { REPLAY_REPORT } else { REPORT });
-    let html_path = report_path.with_extension("html");
-    report
-        .write_json(report_path)
-        .map_err(|error| format!("cannot write the report {}: {error}", report_path.display()))?;
-    report
-        .write_html(&html_path)
-        .map_err(|error| format!("cannot write the report {}: {error}", html_path.display()))?;
-    let reports = format!("report: {} (HTML: {})", shown(report_path).display(), shown(&html_path).display());
+    let files = report.files_line().unwrap_or_default();
     match (report.verdict(), &report.replay) {
         (Verdict::Passed, Some(_)) => {
-            println!("\n{}", report.summary());
-            print!("\n{}", report.grid_table());
-            println!("{reports}");
+            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
             println!("\nevery planned fault was injected and the test passes: fixed");
         }
         (Verdict::Passed, None) => {
-            println!("\n{}", report.summary());
-            print!("\n{}", report.grid_table());
-            println!("{reports}");
+            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
             println!("\nevery execution passed");
         }
-        _ => {
-            println!("\n{}", report.failure_message());
-            print!("\n{}", report.grid_table());
-            println!("{reports}");
-        }
+        // The grid and the report's files included.
+        _ => print!("\n{}", report.failure_message()),
     }
     Ok(ExitCode::from(report.verdict().exit_code()))
 }

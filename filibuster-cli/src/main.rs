@@ -227,6 +227,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         .progress(true)
         .functional_test_name(&args.functional_test)
         .counterexample_file(&args.write_counterexample)
+        .report_file(&args.report_file)
         .replay_command(replay_command)
         .allow_no_calls(args.allow_no_calls)
         .allow_nondeterminism(args.allow_nondeterminism)
@@ -264,13 +265,15 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
 
     if report.passed() {
         println!("{}", report.summary());
+        print!("\n{}", report.grid_table());
+        print!("{}", report.files_line().unwrap_or_default());
         if report.replay == Some(ReplayOutcome::Fixed) {
             println!(
                 "Counterexample did not reproduce: every planned fault was injected and the test passed."
             );
         }
     } else {
-        println!("{}", report.failure_message());
+        print!("{}", report.failure_message());
         if report.counterexample_file.is_none()
             && report.replay.is_none()
             && report.executions.first().is_some_and(|e| e.failed())
@@ -285,33 +288,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
             if *test_failed { "failed" } else { "passed" }
         );
     }
-    print!("\n{}", report.grid_table());
-    let html_file = html_beside(&args.report_file);
-    let written = report
-        .write_json(&args.report_file)
-        .map_err(|e| (&args.report_file, e))
-        .and_then(|()| report.write_html(&html_file).map_err(|e| (&html_file, e)));
-    match written {
-        Ok(()) => println!("Report: {} (HTML: {})", args.report_file.display(), html_file.display()),
-        Err((path, error)) => {
-            eprintln!("error: cannot write the report to {}: {error}", path.display());
-            return Ok(ExitCode::from(2));
-        }
-    }
     Ok(ExitCode::from(report.verdict().exit_code()))
-}
-
-/// Where the HTML report goes: beside `json`, with its stem and `.html`
-/// (`.html` added when `json` already ends so).
-fn html_beside(json: &std::path::Path) -> PathBuf {
-    let html = json.with_extension("html");
-    if html == json {
-        let mut name = json.as_os_str().to_owned();
-        name.push(".html");
-        PathBuf::from(name)
-    } else {
-        html
-    }
 }
 
 /// The functional test command, run once per execution.

@@ -608,7 +608,7 @@ fn cli_exits_2_on_usage_errors_and_an_unwritable_report() {
         run(&mut cli_test(&dir, "true", &["--allow-no-calls", "--report-file", "/proc/x.json"]));
     let text = both(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
-    assert!(text.contains("error: cannot write the report to /proc/x.json"), "{text}");
+    assert!(text.contains("cannot write the report to /proc/x.json: "), "{text}");
 
     // The HTML report goes beside the JSON one, wherever that is.
     let (output, _) =

@@ -54,6 +54,7 @@ pub struct Explorer {
     dynamic_reduction: bool,
     max_executions: Option<usize>,
     counterexample_file: Option<PathBuf>,
+    report_file: Option<PathBuf>,
     replay: Option<Counterexample>,
     /// Where the progress bar is drawn, if anywhere.
     progress: Option<Progress>,
@@ -305,6 +306,7 @@ impl Explorer {
             dynamic_reduction: true,
             max_executions: None,
             counterexample_file: None,
+            report_file: None,
             replay: None,
             progress: None,
             name: String::new(),
@@ -336,6 +338,15 @@ impl Explorer {
     /// Where to write the counterexample when the test fails under faults.
     pub fn counterexample_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.counterexample_file = Some(path.into());
+        self
+    }
+
+    /// Writes the run's report when it ends: as JSON to `path` and as HTML
+    /// beside it (the same name, `.html`), creating their directory.
+    /// [`Report::report_file`] says where; a report that cannot be written
+    /// fails the run ([`RunError::ReportFile`]).
+    pub fn report_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.report_file = Some(path.into());
         self
     }
 
@@ -517,6 +528,9 @@ impl Explorer {
         report.elapsed = started.elapsed();
         if let Some(progress) = &self.progress {
             progress.finish(&bar);
+        }
+        if let Some(path) = &self.report_file {
+            report.write_files(path);
         }
         report
     }

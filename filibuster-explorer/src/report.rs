@@ -39,6 +39,10 @@ pub struct Report {
     pub executions: Vec<ExecutionReport>,
     /// The counterexample file written for the failing execution, if any.
     pub counterexample_file: Option<PathBuf>,
+    /// The JSON file this report was written to, with the HTML beside it
+    /// ([`Report::html_file`]), when the explorer writes one
+    /// ([`Explorer::report_file`](super::Explorer::report_file)).
+    pub report_file: Option<PathBuf>,
     /// The command that replays the counterexample, when the explorer knows
     /// one.
     pub replay_command: Option<String>,
@@ -207,6 +211,13 @@ pub enum RunError {
     RecordsLost {
         /// How many records.
         count: u64,
+    },
+    /// The report cannot be written to its file.
+    ReportFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The file of saved regressions cannot be read or written (nothing in
     /// it was replaced).
@@ -483,7 +494,8 @@ impl Report {
     /// it untested, or the failing execution with its number, every fault
     /// (source -> target, method, path, callsite, fault), the functional
     /// test's message, the counterexample file and how to replay it; then
-    /// the summary.
+    /// the summary, the [grid](Report::grid_table) and the report's files
+    /// ([`Report::files_line`]). Every line ends with a line break.
     pub fn failure_message(&self) -> String {
         let mut out = String::new();
         for error in &self.errors {
@@ -569,7 +581,43 @@ impl Report {
             let _ = writeln!(out, "replay it with: {command}");
         }
         out.push_str(&self.summary());
+        out.push('\n');
+        if !self.executions.is_empty() {
+            out.push('\n');
+            out.push_str(&self.grid_table());
+        }
+        if let Some(files) = self.files_line() {
+            out.push_str(&files);
+        }
         out
+    }
+
+    /// `Report: <JSON file> (HTML: <HTML file>)`, with its line break, when
+    /// the report was written to files.
+    pub fn files_line(&self) -> Option<String> {
+        let json = self.report_file.as_ref()?;
+        Some(format!("Report: {} (HTML: {})\n", json.display(), html_beside(json).display()))
+    }
+
+    /// The HTML file written beside [`Report::report_file`].
+    pub fn html_file(&self) -> Option<PathBuf> {
+        self.report_file.as_deref().map(html_beside)
+    }
+
+    /// Writes the report as JSON to `json` and as HTML beside it, and
+    /// records it in [`Report::report_file`]; on failure, records a
+    /// [`RunError::ReportFile`] instead.
+    pub(crate) fn write_files(&mut self, json: &Path) {
+        self.report_file = Some(json.to_path_buf());
+        let html = html_beside(json);
+        let written = match self.write_json(json) {
+            Ok(()) => self.write_html(&html).map_err(|error| (html, error)),
+            Err(error) => Err((json.to_path_buf(), error)),
+        };
+        if let Err((path, error)) = written {
+            self.report_file = None;
+            self.errors.push(RunError::ReportFile { path, reason: error.to_string() });
+        }
     }
 
     /// The figures a person wants at the end, one per line, then what the
@@ -752,6 +800,9 @@ impl RunError {
                 "services could not deliver {count} record(s) to the Filibuster server (slow, gone or \
                  overloaded): their calls went un-faulted and unrecorded, so the exploration is incomplete"
             ),
+            RunError::ReportFile { path, reason } => {
+                format!("cannot write the report to {}: {reason}", path.display())
+            }
             RunError::RegressionsFile { path, reason } => format!(
                 "the saved regressions in {} cannot be used: {reason}; fix or delete the file (it was left \
                  as it is)",
@@ -886,5 +937,18 @@ impl ExecutionReport {
             );
         }
         out
+    }
+}
+
+/// The HTML report's file beside the JSON one at `json`: its stem and
+/// `.html` (`.html` added when `json` already ends so).
+pub(crate) fn html_beside(json: &Path) -> PathBuf {
+    let html = json.with_extension("html");
+    if html == json {
+        let mut name = json.as_os_str().to_owned();
+        name.push(".html");
+        PathBuf::from(name)
+    } else {
+        html
     }
 }

@@ -23,6 +23,11 @@ pub struct TestOptions {
     dynamic_reduction: bool,
     strategy: Strategy,
     regressions: Option<PathBuf>,
+    /// The JSON report's file (the HTML beside it), if one is written.
+    report: Option<PathBuf>,
+    /// `-p <package> --test <target>` (or `--lib`, `--bin <name>`): what
+    /// makes `cargo test` build and run this test's target only.
+    cargo_target: String,
     replay_first: bool,
     keep_going: bool,
     allow_no_calls: bool,
@@ -43,6 +48,10 @@ impl TestOptions {
         let mut default_regressions = Path::new(manifest_dir).join("filibuster-regressions");
         default_regressions.extend(&segments);
         default_regressions.push(format!("{function}.json"));
+        // `<target dir>/filibuster/<crate>/<module path>/<fn>.json`.
+        let mut default_report = target_dir(manifest_dir).join("filibuster");
+        default_report.extend(&segments);
+        default_report.push(format!("{function}.json"));
         segments.remove(0);
         segments.push(function);
         Self {
@@ -54,6 +63,8 @@ impl TestOptions {
             strategy: Strategy::default(),
             // `filibuster-regressions/<crate>/<module path>/<fn>.json`.
             regressions: Some(default_regressions),
+            report: Some(default_report),
+            cargo_target: String::new(),
             replay_first: true,
             keep_going: false,
             allow_no_calls: false,
@@ -94,6 +105,26 @@ impl TestOptions {
     /// = false` (`None`: keep none).
     pub fn regressions(mut self, path: Option<&str>) -> Self {
         self.regressions = path.map(|path| self.manifest_dir.join(path));
+        self
+    }
+
+    /// The test's package and target, for the command that replays it:
+    /// `package` (`CARGO_PKG_NAME`), the target's crate (`CARGO_CRATE_NAME`),
+    /// whether it is an integration test, and the binary's name when it is
+    /// one (`CARGO_BIN_NAME`).
+    pub fn target(mut self, package: &str, krate: &str, integration_test: bool, bin: Option<&str>) -> Self {
+        self.cargo_target = match (integration_test, bin) {
+            (true, _) => format!("-p {package} --test {krate}"),
+            (false, Some(bin)) => format!("-p {package} --bin {bin}"),
+            (false, None) => format!("-p {package} --lib"),
+        };
+        self
+    }
+
+    /// `report = "<file>.json"` (relative to the package), or `report =
+    /// false` (`None`: write none).
+    pub fn report(mut self, path: Option<&str>) -> Self {
+        self.report = path.map(|path| self.manifest_dir.join(path));
         self
     }
 
@@ -139,10 +170,14 @@ impl TestOptions {
         if let Some(path) = &self.regressions {
             let relative = path.strip_prefix(&self.manifest_dir).unwrap_or(path);
             explorer = explorer.regressions(path).replay_command(format!(
-                "cargo test {} -- --exact (replays {} first)",
+                "cargo test {} {} -- --exact (replays {} first)",
+                self.cargo_target,
                 self.name,
                 relative.display()
             ));
+        }
+        if let Some(path) = &self.report {
+            explorer = explorer.report_file(path);
         }
         explorer
     }
@@ -175,9 +210,27 @@ pub fn run_test<S, O>(
         // Output of the test, not a diagnostic: `eprintln!` is what the
         // test harness captures (and shows with `--nocapture`), as it does
         // the prints of the test's own body.
-        eprintln!("#[filibuster::test] {}: passed\n{}", options.name, report.summary());
+        eprintln!(
+            "#[filibuster::test] {}: passed\n{}\n\n{}{}",
+            options.name,
+            report.summary(),
+            report.grid_table(),
+            report.files_line().unwrap_or_default()
+        );
     }
     report.assert_passed();
+}
+
+/// The target directory of the test binary running: the nearest of its
+/// ancestors that cargo marked with `CACHEDIR.TAG` (`target/`, wherever
+/// `CARGO_TARGET_DIR` or a workspace puts it), else `<package>/target`.
+fn target_dir(manifest_dir: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors().skip(1).find(|dir| dir.join("CACHEDIR.TAG").is_file()).map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| Path::new(manifest_dir).join("target"))
 }
 
 /// The `setup` of a test that starts no services of its own (its body

@@ -103,6 +103,8 @@ pub(crate) struct TestArgs {
     pub(crate) breadth_first: Option<bool>,
     /// `regressions = "<file>"`, or `regressions = false` (`None` inside).
     pub(crate) regressions: Option<Option<LitStr>>,
+    /// `report = "<file>.json"`, or `report = false` (`None` inside).
+    pub(crate) report: Option<Option<LitStr>>,
     pub(crate) replay_first: Option<syn::LitBool>,
     pub(crate) keep_going: Option<syn::LitBool>,
     pub(crate) allow_no_calls: Option<syn::LitBool>,
@@ -116,9 +118,8 @@ pub(crate) enum FaultModelArg {
 
 const TEST_USAGE: &str = "#[filibuster::test(services = start_services, max_executions = 100)]";
 const TEST_TAKES: &str = "#[filibuster::test] takes `services`, `fault_model`, `max_executions`, \
-                          `dynamic_reduction`, `strategy`, `regressions`, `replay_first`, `keep_going` and \
-                          `allow_no_calls`, \
-                          all optional";
+                          `dynamic_reduction`, `strategy`, `regressions`, `report`, `replay_first`, \
+                          `keep_going` and `allow_no_calls`, all optional";
 
 impl TestArgs {
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
@@ -202,20 +203,31 @@ impl TestArgs {
                     const REGRESSIONS: &str = "`regressions` takes the file that keeps this test's failing \
                                                executions, relative to the package (`regressions = \"...\"`), or \
                                                `false` to keep none";
-                    let value = match ungroup(meta.value()?.parse()?) {
-                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().trim().is_empty() => {
-                            Some(lit)
-                        }
-                        Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) if !lit.value => None,
-                        other => return Err(syn::Error::new(other.span(), REGRESSIONS)),
-                    };
+                    let value = file_or_false(&meta, REGRESSIONS)?;
                     set_once(&mut args.regressions, value, &meta, "regressions")
+                }
+                "report" => {
+                    const REPORT: &str = "`report` takes the JSON file of this test's report, relative to the \
+                                          package (`report = \"target/checkout.json\"`; the HTML goes beside \
+                                          it), or `false` to write none";
+                    let value = file_or_false(&meta, REPORT)?;
+                    set_once(&mut args.report, value, &meta, "report")
                 }
                 _ => Err(unknown(&meta, TEST_TAKES, TEST_USAGE)),
             }
         })
         .parse2(tokens)?;
         Ok(args)
+    }
+}
+
+/// The non-empty file name after `name =`, or `None` for `false`; else an
+/// error saying `takes`.
+fn file_or_false(meta: &ParseNestedMeta<'_>, takes: &str) -> syn::Result<Option<LitStr>> {
+    match ungroup(meta.value()?.parse()?) {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().trim().is_empty() => Ok(Some(lit)),
+        Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) if !lit.value => Ok(None),
+        other => Err(syn::Error::new(other.span(), takes)),
     }
 }
 

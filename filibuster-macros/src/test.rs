@@ -105,8 +105,17 @@ fn expand_test(function: MaybeItemFn, args: &TestArgs) -> TokenStream {
 /// The `TestOptions` the arguments describe.
 fn options(args: &TestArgs, name: &str) -> TokenStream {
     let private = quote!(::filibuster::__private);
+    // The package and test target, for the replay command: cargo gives
+    // `CARGO_TARGET_TMPDIR` to integration tests (and benches) only, and
+    // `CARGO_BIN_NAME` to binaries only.
     let mut options = quote! {
         #private::TestOptions::new(::core::module_path!(), #name, ::core::env!("CARGO_MANIFEST_DIR"))
+            .target(
+                ::core::env!("CARGO_PKG_NAME"),
+                ::core::env!("CARGO_CRATE_NAME"),
+                ::core::option_env!("CARGO_TARGET_TMPDIR").is_some(),
+                ::core::option_env!("CARGO_BIN_NAME"),
+            )
     };
     let mut set = |method: &str, value: TokenStream| {
         let method = Ident::new(method, Span::call_site());
@@ -130,6 +139,11 @@ fn options(args: &TestArgs, name: &str) -> TokenStream {
     match &args.regressions {
         Some(Some(path)) => set("regressions", quote!(::core::option::Option::Some(#path))),
         Some(None) => set("regressions", quote!(::core::option::Option::None)),
+        None => {}
+    }
+    match &args.report {
+        Some(Some(path)) => set("report", quote!(::core::option::Option::Some(#path))),
+        Some(None) => set("report", quote!(::core::option::Option::None)),
         None => {}
     }
     if let Some(on) = &args.replay_first {
