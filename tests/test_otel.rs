@@ -370,3 +370,50 @@ async fn a_failed_execution_is_an_error_span() {
     }
     traced.assert_no_otel_warning();
 }
+
+/// With the `otel` feature on and no OpenTelemetry layer, the spans have no
+/// context: said as a warning when the environment names a collector
+/// (traces were wanted), at debug level otherwise (a service that exports
+/// only when told where, as the cinema's per-service binaries). In a child
+/// process each: it is said once per process.
+#[test]
+fn the_missing_context_is_a_warning_only_when_a_collector_is_named() {
+    support::run_child(
+        "missing_context_in_child",
+        &[("EXPECTED_LEVEL", "WARN"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")],
+        &[],
+    );
+    support::run_child(
+        "missing_context_in_child",
+        &[("EXPECTED_LEVEL", "DEBUG")],
+        &["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
+    );
+}
+
+/// Calls c: 200 when c answered 200, else 503.
+#[filibuster::handler(service = "relay")]
+async fn relay(State(c): State<Peer>) -> StatusCode {
+    match get_c(&c, "7").await {
+        Ok(response) if response.status() == StatusCode::OK => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[tokio::test]
+#[ignore = "run in child processes by `the_missing_context_is_a_warning_only_when_a_collector_is_named`"]
+async fn missing_context_in_child() {
+    let logs = support::Logs::of_target("filibuster_runtime::otel");
+    let _guard = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let explorer = Explorer::new().repeat_initial_execution(false);
+    let c = Router::new().route("/c/{item}", get(c_item)).layer(explorer.connection().layer());
+    let c = Peer { http: reqwest::Client::new(), url: serve(c).await };
+    let relay = Router::new().route("/relay", get(relay)).with_state(c).layer(explorer.connection().layer());
+    let url = format!("{}/relay", serve(relay).await);
+    support::explore_get(&explorer, &url).await.assert_passed();
+    let said = |level| logs.of(level).iter().filter(|text| text.contains("no OpenTelemetry context")).count();
+    let (warnings, debug) = (said(tracing::Level::WARN), said(tracing::Level::DEBUG));
+    match std::env::var("EXPECTED_LEVEL").unwrap().as_str() {
+        "WARN" => assert_eq!((warnings, debug), (1, 0)),
+        _ => assert_eq!((warnings, debug), (0, 1)),
+    }
+}

@@ -35,21 +35,42 @@ pub(crate) fn inject(span: &Span, headers: &mut HeaderMap) {
     TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
 }
 
+/// The environment variable of the collector's base URL, for every signal
+/// (`/v1/traces` is appended).
+pub const ENV_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The environment variable of the full URL the traces are sent to.
+pub const ENV_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+
 /// Says, once per process, that instrumented calls send no trace context:
 /// their client spans are recorded, but by no `tracing-opentelemetry`
-/// layer.
+/// layer. A warning when the process was given a collector to export to
+/// ([`ENV_ENDPOINT`] or [`ENV_TRACES_ENDPOINT`]), so that traces were
+/// wanted; else at debug level: a service built with the feature that
+/// exports only when told where (as the cinema's do) is not wrong.
 #[cold]
 fn warn_no_context() {
+    const MESSAGE: &str = "filibuster's `otel` feature is on, but the client spans of instrumented calls \
+                           have no OpenTelemetry context: no `traceparent` is sent, and a request through \
+                           several services is not one trace. Add a `tracing_opentelemetry` layer that \
+                           takes the spans of target `filibuster::http` to the subscriber \
+                           (`filibuster::otlp::init`, or `filibuster::otlp::Otlp::layer()` in one of your \
+                           own), or turn the feature off (said once)";
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
-        tracing::warn!(
-            "filibuster's `otel` feature is on, but the client spans of instrumented calls have no \
-             OpenTelemetry context: no `traceparent` is sent, and a request through several services \
-             is not one trace. Add a `tracing_opentelemetry` layer that takes the spans of target \
-             `filibuster::http` to the subscriber (`filibuster::otlp::init`, or \
-             `filibuster::otlp::Otlp::layer()` in one of your own), or turn the feature off (said once)"
-        );
+        if traces_wanted() {
+            tracing::warn!("{MESSAGE}");
+        } else {
+            tracing::debug!("{MESSAGE}");
+        }
     });
+}
+
+/// Whether the environment names a collector for the traces.
+fn traces_wanted() -> bool {
+    [ENV_ENDPOINT, ENV_TRACES_ENDPOINT]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// Makes the trace context of `headers` (an incoming request's), when they

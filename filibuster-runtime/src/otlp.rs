@@ -67,12 +67,7 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 /// The path of the traces under an OTLP/HTTP base URL.
 pub const TRACES_PATH: &str = "/v1/traces";
 
-/// The environment variable of the collector's base URL, for every signal
-/// (`/v1/traces` is appended).
-pub const ENV_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-
-/// The environment variable of the full URL the traces are sent to.
-pub const ENV_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+pub use crate::otel::{ENV_ENDPOINT, ENV_TRACES_ENDPOINT};
 
 /// The environment variable of extra resource attributes,
 /// `key=value,key=value`; they override those given in code.

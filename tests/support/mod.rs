@@ -282,13 +282,15 @@ pub fn is_child() -> bool {
     std::env::var_os(CHILD).is_some()
 }
 
-/// Runs the test `name` of this test binary alone, in a child process whose
+/// Runs the test `name` of this test binary alone (`#[ignore]`d ones too:
+/// a test meant only for a child is best ignored in the parent's run, which
+/// then does not count it as passed), in a child process whose
 /// environment is this one's with `set` set and `unset` removed, and asserts
 /// that it passed: for tests of what is read from the environment once per
 /// process, which must not race the other tests of the binary.
 pub fn run_child(name: &str, set: &[(&str, &str)], unset: &[&str]) {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD, "1");
+    command.args([name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"]).env(CHILD, "1");
     for (key, value) in set {
         command.env(key, value);
     }
