@@ -174,11 +174,11 @@ fn take_record<T: serde::de::DeserializeOwned>(
 /// Takes what a sender says of the records it could not deliver.
 fn note_lost(server: &Server, headers: &HeaderMap) {
     let lost = headers
-        .get(filibuster_runtime::headers::LOST_RECORDS)
+        .get(filibuster_runtime::headers::name::LOST_RECORDS)
         .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     if let Some(lost) = lost.filter(|n| *n > 0) {
         let sender = headers
-            .get(filibuster_runtime::headers::SENDER)
+            .get(filibuster_runtime::headers::name::SENDER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("unnamed");
         server.lock().note_lost(sender, lost);

@@ -36,6 +36,29 @@ pub const LOST_RECORDS: &str = "x-filibuster-lost-records";
 /// protocol.
 pub const SENDER: &str = "x-filibuster-sender";
 
+/// The same headers as [`HeaderName`]s, named at compile time: a name given
+/// as a string is parsed at each use.
+pub mod name {
+    use http::HeaderName;
+
+    /// [`GENERATED_ID`](super::GENERATED_ID).
+    pub const GENERATED_ID: HeaderName = HeaderName::from_static(super::GENERATED_ID);
+    /// [`VCLOCK`](super::VCLOCK).
+    pub const VCLOCK: HeaderName = HeaderName::from_static(super::VCLOCK);
+    /// [`ORIGIN_VCLOCK`](super::ORIGIN_VCLOCK).
+    pub const ORIGIN_VCLOCK: HeaderName = HeaderName::from_static(super::ORIGIN_VCLOCK);
+    /// [`EXECUTION_INDEX`](super::EXECUTION_INDEX).
+    pub const EXECUTION_INDEX: HeaderName = HeaderName::from_static(super::EXECUTION_INDEX);
+    /// [`REQUEST_ID`](super::REQUEST_ID).
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static(super::REQUEST_ID);
+    /// [`FORCED_SLEEP`](super::FORCED_SLEEP).
+    pub const FORCED_SLEEP: HeaderName = HeaderName::from_static(super::FORCED_SLEEP);
+    /// [`LOST_RECORDS`](super::LOST_RECORDS).
+    pub const LOST_RECORDS: HeaderName = HeaderName::from_static(super::LOST_RECORDS);
+    /// [`SENDER`](super::SENDER).
+    pub const SENDER: HeaderName = HeaderName::from_static(super::SENDER);
+}
+
 /// The longest forced sleep a handler honours; longer requests are cut to it.
 pub const MAX_FORCED_SLEEP: Duration = Duration::from_secs(30);
 
@@ -62,23 +85,16 @@ pub struct FilibusterHeaders {
 impl FilibusterHeaders {
     /// Reads the Filibuster headers of `headers`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        // Named at compile time: a name given as a string is parsed at each lookup.
-        const GENERATED_ID_NAME: HeaderName = HeaderName::from_static(GENERATED_ID);
-        const VCLOCK_NAME: HeaderName = HeaderName::from_static(VCLOCK);
-        const ORIGIN_VCLOCK_NAME: HeaderName = HeaderName::from_static(ORIGIN_VCLOCK);
-        const EXECUTION_INDEX_NAME: HeaderName = HeaderName::from_static(EXECUTION_INDEX);
-        const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
-        const FORCED_SLEEP_NAME: HeaderName = HeaderName::from_static(FORCED_SLEEP);
         Self {
-            generated_id: read(headers, GENERATED_ID_NAME, |s| s.trim().parse::<u64>().ok()),
-            vclock: read(headers, VCLOCK_NAME, |s| VectorClock::parse(s).ok()),
-            origin_vclock: read(headers, ORIGIN_VCLOCK_NAME, |s| VectorClock::parse(s).ok()),
-            execution_index: read(headers, EXECUTION_INDEX_NAME, |s| ExecutionIndex::parse(s).ok()),
-            request_id: read(headers, REQUEST_ID_NAME, |s| {
+            generated_id: read(headers, name::GENERATED_ID, |s| s.trim().parse::<u64>().ok()),
+            vclock: read(headers, name::VCLOCK, |s| VectorClock::parse(s).ok()),
+            origin_vclock: read(headers, name::ORIGIN_VCLOCK, |s| VectorClock::parse(s).ok()),
+            execution_index: read(headers, name::EXECUTION_INDEX, |s| ExecutionIndex::parse(s).ok()),
+            request_id: read(headers, name::REQUEST_ID, |s| {
                 let s = s.trim();
                 (!s.is_empty()).then(|| s.to_owned())
             }),
-            forced_sleep: read(headers, FORCED_SLEEP_NAME, parse_sleep),
+            forced_sleep: read(headers, name::FORCED_SLEEP, parse_sleep),
         }
     }
 

@@ -18,6 +18,7 @@ mod callsite;
 pub mod capture;
 mod connection;
 mod context;
+mod decision;
 mod execution_index;
 pub mod fault;
 mod handler;
@@ -29,6 +30,7 @@ pub mod middleware;
 mod otel;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+mod outgoing;
 pub mod records;
 mod send;
 pub mod service_layer;

@@ -44,10 +44,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderValue, Method};
 use reqwest::{Request, Response, Url};
 
-use crate::headers;
+use crate::headers::name::{LOST_RECORDS, SENDER};
 use crate::records::{CreateResponse, Invocation, Update};
 
 /// Environment variable read by [`TransportOptions::from_env`] (and so by
@@ -278,9 +278,6 @@ struct Shared {
     connects: Arc<Connects>,
 }
 
-/// The outgoing headers, named at compile time.
-const SENDER: HeaderName = HeaderName::from_static(headers::SENDER);
-const LOST_RECORDS: HeaderName = HeaderName::from_static(headers::LOST_RECORDS);
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 impl HttpTransport {

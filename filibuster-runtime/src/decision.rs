@@ -1,0 +1,243 @@
+//! What the server's answer to `create` decides for one call: proceed,
+//! fail with an error, answer a status, or wait first. Client-agnostic
+//! apart from the fault kinds and the status, which the adapters turn into
+//! their clients' genuine values.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::fault::ErrorKind;
+use crate::records::{CreateResponse, Exception};
+
+/// What the server decided for one call.
+pub(crate) enum Decision {
+    Proceed,
+    Fail(ErrorKind, Exception),
+    /// Perform the call with a forced sleep downstream, then fail.
+    DelayThenFail(ErrorKind, Exception, f64),
+    Status(http::StatusCode),
+    /// Wait this long, then perform the call as usual (a latency fault:
+    /// failure metadata `{"latency_ms": <n>}`, bounded by
+    /// [`MAX_FORCED_SLEEP`](crate::headers::MAX_FORCED_SLEEP)).
+    DelayThenProceed(std::time::Duration),
+}
+
+impl Decision {
+    pub(crate) fn of(answer: CreateResponse) -> Self {
+        if let Some(exception) = answer.forced_exception {
+            let kind = ErrorKind::from_name(&exception.name);
+            let aborts = exception.metadata.get("abort").and_then(Value::as_bool).unwrap_or(true);
+            if aborts {
+                return Decision::Fail(kind, exception);
+            }
+            let sleep = exception.metadata.get("sleep").and_then(json_number).unwrap_or(0.0);
+            return Decision::DelayThenFail(kind, exception, sleep_seconds(sleep));
+        }
+        let status = answer.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref());
+        if let Some(value) = status {
+            match value
+                .status_code
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .and_then(|c| http::StatusCode::from_u16(c).ok())
+            {
+                Some(status) => return Decision::Status(status),
+                None => {
+                    tracing::warn!(status = %value.status_code, "ignoring a failure with an invalid status code")
+                }
+            }
+        }
+        let latency = answer
+            .failure_metadata
+            .as_ref()
+            .and_then(|f| f.other.get(crate::records::FailureMetadata::LATENCY_MS));
+        if let Some(latency) = latency {
+            match json_number(latency).filter(|ms| ms.is_finite() && *ms >= 0.0) {
+                Some(ms) => {
+                    let max = crate::headers::MAX_FORCED_SLEEP;
+                    let delay = std::time::Duration::from_secs_f64((ms / 1000.0).min(max.as_secs_f64()));
+                    return Decision::DelayThenProceed(delay);
+                }
+                None => {
+                    let latency = crate::records::compact(latency);
+                    tracing::warn!(%latency, "ignoring a latency fault with an invalid number of milliseconds")
+                }
+            }
+        }
+        Decision::Proceed
+    }
+
+    /// The name of the fault the decision injects, as the client span's
+    /// `filibuster.fault` shows it: `connection_error`, `timeout`,
+    /// `status 503`, `latency 100ms`; `None` to proceed as usual.
+    pub(crate) fn fault_name(&self) -> Option<Cow<'static, str>> {
+        let kind = |kind: &ErrorKind| match kind {
+            ErrorKind::Connect => "connection_error",
+            ErrorKind::Timeout => "timeout",
+        };
+        match self {
+            Decision::Proceed => None,
+            Decision::Fail(error, _) | Decision::DelayThenFail(error, _, _) => {
+                Some(Cow::Borrowed(kind(error)))
+            }
+            Decision::Status(status) => Some(Cow::Owned(format!("status {}", status.as_u16()))),
+            Decision::DelayThenProceed(delay) => Some(Cow::Owned(format!("latency {}ms", delay.as_millis()))),
+        }
+    }
+}
+
+fn json_number(value: &Value) -> Option<f64> {
+    value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+/// The forced sleep of a non-aborting fault, in seconds: a negative, NaN or
+/// infinite one (`"sleep": "-1"`, `"NaN"`, `"1e400"`) is no sleep, said
+/// with a warning; any other is passed on as it is (the receiving handler
+/// bounds it).
+fn sleep_seconds(seconds: f64) -> f64 {
+    if seconds.is_finite() && seconds >= 0.0 {
+        // -0.0 as 0.
+        return seconds + 0.0;
+    }
+    tracing::warn!(sleep = seconds, "ignoring the invalid forced sleep of a non-aborting fault");
+    0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::headers;
+    use crate::outgoing::format_seconds;
+    use crate::records::ReturnValue;
+
+    /// The answer of a server that asks for a non-aborting fault sleeping
+    /// `sleep`.
+    fn non_aborting(sleep: Value) -> CreateResponse {
+        let mut metadata = Map::new();
+        metadata.insert("abort".into(), Value::Bool(false));
+        metadata.insert("sleep".into(), sleep);
+        CreateResponse {
+            generated_id: 1,
+            forced_exception: Some(Exception { name: "reqwest.timeout".into(), metadata }),
+            ..CreateResponse::default()
+        }
+    }
+
+    /// The forced sleep a decision sends downstream, as the header's text.
+    fn sleep_header(answer: &CreateResponse) -> Option<String> {
+        match Decision::of(answer.clone()) {
+            Decision::DelayThenFail(_, _, sleep) => Some(format_seconds(sleep)),
+            _ => None,
+        }
+    }
+
+    /// What the receiving handler makes of a forced-sleep header.
+    fn received_sleep(text: &str) -> Option<std::time::Duration> {
+        let mut map = http::HeaderMap::new();
+        map.insert(headers::name::FORCED_SLEEP, http::HeaderValue::from_str(text).ok()?);
+        headers::FilibusterHeaders::from_headers(&map).forced_sleep
+    }
+
+    #[test]
+    fn faults_are_named_for_their_spans() {
+        let exception = || Exception { name: "reqwest.timeout".into(), metadata: Map::new() };
+        let names = [
+            (Decision::Proceed, None),
+            (Decision::Fail(ErrorKind::Connect, exception()), Some("connection_error")),
+            (Decision::Fail(ErrorKind::Timeout, exception()), Some("timeout")),
+            (Decision::DelayThenFail(ErrorKind::Timeout, exception(), 1.0), Some("timeout")),
+            (Decision::Status(http::StatusCode::SERVICE_UNAVAILABLE), Some("status 503")),
+            (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100ms")),
+        ];
+        for (decision, name) in names {
+            assert_eq!(decision.fault_name().as_deref(), name);
+        }
+    }
+
+    #[test]
+    fn invalid_forced_sleeps_are_no_sleep() {
+        for sleep in ["-1", "-0", "NaN", "inf", "-inf", "1e400", "-1e400"] {
+            assert_eq!(sleep_header(&non_aborting(Value::from(sleep))).as_deref(), Some("0"), "{sleep}");
+        }
+        assert_eq!(sleep_header(&non_aborting(Value::from(-2.5))).as_deref(), Some("0"));
+        assert_eq!(sleep_header(&non_aborting(Value::from(i64::MIN))).as_deref(), Some("0"));
+        assert_eq!(sleep_header(&non_aborting(Value::from("soon"))).as_deref(), Some("0"));
+        assert_eq!(sleep_header(&non_aborting(Value::Null)).as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn forced_sleeps_print_as_the_reference_parses_them() {
+        for (sleep, text) in [
+            (Value::from(3), "3"),
+            (Value::from(3.0), "3"),
+            (Value::from(0.25), "0.25"),
+            (Value::from(" 11 "), "11"),
+            (Value::from(u64::MAX), "18446744073709552000"),
+            // Past i64: whole digits, not the saturated i64::MAX.
+            (Value::from(1e20), "100000000000000000000"),
+        ] {
+            assert_eq!(sleep_header(&non_aborting(sleep.clone())).as_deref(), Some(text), "{sleep}");
+        }
+        assert_eq!(received_sleep("100000000000000000000"), Some(headers::MAX_FORCED_SLEEP));
+    }
+
+    /// JSON values a server may put in a fault's `sleep`.
+    fn sleep_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<f64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| Value::from(f.to_string())),
+            "[-+ ]?(inf|infinity|NaN|nan|[0-9]{0,400}(\\.[0-9]{0,20})?(e[-+]?[0-9]{1,4})?) ?"
+                .prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+            Just(Value::Null),
+            Just(Value::Bool(true)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Whatever a server asks for, a decision is made without a panic,
+        /// and a forced sleep is sent as a header the receiving handler
+        /// reads back, bounded, as the same number of seconds.
+        #[test]
+        fn any_answer_makes_a_decision(
+            sleep in sleep_value(),
+            abort in prop_oneof![Just(Value::Bool(false)), Just(Value::Bool(true)), Just(Value::Null), ".{0,5}".prop_map(Value::from)],
+            name in ".{0,40}",
+            status in prop_oneof![any::<u16>().prop_map(|c| c.to_string()), ".{0,8}"],
+        ) {
+            let mut answer = non_aborting(sleep);
+            if let Some(exception) = &mut answer.forced_exception {
+                exception.name = name;
+                exception.metadata.insert("abort".into(), abort);
+            }
+            if let Some(text) = sleep_header(&answer) {
+                let seconds: f64 = text.parse().unwrap();
+                prop_assert!(seconds.is_finite() && seconds >= 0.0, "{text}");
+                let expected = std::time::Duration::from_secs_f64(seconds.min(headers::MAX_FORCED_SLEEP.as_secs_f64()));
+                prop_assert_eq!(received_sleep(&text), Some(expected), "{}", text);
+            }
+            let status_only = CreateResponse {
+                generated_id: 0,
+                failure_metadata: Some(crate::records::FailureMetadata {
+                    return_value: Some(ReturnValue { class: None, status_code: status.clone().into(), text: None }),
+                    other: Map::new(),
+                }),
+                ..CreateResponse::default()
+            };
+            match Decision::of(status_only) {
+                Decision::Status(code) => prop_assert_eq!(code.as_u16(), status.trim().parse::<u16>().unwrap()),
+                Decision::Proceed => prop_assert!(status.trim().parse::<u16>().ok().and_then(|c| http::StatusCode::from_u16(c).ok()).is_none()),
+                _ => prop_assert!(false, "a status became an exception"),
+            }
+        }
+    }
+}
