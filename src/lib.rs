@@ -187,7 +187,8 @@
 //! is one trace. The contexts are `tracing-opentelemetry`'s: with
 //! `tracing_opentelemetry::layer()` in the subscriber (versions:
 //! `opentelemetry` 0.31, `tracing-opentelemetry` 0.32). Without the feature,
-//! no OpenTelemetry dependency and no header.
+//! no OpenTelemetry dependency and no header. The whole story, with OTLP
+//! export: [the observability chapter](guide::observability).
 //!
 //! # The service's name
 //!
@@ -204,9 +205,123 @@
 //! HTTP at `FILIBUSTER_URL` (default `http://127.0.0.1:5005`): run them with
 //! `FILIBUSTER_ENABLED=1`, and drive the functional test with the
 //! `filibuster test --functional-test "<command>"` command, which serves the
-//! protocol there. The protocol is the reference Filibuster's: services
-//! instrumented here work with its server, and this server with services
-//! instrumented by it.
+//! protocol there ([across processes](guide::across_processes)). The
+//! protocol is the reference Filibuster's: services instrumented here work
+//! with its server, and this server with services instrumented by it
+//! ([wire compatibility](guide::compatibility)).
+//!
+//! # The guide
+//!
+//! The chapters of [`guide`], whose code `cargo test --doc` compiles:
+//!
+//! - [The cinema example](guide::cinema): four services explored, a planted
+//!   bug found and replayed.
+//! - [Instrumenting services](guide::services): the attributes, the router
+//!   layer, reqwest-middleware, switching it on, a slow or gone server.
+//! - [Exploring in `cargo test`](guide::testing): `#[filibuster::test]`, the
+//!   `Explorer`, reports, the grid, verdicts, replays.
+//! - [Adopting it in an existing app](guide::adopting): versions, lockfiles,
+//!   stacking attributes, spawned work, what to assert.
+//! - [Observability](guide::observability), [the fault
+//!   model](guide::fault_model), [across processes](guide::across_processes),
+//!   [wire compatibility](guide::compatibility), [limits, load and hostile
+//!   input](guide::limits), [what it costs](guide::costs), [layout and
+//!   CI](guide::layout).
+
+/// The link definitions of the guide's chapters, for rustdoc. The chapters
+/// link to each other as `[text][testing.md#search]`, with definitions at
+/// the foot of each `.md` file that GitHub follows (`[testing.md#search]:
+/// testing.md#search`); these come first in each module's docs, and
+/// CommonMark takes a label's first definition, so rustdoc links the modules
+/// instead. `tests/test_readme.rs` checks that every label a chapter defines
+/// is here and that its heading exists.
+#[cfg(any(doc, doctest))]
+macro_rules! chapter_links {
+    () => {
+        "\
+[across-processes.md]: crate::guide::across_processes
+[across-processes.md#exit-codes]: crate::guide::across_processes#exit-codes
+[adopting.md]: crate::guide::adopting
+[adopting.md#stacking-attributes]: crate::guide::adopting#stacking-attributes
+[adopting.md#what-to-assert]: crate::guide::adopting#what-to-assert
+[adopting.md#work-spawned-from-a-handler]: crate::guide::adopting#work-spawned-from-a-handler
+[cinema.md]: crate::guide::cinema
+[cinema.md#seeing-an-exploration-in-jaeger]: crate::guide::cinema#seeing-an-exploration-in-jaeger
+[cinema.md#the-html-report]: crate::guide::cinema#the-html-report
+[compatibility.md]: crate::guide::compatibility
+[costs.md]: crate::guide::costs
+[fault-model.md]: crate::guide::fault_model
+[layout.md]: crate::guide::layout
+[limits.md]: crate::guide::limits
+[limits.md#under-load-and-in-hostile-hands]: crate::guide::limits#under-load-and-in-hostile-hands
+[observability.md]: crate::guide::observability
+[observability.md#exporting-spans-over-otlp]: crate::guide::observability#exporting-spans-over-otlp
+[services.md]: crate::guide::services
+[services.md#a-handler-and-a-call]: crate::guide::services#a-handler-and-a-call
+[services.md#switching-it-on]: crate::guide::services#switching-it-on
+[services.md#when-the-server-is-slow-or-gone]: crate::guide::services#when-the-server-is-slow-or-gone
+[testing.md]: crate::guide::testing
+[testing.md#filibustertest]: crate::guide::testing#filibustertest
+[testing.md#reading-the-grid]: crate::guide::testing#reading-the-grid
+[testing.md#search]: crate::guide::testing#search
+[testing.md#what-a-verdict-means]: crate::guide::testing#what-a-verdict-means
+[testing.md#which-call-got-the-fault]: crate::guide::testing#which-call-got-the-fault
+"
+    };
+}
+
+// The guide, in chapters: the `.md` files of `docs/`, each the docs of a
+// module without items, so that `cargo test --doc` compiles their code, as
+// axum does with its `docs/`. Only rustdoc sees them.
+#[cfg(any(doc, doctest))]
+pub mod guide {
+    #![doc = chapter_links!()]
+    #![doc = include_str!("../docs/guide.md")]
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/cinema.md")]
+    pub mod cinema {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/services.md")]
+    pub mod services {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/adopting.md")]
+    pub mod adopting {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/observability.md")]
+    pub mod observability {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/fault-model.md")]
+    pub mod fault_model {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/across-processes.md")]
+    pub mod across_processes {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/compatibility.md")]
+    pub mod compatibility {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/limits.md")]
+    pub mod limits {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/costs.md")]
+    pub mod costs {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/layout.md")]
+    pub mod layout {}
+}
 
 /// Instruments an axum handler of a service.
 ///
