@@ -8,7 +8,8 @@
 //! `// snippet of <file>: <name>` line and `// end of snippet` below is in
 //! that file word for word (after its indentation), which
 //! `the_docs_show_these_snippets` checks, and runs here against real
-//! services: on the cinema example or on the app their section describes.
+//! services: the README's quick start on its own two services, the others
+//! on the cinema example or on the app their section describes.
 //!
 //! `the_links_of_the_docs_reach_their_headings` checks the links between
 //! the README and the chapters, on GitHub (relative `.md` links whose
@@ -21,6 +22,80 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+/// The README's quick start: two services and a test that explores them.
+mod quick_start {
+    // snippet of README.md: quick start
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use filibuster::{Connection, TestContext};
+
+    #[derive(Clone)]
+    struct Users {
+        http: reqwest::Client,
+        bookings_url: String,
+    }
+
+    /// A handler of the service `users`: a user's bookings, which it asks `bookings` for.
+    #[filibuster::handler(service = "users")]
+    async fn user_bookings(State(users): State<Users>, Path(user): Path<String>) -> (StatusCode, String) {
+        match get_bookings(&users, &user).await {
+            Ok(response) if response.status() == StatusCode::OK => {
+                (StatusCode::OK, response.text().await.unwrap_or_default())
+            }
+            // A connection error, a timeout, a 5xx: the app's own handling, which the test checks.
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "bookings unavailable".to_owned()),
+        }
+    }
+
+    /// Every `.send()` in here is a call the explorer can make fail.
+    #[filibuster::call]
+    async fn get_bookings(users: &Users, user: &str) -> reqwest::Result<reqwest::Response> {
+        let url = format!("{}/bookings/{user}", users.bookings_url);
+        users.http.get(url).timeout(Duration::from_secs(5)).send().await
+    }
+
+    #[filibuster::handler(service = "bookings")]
+    async fn bookings(Path(user): Path<String>) -> String {
+        format!("[\"{user}: Creed, 1 December\"]")
+    }
+
+    /// What the test reaches of the app.
+    struct App {
+        users_url: String,
+    }
+
+    /// Starts both services on 127.0.0.1, each router with the explorer's layer.
+    async fn start_app(connection: Connection) -> App {
+        let bookings_router = Router::new().route("/bookings/{user}", get(bookings));
+        let bookings_url = serve(bookings_router, &connection).await;
+        let users = Users { http: reqwest::Client::new(), bookings_url };
+        let users_router =
+            Router::new().route("/users/{user}/bookings", get(user_bookings)).with_state(users);
+        App { users_url: serve(users_router, &connection).await }
+    }
+
+    async fn serve(router: Router, connection: &Connection) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = router.layer(connection.layer());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    /// Runs once per fault combination: 200 unless the bookings lookup failed, then 503.
+    #[filibuster::test(services = start_app)]
+    async fn chris_sees_his_bookings(ctx: TestContext, app: &App) -> Result<(), String> {
+        let url = format!("{}/users/chris/bookings", app.users_url);
+        let status = reqwest::get(url).await.map_err(|e| e.to_string())?.status().as_u16();
+        ctx.expect_outcome(ctx.fault_injected_at("get_bookings"), status, 200, &[503])
+    }
+    // end of snippet
+}
 
 /// `#[filibuster::test]` on the cinema, as the chapter on testing shows it,
 /// and the oracle of the chapter on adopting it.
@@ -262,6 +337,7 @@ fn the_docs_show_these_snippets() {
         snippets.insert(format!("{file}: {name}"));
     }
     let expected = [
+        "README.md: quick start",
         "docs/adopting.md: what to assert",
         "docs/testing.md: the attribute",
         "docs/testing.md: the explorer",
