@@ -651,6 +651,8 @@ pub use filibuster_explorer::{ProgressWriter, progress_writer};
 /// - **A `.send()` outside `#[filibuster::call]`**, or a request run with
 ///   `ClientWithMiddleware::execute`, is not instrumented, as with reqwest:
 ///   [`Instrument`] passes it on untouched.
+///
+/// [`Instrument`]: crate::middleware::Instrument
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware {
     pub use filibuster_runtime::middleware::Instrument;

@@ -15,7 +15,7 @@
 //! when no fault was injected, 503 or 404 when one was
 //! ([`app::check_chris_rivers`]). Logs go to stderr, `warn` and up unless
 //! `RUST_LOG` says otherwise. With `--otlp <URL>` the spans go to an
-//! OpenTelemetry collector over OTLP/HTTP (README, "Seeing an exploration
+//! OpenTelemetry collector over OTLP/HTTP (docs/cinema.md, "Seeing an exploration
 //! in Jaeger").
 
 mod app;
