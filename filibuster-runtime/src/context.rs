@@ -5,17 +5,14 @@ use std::sync::{Arc, Mutex};
 use futures_util::future::Either;
 
 use http::HeaderValue;
-use url::Url;
 
-use crate::callsite::{Callsite, normalized_target, with_call_hash};
+use crate::call::CallKey;
+use crate::callsite::{Callsite, with_call_hash};
 use crate::connection::Connection;
 use crate::execution_index::InvocationCounters;
 use crate::headers::FilibusterHeaders;
 use crate::vclock::ClockText;
 use crate::{ExecutionIndex, VectorClock};
-
-/// The module name calls report: the client library.
-pub(crate) const MODULE: &str = "reqwest";
 
 tokio::task_local! {
     static CURRENT: Arc<RequestContext>;
@@ -58,7 +55,6 @@ pub(crate) struct CallStart {
     pub connection: Connection,
     /// The `X-Filibuster-Request-Id` header.
     pub request_id: Option<HeaderValue>,
-    pub target: String,
     pub vclock: VectorClock,
     /// `vclock` as its wire text (`None`: print `vclock`).
     pub vclock_text: Option<ClockWire>,
@@ -126,12 +122,11 @@ impl RequestContext {
         &self.execution_index_wire
     }
 
-    /// Starts an outgoing call from `callsite` with `method` to `url`:
-    /// advances this request's clock and counts the call.
-    pub(crate) fn start_call(&self, callsite: &'static Callsite, method: &str, url: &Url) -> CallStart {
-        let target = normalized_target(url);
+    /// Starts the outgoing call `key` from `callsite`: advances this
+    /// request's clock and counts the call.
+    pub(crate) fn start_call(&self, callsite: &'static Callsite, key: &CallKey) -> CallStart {
         let (vclock, vclock_text, execution_index) =
-            with_call_hash(callsite, MODULE, method, &target, |hash, quoted| {
+            with_call_hash(callsite, key.module, &key.method, &key.target, |hash, quoted| {
                 let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 let state = &mut *state;
                 let clock_count = state.vclock.incremented(self.service);
@@ -150,7 +145,6 @@ impl RequestContext {
             service: self.service,
             connection: self.connection.clone(),
             request_id: self.request_id_header.clone(),
-            target,
             vclock,
             vclock_text,
             origin_vclock: self.origin_vclock.clone(),

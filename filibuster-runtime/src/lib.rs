@@ -14,6 +14,7 @@
 #[cfg(feature = "bench-hooks")]
 #[doc(hidden)]
 pub mod bench_support;
+mod call;
 mod callsite;
 pub mod capture;
 mod connection;

@@ -19,8 +19,9 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
+use crate::call::drive;
 use crate::callsite::{Callsite, SaidOnce};
-use crate::send::{Instrumentable, SendError, plain, send_request};
+use crate::send::{HttpCall, Instrumentable, SendError, plain};
 use crate::spans;
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a
@@ -87,7 +88,8 @@ async fn instrument_attempt(
     spans::propagate(&span, request.headers_mut());
     extensions.insert(Attempt { ends: 0 });
     let chain = &mut *extensions;
-    let result = send_request(request, callsite, Some(&span), move |request| next.run(request, chain)).await;
+    let call = HttpCall { request, execute: move |request| next.run(request, chain) };
+    let result = drive(call, callsite, Some(&span)).await;
     extensions.remove::<Attempt>();
     spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
     result
@@ -203,4 +205,21 @@ fn error_not_last(callsite: &'static Callsite) {
         callsite.file,
         callsite.line,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The future of an instrumented reqwest-middleware `.send()` is hardly
+    /// larger than the builder's own, as for reqwest's.
+    #[test]
+    fn an_instrumented_send_is_as_small_as_the_builders() {
+        static CALLSITE: Callsite =
+            Callsite { id: "0", function: "f", file: "f.rs", line: 1, client_timeout: None };
+        let client = ClientBuilder::new(reqwest::Client::new()).build();
+        let own = std::mem::size_of_val(&client.get("http://localhost/").send());
+        let instrumented = std::mem::size_of_val(&crate::send(client.get("http://localhost/"), &CALLSITE));
+        assert!(instrumented <= own + 8, "{instrumented} bytes, the builder's own {own}");
+    }
 }

@@ -1,22 +1,24 @@
-//! What every `.send()` in a `#[filibuster::call]` fn becomes.
+//! The reqwest adapter of the call core: what every `.send()` in a
+//! `#[filibuster::call]` fn becomes, and the [`Call`] of a reqwest request,
+//! which reqwest-middleware's `.send()` shares.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use futures_util::future::Either;
+use http::{HeaderMap, StatusCode};
 use reqwest::{Request, RequestBuilder, Response};
-use serde_json::{Map, Value};
-use tracing::{Instrument as _, Span};
+use serde_json::Map;
+use tracing::Span;
+use url::Url;
 
-use crate::callsite::{Callsite, SaidOnce};
-use crate::context::{CallStart, MODULE, RequestContext};
-use crate::decision::Decision;
+use crate::call::{Call, CallKey, Outcome, drive};
+use crate::callsite::{Callsite, normalized_target};
 use crate::fault::{self, ErrorKind};
-use crate::headers;
-use crate::outgoing::OutgoingHeaders;
-use crate::records::{Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update};
+use crate::records::{Exception, ReturnValue};
 use crate::spans;
 use crate::switch;
-use crate::wire::{body_md5_hex, md5_hex};
+use crate::wire::body_md5_hex;
 
 /// Sends `builder`'s request from `callsite`.
 ///
@@ -48,7 +50,8 @@ pub fn send<B: Instrumentable>(
     note = "filibuster instruments the `.send()` of reqwest 0.13's `RequestBuilder`, and of \
             reqwest-middleware 0.5's with filibuster's `reqwest-middleware` feature",
     note = "a `reqwest::RequestBuilder` here is another reqwest's (0.12 or older): move this crate \
-            to reqwest 0.13; `cargo tree -d -i reqwest` shows both versions and what depends on each",
+            to reqwest 0.13; `cargo tree -i reqwest` names both versions, and `cargo tree -i \
+            reqwest@<the old version>` shows what depends on the old one",
     note = "a `.send()` of anything else: move it out of this fn, into one without the attribute"
 )]
 pub trait Instrumentable: sealed::Sealed + Sized {
@@ -120,7 +123,7 @@ where
     E: SendError,
 {
     match request {
-        Ok(request) => Either::Right(Box::pin(send_request(request, callsite, None, execute))),
+        Ok(request) => Either::Right(Box::pin(drive(HttpCall { request, execute }, callsite, None))),
         // What the builder's own `send` answers. Only the error is kept (not
         // a ready `Result`, as large as a response), so that the future of
         // a `.send()` stays as small as reqwest's own.
@@ -130,213 +133,82 @@ where
     }
 }
 
-/// One call of `request` from `callsite`: instrumented when the
-/// instrumentation is on and the call is made in an instrumented request,
-/// else `execute(request)` (with a warning, once per callsite, when on).
-///
-/// `span` is the call's client span when the caller made it (the
-/// reqwest-middleware chain, whose `.send()` has it); with `None` this
-/// makes it from the request, propagates its context in the request's
-/// headers and ends it with the call's outcome.
-///
-/// One state machine, with no nested instrumented future: what it awaits
-/// (the transport's calls, `execute`'s future, a read body) is small, and a
-/// nested future of the size of this one would be moved (and copied) into
-/// it at each call. The record lives in a block of its own, so that it does
-/// not stay in the state once sent.
-#[expect(clippy::manual_async_fn, reason = "an `async fn` would keep its request twice")]
-pub(crate) fn send_request<F, Fut, E>(
-    mut request: Request,
-    callsite: &'static Callsite,
-    span: Option<&Span>,
-    execute: F,
-) -> impl Future<Output = Result<Response, E>>
+/// A reqwest call: its request, and what performs it (the client's
+/// `execute`, the rest of a reqwest-middleware chain, or a stub in the
+/// benchmarks).
+pub(crate) struct HttpCall<F> {
+    pub(crate) request: Request,
+    pub(crate) execute: F,
+}
+
+impl<F, Fut, E> Call for HttpCall<F>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response, E>>,
     E: SendError,
 {
-    // An `async` block, not an `async fn`: the arguments of an `async fn`
-    // are moved into locals of its body, and the request would take room
-    // twice in the future.
-    async move {
-        let made;
-        let (span, ends_span) = match span {
-            Some(span) => (span, false),
-            None => {
-                made = spans::client(&request, callsite);
-                spans::propagate(&made, request.headers_mut());
-                (&made, true)
-            }
-        };
-        let result = 'call: {
-            if !switch::enabled() {
-                break 'call in_span(execute(request), span).await;
-            }
-            let Some(CallStart {
-                service,
-                connection,
-                request_id,
-                target,
-                vclock,
-                vclock_text,
-                origin_vclock,
-                execution_index,
-            }) = RequestContext::with_current(|ctx| {
-                ctx.start_call(callsite, request.method().as_str(), request.url())
-            })
-            else {
-                outside_request(callsite);
-                break 'call in_span(execute(request), span).await;
-            };
-            spans::record_execution_index(span, &execution_index);
-            // In a block of its own, so that the record (borrowed by `create`)
-            // does not stay in the future's state after it is sent.
-            let (answer, vclock, execution_index) = {
-                let invocation = Invocation {
-                    instrumentation_type: Cow::Borrowed("invocation"),
-                    source_service_name: Cow::Borrowed(service),
-                    module: Cow::Borrowed(MODULE),
-                    method: method_name(request.method()),
-                    args: vec![target],
-                    kwargs: Map::new(),
-                    callsite_file: Cow::Borrowed(callsite.file),
-                    callsite_line: Value::String(line(callsite.line)),
-                    full_traceback: Cow::Borrowed(callsite.id),
-                    metadata: InvocationMetadata {
-                        // The request's own timeout wins over the client's, as in reqwest.
-                        timeout: request.timeout().map(|t| t.as_secs_f64()).or(callsite.client_timeout),
-                        ssl: (request.url().scheme() == "https").then_some(true),
-                        other: Map::new(),
-                    },
-                    vclock,
-                    origin_vclock,
-                    execution_index,
-                };
-                let answer = in_span(connection.create(&invocation), span).await;
-                // The record is sent: the headers and `invocation_complete` reuse its
-                // clock and index rather than copies, and the rest is freed now.
-                let Invocation { vclock, execution_index, .. } = invocation;
-                // What the answer decides, taken now: the answer is not kept.
-                (answer.map(|answer| (answer.generated_id, Decision::of(answer))), vclock, execution_index)
-            };
-            let Some((generated_id, decision)) = answer else {
-                // No server to ask: the call goes ahead un-faulted, still carrying
-                // the request chain's id.
-                if let Some(request_id) = request_id {
-                    request.headers_mut().insert(headers::name::REQUEST_ID, request_id);
-                }
-                break 'call in_span(execute(request), span).await;
-            };
-            // Named only for a span that records it.
-            if !span.is_disabled()
-                && let Some(fault) = decision.fault_name()
-            {
-                spans::fault(span, &fault);
-            }
-            let headers = OutgoingHeaders {
-                generated_id,
-                vclock: &vclock,
-                vclock_text: vclock_text.as_ref(),
-                execution_index: &execution_index,
-                request_id: request_id.as_ref(),
-            };
-            let (result, outcome): (Result<Response, E>, Outcome) = match decision {
-                Decision::Status(status) => {
-                    let value = ReturnValue::response(status.as_u16(), md5_hex(""));
-                    (Ok(fault::response(status, request.url(), Vec::new())), Ok(value))
-                }
-                Decision::Fail(kind, exception) => {
-                    (Err(fault::error(kind, request.url()).await.into()), Err(exception))
-                }
-                Decision::DelayThenFail(kind, exception, sleep) => {
-                    let url = request.url().clone();
-                    headers.set(request.headers_mut(), Some(sleep));
-                    match in_span(execute(request), span).await {
-                        Err(error) => observe_error(error),
-                        Ok(_) => (Err(fault::error(kind, &url).await.into()), Err(exception)),
-                    }
-                }
-                Decision::Proceed | Decision::DelayThenProceed(_) => {
-                    if let Decision::DelayThenProceed(delay) = decision {
-                        // Boxed: a timer is large, and latency faults are rare.
-                        Box::pin(tokio::time::sleep(delay)).await;
-                    }
-                    headers.set(request.headers_mut(), None);
-                    match in_span(execute(request), span).await {
-                        Ok(response) => {
-                            let (result, outcome) = observe_response(response, span).await;
-                            (result.map_err(E::from), outcome)
-                        }
-                        Err(error) => observe_error(error),
-                    }
-                }
-            };
-            let (return_value, exception) = match outcome {
-                Ok(value) => (Some(value), None),
-                Err(exception) => (None, Some(exception)),
-            };
-            let complete = InvocationComplete {
-                instrumentation_type: Cow::Borrowed("invocation_complete"),
-                generated_id,
-                execution_index,
-                vclock,
-                return_value,
-                exception,
-            };
-            in_span(connection.update(&Update::InvocationComplete(complete)), span).await;
-            result
-        };
-        if ends_span {
-            spans::client_end(span, result.as_ref().map_err(SendError::as_reqwest));
+    type Response = Response;
+    type Error = E;
+    type FaultContext = Url;
+
+    fn key(&self) -> CallKey {
+        CallKey {
+            module: MODULE,
+            method: method_name(self.request.method()),
+            target: normalized_target(self.request.url()),
+            timeout: self.request.timeout().map(Duration::as_secs_f64),
+            tls: self.request.url().scheme() == "https",
         }
-        result
+    }
+
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.request.headers_mut()
+    }
+
+    fn client_span(&mut self, callsite: &'static Callsite) -> Span {
+        let span = spans::client(&self.request, callsite);
+        spans::propagate(&span, self.request.headers_mut());
+        span
+    }
+
+    fn end_client_span(span: &Span, result: Result<&Response, &E>) {
+        spans::client_end(span, result.map_err(SendError::as_reqwest));
+    }
+
+    fn fault_context(&self) -> &Url {
+        self.request.url()
+    }
+
+    fn perform(self) -> impl Future<Output = Result<Response, E>> {
+        (self.execute)(self.request)
+    }
+
+    fn respond(url: &Url, status: StatusCode) -> Response {
+        fault::response(status, url, Vec::new())
+    }
+
+    async fn fail(url: &Url, kind: ErrorKind) -> E {
+        fault::error(kind, url).await.into()
+    }
+
+    async fn observe(response: Response, span: &Span) -> (Result<Response, E>, Outcome) {
+        let (result, outcome) = observe_response(response, span).await;
+        (result.map_err(E::from), outcome)
+    }
+
+    fn exception_name(error: &E) -> &'static str {
+        exception_name(error.as_reqwest())
     }
 }
 
-/// `future` in `span`: entered whenever it is polled, unless the span is
-/// disabled (no subscriber wants it), when it is polled as it is, without
-/// the cost of entering and leaving a disabled span.
-fn in_span<F: Future>(future: F, span: &Span) -> Either<F, tracing::instrument::Instrumented<F>> {
-    if span.is_disabled() { Either::Left(future) } else { Either::Right(future.instrument(span.clone())) }
+/// The exception a failed reqwest call reports: the name of its kind, or
+/// [`fault::OTHER`] (an error of another kind, or not reqwest's).
+fn exception_name(error: Option<&reqwest::Error>) -> &'static str {
+    error.and_then(ErrorKind::of).map(ErrorKind::name).unwrap_or(fault::OTHER)
 }
 
-/// A `.send()` runs with the instrumentation on but outside any
-/// instrumented request (in a handler without `#[filibuster::handler]` or a
-/// [`ServiceLayer`](crate::ServiceLayer), or in a plain `tokio::spawn`), so
-/// it goes ahead uninstrumented: no fault can be injected there. Told to
-/// the explorers running in this process, which fail their runs, and said
-/// once per callsite; unless it is the functional test's own call.
-#[cold]
-fn outside_request(callsite: &'static Callsite) {
-    static WARNED: SaidOnce = SaidOnce::new();
-    if !crate::watch::outside_request(callsite) || !WARNED.first_time(callsite) {
-        return;
-    }
-    tracing::warn!(
-        callsite = callsite.id,
-        function = callsite.function,
-        file = callsite.file,
-        line = callsite.line,
-        "the `.send()` of `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
-         uninstrumented and no fault is injected there: put `#[filibuster::handler]` on the handler that \
-         calls it (or a `filibuster::ServiceLayer` on its router), and in a task it spawns, carry the \
-         request's context with `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` \
-         (said once per callsite)",
-        callsite.function,
-        callsite.file,
-        callsite.line,
-    );
-}
-
-/// What a call ended with, as `invocation_complete` reports it.
-type Outcome = Result<ReturnValue, Exception>;
-
-fn observe_error<E: SendError>(error: E) -> (Result<Response, E>, Outcome) {
-    let name = error.as_reqwest().and_then(ErrorKind::of).map(ErrorKind::name).unwrap_or(fault::OTHER);
-    let exception = Exception { name: name.to_owned(), metadata: Map::new() };
-    (Err(error), Err(exception))
-}
+/// The module of reqwest's calls.
+const MODULE: &str = "reqwest";
 
 /// Bodies up to this size, announced by `Content-Length`, are read to report
 /// their md5 (as the reference does); longer or streamed bodies are handed
@@ -368,7 +240,11 @@ fn observe_response(
                 Ok(Some(chunk)) => more.push(chunk),
                 Ok(None) => break,
                 // What `bytes` answers.
-                Err(error) => return observe_error(error.with_url(response.url().clone())),
+                Err(error) => {
+                    let error = error.with_url(response.url().clone());
+                    let name = exception_name(Some(&error)).to_owned();
+                    return (Err(error), Err(Exception { name, metadata: Map::new() }));
+                }
             }
         }
         let body = match first {
@@ -427,16 +303,10 @@ fn method_name(method: &reqwest::Method) -> Cow<'static, str> {
     }
 }
 
-/// A line number as the reference sends it: a decimal string.
-fn line(line: u32) -> String {
-    let mut text = String::with_capacity(10);
-    crate::wire::push_u64(&mut text, line.into());
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::md5_hex;
 
     /// The future of an instrumented `.send()` is hardly larger than
     /// reqwest's own: the instrumented work is in a box, so that the

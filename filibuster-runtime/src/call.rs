@@ -1,0 +1,288 @@
+//! The call core: the protocol of one instrumented call, whatever its
+//! client. Start the call in the request's context, report it to the
+//! server (`create`), take the server's decision, send the
+//! `X-Filibuster-*` headers, perform the call or inject the fault, observe
+//! how it ended and report that (`invocation_complete`).
+//!
+//! A client takes part through one trait, [`Call`], implemented in one
+//! module of its own: `send.rs` for reqwest (whose `Call` reqwest-middleware
+//! shares, with its own `perform`). [`drive`] is the one state machine.
+
+use std::borrow::Cow;
+
+use futures_util::future::Either;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+use tracing::{Instrument as _, Span};
+
+use crate::callsite::{Callsite, SaidOnce};
+use crate::context::{CallStart, RequestContext};
+use crate::decision::Decision;
+use crate::fault::ErrorKind;
+use crate::headers;
+use crate::outgoing::OutgoingHeaders;
+use crate::records::{Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update};
+use crate::spans;
+use crate::switch;
+use crate::wire::md5_hex;
+
+/// What identifies a call to the server and to the execution index: the
+/// `module`, `method` and `args` of its `invocation` record, hashed with its
+/// callsite id into the execution index.
+#[derive(Debug)]
+pub(crate) struct CallKey {
+    /// The client library: `reqwest`.
+    pub(crate) module: &'static str,
+    /// The operation: an HTTP method, upper case.
+    pub(crate) method: Cow<'static, str>,
+    /// What the call reaches, without host or port (the path and query of
+    /// a URL), so that indices survive a change of ports.
+    pub(crate) target: String,
+    /// The call's own timeout, in seconds, when it sets one (the client's,
+    /// which a request does not show, is the callsite's).
+    pub(crate) timeout: Option<f64>,
+    /// Whether the call is encrypted (`https`).
+    pub(crate) tls: bool,
+}
+
+/// How a call ended, as `invocation_complete` reports it.
+pub(crate) type Outcome = Result<ReturnValue, Exception>;
+
+/// One client's side of an instrumented call: what [`drive`] asks of it.
+///
+/// The hooks are synchronous, or small futures awaited inside the one state
+/// machine of [`drive`], so that no nested future of the core's size is
+/// built and moved at each call.
+pub(crate) trait Call: Sized {
+    /// What a successful call answers.
+    type Response;
+    /// What a failed call answers.
+    type Error;
+    /// What an injected fault is made from once the call is not made (for
+    /// an HTTP call, its URL).
+    type FaultContext: Clone;
+
+    /// The call's identity ([`CallKey`]).
+    fn key(&self) -> CallKey;
+    /// The headers the call sends, where the `X-Filibuster-*` ones go.
+    fn headers_mut(&mut self) -> &mut HeaderMap;
+    /// The call's client span, its context propagated in its headers.
+    fn client_span(&mut self, callsite: &'static Callsite) -> Span;
+    /// Records how the call ended on its client span.
+    fn end_client_span(span: &Span, result: Result<&Self::Response, &Self::Error>);
+    /// What an injected fault is made from.
+    fn fault_context(&self) -> &Self::FaultContext;
+    /// Performs the call.
+    fn perform(self) -> impl Future<Output = Result<Self::Response, Self::Error>>;
+    /// The genuine answer of a call that answered `status`.
+    fn respond(context: &Self::FaultContext, status: StatusCode) -> Self::Response;
+    /// The genuine error of a call that failed as `kind`.
+    fn fail(context: &Self::FaultContext, kind: ErrorKind) -> impl Future<Output = Self::Error>;
+    /// How a successful call ended: the response handed back (intact) and
+    /// what `invocation_complete` reports of it.
+    fn observe(
+        response: Self::Response,
+        span: &Span,
+    ) -> impl Future<Output = (Result<Self::Response, Self::Error>, Outcome)>;
+    /// The exception a failed call reports (`reqwest.timeout`, ...).
+    fn exception_name(error: &Self::Error) -> &'static str;
+}
+
+/// One call, from `callsite`: instrumented when the instrumentation is on
+/// and the call is made in an instrumented request, else performed as it
+/// is (with a warning, once per callsite, when on).
+///
+/// `span` is the call's client span when the caller made it (the
+/// reqwest-middleware chain, whose `.send()` has it); with `None` this
+/// makes it ([`Call::client_span`]) and ends it with the call's outcome.
+///
+/// One state machine, with no nested instrumented future: what it awaits
+/// (the transport's calls, the call's own future, a read body) is small,
+/// and a nested future of the size of this one would be moved (and copied)
+/// into it at each call. The record lives in a block of its own, so that it
+/// does not stay in the state once sent.
+#[expect(clippy::manual_async_fn, reason = "an `async fn` would keep its call twice")]
+pub(crate) fn drive<C: Call>(
+    mut call: C,
+    callsite: &'static Callsite,
+    span: Option<&Span>,
+) -> impl Future<Output = Result<C::Response, C::Error>> {
+    // An `async` block, not an `async fn`: the arguments of an `async fn`
+    // are moved into locals of its body, and the call would take room
+    // twice in the future.
+    async move {
+        let made;
+        let (span, ends_span) = match span {
+            Some(span) => (span, false),
+            None => {
+                made = call.client_span(callsite);
+                (&made, true)
+            }
+        };
+        let result = 'call: {
+            if !switch::enabled() {
+                break 'call in_span(call.perform(), span).await;
+            }
+            let key = call.key();
+            let Some(CallStart {
+                service,
+                connection,
+                request_id,
+                vclock,
+                vclock_text,
+                origin_vclock,
+                execution_index,
+            }) = RequestContext::with_current(|ctx| ctx.start_call(callsite, &key))
+            else {
+                outside_request(callsite);
+                break 'call in_span(call.perform(), span).await;
+            };
+            spans::record_execution_index(span, &execution_index);
+            // In a block of its own, so that the record (borrowed by `create`)
+            // does not stay in the future's state after it is sent.
+            let (answer, vclock, execution_index) = {
+                let invocation = Invocation {
+                    instrumentation_type: Cow::Borrowed("invocation"),
+                    source_service_name: Cow::Borrowed(service),
+                    module: Cow::Borrowed(key.module),
+                    method: key.method,
+                    args: vec![key.target],
+                    kwargs: Map::new(),
+                    callsite_file: Cow::Borrowed(callsite.file),
+                    callsite_line: Value::String(line(callsite.line)),
+                    full_traceback: Cow::Borrowed(callsite.id),
+                    metadata: InvocationMetadata {
+                        // The call's own timeout wins over the client's, as in reqwest.
+                        timeout: key.timeout.or(callsite.client_timeout),
+                        ssl: key.tls.then_some(true),
+                        other: Map::new(),
+                    },
+                    vclock,
+                    origin_vclock,
+                    execution_index,
+                };
+                let answer = in_span(connection.create(&invocation), span).await;
+                // The record is sent: the headers and `invocation_complete` reuse its
+                // clock and index rather than copies, and the rest is freed now.
+                let Invocation { vclock, execution_index, .. } = invocation;
+                // What the answer decides, taken now: the answer is not kept.
+                (answer.map(|answer| (answer.generated_id, Decision::of(answer))), vclock, execution_index)
+            };
+            let Some((generated_id, decision)) = answer else {
+                // No server to ask: the call goes ahead un-faulted, still carrying
+                // the request chain's id.
+                if let Some(request_id) = request_id {
+                    call.headers_mut().insert(headers::name::REQUEST_ID, request_id);
+                }
+                break 'call in_span(call.perform(), span).await;
+            };
+            // Named only for a span that records it.
+            if !span.is_disabled()
+                && let Some(fault) = decision.fault_name()
+            {
+                spans::fault(span, &fault);
+            }
+            let headers = OutgoingHeaders {
+                generated_id,
+                vclock: &vclock,
+                vclock_text: vclock_text.as_ref(),
+                execution_index: &execution_index,
+                request_id: request_id.as_ref(),
+            };
+            let (result, outcome): (Result<C::Response, C::Error>, Outcome) = match decision {
+                Decision::Status(status) => {
+                    let value = ReturnValue::response(status.as_u16(), md5_hex(""));
+                    (Ok(C::respond(call.fault_context(), status)), Ok(value))
+                }
+                Decision::Fail(kind, exception) => {
+                    (Err(C::fail(call.fault_context(), kind).await), Err(exception))
+                }
+                Decision::DelayThenFail(kind, exception, sleep) => {
+                    let context = call.fault_context().clone();
+                    headers.set(call.headers_mut(), Some(sleep));
+                    match in_span(call.perform(), span).await {
+                        Err(error) => observe_error::<C>(error),
+                        Ok(_) => (Err(C::fail(&context, kind).await), Err(exception)),
+                    }
+                }
+                Decision::Proceed | Decision::DelayThenProceed(_) => {
+                    if let Decision::DelayThenProceed(delay) = decision {
+                        // Boxed: a timer is large, and latency faults are rare.
+                        Box::pin(tokio::time::sleep(delay)).await;
+                    }
+                    headers.set(call.headers_mut(), None);
+                    match in_span(call.perform(), span).await {
+                        Ok(response) => C::observe(response, span).await,
+                        Err(error) => observe_error::<C>(error),
+                    }
+                }
+            };
+            let (return_value, exception) = match outcome {
+                Ok(value) => (Some(value), None),
+                Err(exception) => (None, Some(exception)),
+            };
+            let complete = InvocationComplete {
+                instrumentation_type: Cow::Borrowed("invocation_complete"),
+                generated_id,
+                execution_index,
+                vclock,
+                return_value,
+                exception,
+            };
+            in_span(connection.update(&Update::InvocationComplete(complete)), span).await;
+            result
+        };
+        if ends_span {
+            C::end_client_span(span, result.as_ref());
+        }
+        result
+    }
+}
+
+/// A failed call, handed back as it is, and the exception it reports.
+fn observe_error<C: Call>(error: C::Error) -> (Result<C::Response, C::Error>, Outcome) {
+    let exception = Exception { name: C::exception_name(&error).to_owned(), metadata: Map::new() };
+    (Err(error), Err(exception))
+}
+
+/// `future` in `span`: entered whenever it is polled, unless the span is
+/// disabled (no subscriber wants it), when it is polled as it is, without
+/// the cost of entering and leaving a disabled span.
+fn in_span<F: Future>(future: F, span: &Span) -> Either<F, tracing::instrument::Instrumented<F>> {
+    if span.is_disabled() { Either::Left(future) } else { Either::Right(future.instrument(span.clone())) }
+}
+
+/// A line number as the reference sends it: a decimal string.
+fn line(line: u32) -> String {
+    let mut text = String::with_capacity(10);
+    crate::wire::push_u64(&mut text, line.into());
+    text
+}
+
+/// A `.send()` runs with the instrumentation on but outside any
+/// instrumented request (in a handler without `#[filibuster::handler]` or a
+/// [`ServiceLayer`](crate::ServiceLayer), or in a plain `tokio::spawn`), so
+/// it goes ahead uninstrumented: no fault can be injected there. Told to
+/// the explorers running in this process, which fail their runs, and said
+/// once per callsite; unless it is the functional test's own call.
+#[cold]
+fn outside_request(callsite: &'static Callsite) {
+    static WARNED: SaidOnce = SaidOnce::new();
+    if !crate::watch::outside_request(callsite) || !WARNED.first_time(callsite) {
+        return;
+    }
+    tracing::warn!(
+        callsite = callsite.id,
+        function = callsite.function,
+        file = callsite.file,
+        line = callsite.line,
+        "the `.send()` of `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
+         uninstrumented and no fault is injected there: put `#[filibuster::handler]` on the handler that \
+         calls it (or a `filibuster::ServiceLayer` on its router), and in a task it spawns, carry the \
+         request's context with `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` \
+         (said once per callsite)",
+        callsite.function,
+        callsite.file,
+        callsite.line,
+    );
+}
