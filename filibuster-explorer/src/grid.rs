@@ -149,19 +149,22 @@ impl Grid {
             .iter()
             .enumerate()
             .map(|(column, fault)| {
-                self.rows.iter().map(|r| r.cells[column].label().len()).max().unwrap_or(0).max(fault.len())
+                let cells = self.rows.iter().map(|r| r.cells[column].label().len()).max().unwrap_or(0);
+                cells.max(fault.chars().count())
             })
             .collect();
         let mut line = format!("  {:first$}", "");
         for (fault, width) in self.faults.iter().zip(&widths) {
-            let _ = write!(line, "  {fault:width$}");
+            line.push_str("  ");
+            push_padded(&mut line, fault, *width);
         }
         out.push_str(line.trim_end());
         out.push('\n');
         for (name, row) in names.iter().zip(&self.rows) {
             let mut line = format!("  {name:first$}");
             for (cell, width) in row.cells.iter().zip(&widths) {
-                let _ = write!(line, "  {:width$}", cell.label());
+                line.push_str("  ");
+                push_padded(&mut line, cell.label(), *width);
             }
             out.push_str(line.trim_end());
             out.push('\n');
@@ -171,6 +174,14 @@ impl Grid {
         }
         out
     }
+}
+
+/// `text` then spaces up to `width` characters. By hand, not with a
+/// formatting width, which is at most `u16::MAX` (a fault name from a
+/// counterexample or analysis file may be longer).
+fn push_padded(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(text.chars().count())));
 }
 
 /// Completes what `known` does not know of a call site (its target, its fn)
@@ -382,6 +393,26 @@ mod tests {
         assert_eq!(lines[4], "  call 1: users -> bookings GET /b (app.rs:10, fn get_bookings)", "{table}");
         assert_eq!(lines[5], "  call 2: users -> movies GET /m (app.rs:20, fn get_movies)", "{table}");
         assert_eq!(lines.len(), 6, "{table}");
+    }
+
+    /// A fault name longer than a formatting width can be (`u16::MAX`), as a
+    /// counterexample or an analysis file may hold, is laid out all the same.
+    #[test]
+    fn a_fault_name_of_any_length_lines_up() {
+        let movies = site("movies", "/m", 20);
+        let long = "x".repeat(70_000);
+        let report = Report {
+            executions: vec![
+                execution(1, vec![], ExecutionStatus::Passed),
+                execution(2, vec![fault(&movies, MOVIES, &long)], failed()),
+            ],
+            ..Report::default()
+        };
+        let table = report.grid_table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[1], format!("          {long}"));
+        assert_eq!(lines[3], "  call 2  failed");
+        assert!(report.failure_message().contains(&long));
     }
 
     #[test]
