@@ -260,9 +260,11 @@ async fn the_faults_endpoint_lists_the_injected_faults() {
     explorer.server().clone().with_token("t0ken", true);
     let server = format!("{}/run/t0ken", support::serve(explorer.server().router()).await);
     let compared = Arc::new(Mutex::new(0));
+    let shapes = Arc::new(Mutex::new(0));
     let report = explorer
         .run(|ctx| {
-            let (url, server, compared) = (url.clone(), server.clone(), compared.clone());
+            let (url, server, compared, shapes) =
+                (url.clone(), server.clone(), compared.clone(), shapes.clone());
             async move {
                 status(&url).await?;
                 let get = |path: &'static str| {
@@ -284,6 +286,7 @@ async fn the_faults_endpoint_lists_the_injected_faults() {
                     assert_eq!(first["method"], fault.method.as_str());
                     assert_eq!(first["line"], fault.line.unwrap());
                     assert!(first["fault"]["kind"] == "exception" || first["fault"]["kind"] == "status");
+                    *shapes.lock().unwrap() += 1;
                 }
                 *compared.lock().unwrap() += 1;
                 Ok::<(), String>(())
@@ -292,4 +295,8 @@ async fn the_faults_endpoint_lists_the_injected_faults() {
         .await;
     report.assert_passed();
     assert_eq!(*compared.lock().unwrap(), report.executions_run + 1, "every execution and the repetition");
+    // Every execution but the fault-free one injected a fault, whose JSON
+    // form was checked.
+    assert!(report.executions_run > 1, "{}", report.summary());
+    assert_eq!(*shapes.lock().unwrap(), report.executions_run - 1, "{}", report.summary());
 }
