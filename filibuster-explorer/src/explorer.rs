@@ -662,7 +662,7 @@ impl Explorer {
         if self.repeat_initial && self.max_executions.is_none_or(|max| max > 1) && scheduled > 0 {
             if let Some(difference) = self.repeat(test, &report.executions[0]).await {
                 if self.allow_nondeterminism {
-                    tracing::warn!("{}", RunError::Nondeterministic(difference.clone()).describe());
+                    tracing::warn!("{}", RunError::Nondeterministic(difference.clone()));
                     report.nondeterminism = Some(difference);
                 } else {
                     report.errors.push(RunError::Nondeterministic(difference));

@@ -121,7 +121,7 @@ fn summary(out: &mut String, report: &Report) -> fmt::Result {
     if !report.errors.is_empty() {
         writeln!(out, "<h3>What made the run untested</h3>\n<ul class=\"errors\">")?;
         for error in &report.errors {
-            writeln!(out, "<li><pre>{}</pre></li>", Esc(&error.describe()))?;
+            writeln!(out, "<li><pre>{}</pre></li>", Esc(&error.to_string()))?;
         }
         writeln!(out, "</ul>")?;
     }

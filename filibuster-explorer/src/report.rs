@@ -499,7 +499,7 @@ impl Report {
     pub fn failure_message(&self) -> String {
         let mut out = String::new();
         for error in &self.errors {
-            let _ = writeln!(out, "{}", error.describe());
+            let _ = writeln!(out, "{error}");
         }
         match &self.replay {
             Some(ReplayOutcome::Stale { unmatched, test_failed }) => {
@@ -747,9 +747,17 @@ impl Report {
     }
 }
 
+/// What went wrong and what to check, for people.
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl std::error::Error for RunError {}
+
 impl RunError {
-    /// What went wrong and what to check, for people.
-    pub fn describe(&self) -> String {
+    fn text(&self) -> String {
         match self {
             RunError::NoInstrumentedCalls => "no instrumented call was seen in the fault-free execution, \
                  so no fault could be tried. Check that: the services run with the instrumentation on \
@@ -950,5 +958,20 @@ pub(crate) fn html_beside(json: &Path) -> PathBuf {
         PathBuf::from(name)
     } else {
         html
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's errors are errors: `Display` says what to check, and they go
+    /// where a `std::error::Error` goes.
+    #[test]
+    fn run_errors_are_std_errors() {
+        let error: Box<dyn std::error::Error> = Box::new(RunError::NoInstrumentedCalls);
+        assert!(error.to_string().starts_with("no instrumented call was seen"), "{error}");
+        let report = Report { errors: vec![RunError::NoInstrumentedCalls], ..Report::default() };
+        assert!(report.failure_message().starts_with(&format!("{error}\n")));
     }
 }
