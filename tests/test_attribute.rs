@@ -189,6 +189,11 @@ fn a_failing_execution_is_saved_and_replayed_first() {
     assert_eq!(BUG_RUNS.swap(0, Ordering::SeqCst), 1, "{second}");
     assert!(second.contains("saved regression 1 of"), "{second}");
     assert!(second.contains("failed again"), "{second}");
+    assert!(
+        second
+            .contains("replay it with: cargo test -p filibuster --test test_attribute bug_with_regressions"),
+        "{second}"
+    );
     assert!(second.contains("reqwest.timeout"), "{second}");
     assert!(second.contains("Executions run: 0\nExecutions pruned: 0\nTotal: 0\n"), "{second}");
     assert!(second.contains("Saved regressions replayed: 1"), "{second}");

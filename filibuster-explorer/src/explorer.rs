@@ -602,6 +602,10 @@ impl Explorer {
             };
             let reproduced = outcome == ReplayOutcome::Reproduced;
             report.regressions.push(RegressionReplay { entry: i + 1, outcome, execution });
+            if reproduced {
+                // Running the test again replays it first, as here.
+                report.replay_command.clone_from(&self.replay_command);
+            }
             if reproduced || !report.errors.is_empty() {
                 return false;
             }
