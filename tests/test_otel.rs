@@ -283,8 +283,8 @@ async fn injected_faults_are_events_on_their_client_spans() {
                 assert!(matches!(span.status, Status::Error { .. }), "{span:#?}");
                 let error_type = attribute(span, "error.type").expect("error.type");
                 let expected = match fault.as_str() {
-                    "connection_error" => "connect",
-                    "timeout" => "timeout",
+                    "reqwest.connect" => "connect",
+                    "reqwest.timeout" => "timeout",
                     status => status.strip_prefix("status ").expect("a status fault"),
                 };
                 assert_eq!(error_type, expected, "{span:#?}");
@@ -298,11 +298,7 @@ async fn injected_faults_are_events_on_their_client_spans() {
         .iter()
         .filter(|execution| execution.status == filibuster::ExecutionStatus::Passed)
         .flat_map(|execution| &execution.faults)
-        .map(|fault| match fault.fault.as_str() {
-            "reqwest.connect" => "connection_error".to_owned(),
-            "reqwest.timeout" => "timeout".to_owned(),
-            status => status.to_owned(),
-        })
+        .map(|fault| fault.fault.clone())
         .collect();
     faults.sort();
     expected.sort();

@@ -399,8 +399,8 @@ async fn injected_faults_show_on_client_spans() {
         found[0].1.clone()
     };
     for (fault, error_type, status) in [
-        ("connection_error", "connect", None),
-        ("timeout", "timeout", None),
+        ("reqwest.connect", "connect", None),
+        ("reqwest.timeout", "timeout", None),
         ("status 500", "500", Some("500")),
         ("status 502", "502", Some("502")),
         ("status 503", "503", Some("503")),

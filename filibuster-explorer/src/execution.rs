@@ -191,11 +191,9 @@ impl PlannedFault {
         if let Some(e) = &self.forced_exception {
             return e.name.clone();
         }
-        let failure = self.failure_metadata.as_ref();
-        match (failure.and_then(|f| f.return_value.as_ref()), failure.and_then(|f| f.latency_ms())) {
-            (Some(rv), _) => format!("status {}", rv.status_code),
-            (None, Some(ms)) => format!("latency {ms} ms"),
-            (None, None) => "failure".to_owned(),
+        match &self.failure_metadata {
+            Some(failure) => failure.fault_name(),
+            None => "failure".to_owned(),
         }
     }
 }

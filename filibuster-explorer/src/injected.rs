@@ -104,16 +104,13 @@ impl FaultKind {
         }
     }
 
-    /// A short name, as reports give it: the exception's name
-    /// (`reqwest.timeout`), `status 503`, or `failure`.
+    /// A short name, as reports and spans give it: the exception's name
+    /// (`reqwest.timeout`), `status 503`, `latency 100 ms`, or `failure`.
     pub fn name(&self) -> String {
         match self {
             Self::Exception { name, .. } => name.clone(),
-            Self::Status { code } => format!("status {code}"),
-            Self::Failure { failure_metadata } => match &failure_metadata.return_value {
-                Some(rv) => format!("status {}", rv.status_code),
-                None => "failure".to_owned(),
-            },
+            Self::Status { code } => filibuster_runtime::records::status_fault_name(code),
+            Self::Failure { failure_metadata } => failure_metadata.fault_name(),
         }
     }
 }

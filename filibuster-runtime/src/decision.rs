@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::fault::ErrorKind;
-use crate::records::{CreateResponse, Exception};
+use crate::records::{CreateResponse, Exception, latency_fault_name, status_fault_name};
 
 /// What the server decided for one call.
 pub(crate) enum Decision {
@@ -70,20 +70,17 @@ impl Decision {
     }
 
     /// The name of the fault the decision injects, as the client span's
-    /// `filibuster.fault` shows it: `connection_error`, `timeout`,
-    /// `status 503`, `latency 100ms`; `None` to proceed as usual.
+    /// `filibuster.fault` shows it and the reports do: the exception's name
+    /// (`reqwest.timeout`), `status 503`, `latency 100 ms`; `None` to
+    /// proceed as usual.
     pub(crate) fn fault_name(&self) -> Option<Cow<'static, str>> {
-        let kind = |kind: &ErrorKind| match kind {
-            ErrorKind::Connect => "connection_error",
-            ErrorKind::Timeout => "timeout",
-        };
         match self {
             Decision::Proceed => None,
-            Decision::Fail(error, _) | Decision::DelayThenFail(error, _, _) => {
-                Some(Cow::Borrowed(kind(error)))
+            Decision::Fail(_, exception) | Decision::DelayThenFail(_, exception, _) => {
+                Some(Cow::Owned(exception.name.clone()))
             }
-            Decision::Status(status) => Some(Cow::Owned(format!("status {}", status.as_u16()))),
-            Decision::DelayThenProceed(delay) => Some(Cow::Owned(format!("latency {}ms", delay.as_millis()))),
+            Decision::Status(status) => Some(Cow::Owned(status_fault_name(status.as_u16()))),
+            Decision::DelayThenProceed(delay) => Some(Cow::Owned(latency_fault_name(delay.as_millis()))),
         }
     }
 }
@@ -145,14 +142,17 @@ mod tests {
 
     #[test]
     fn faults_are_named_for_their_spans() {
-        let exception = || Exception { name: "reqwest.timeout".into(), metadata: Map::new() };
+        let exception = |name: &str| Exception { name: name.into(), metadata: Map::new() };
         let names = [
             (Decision::Proceed, None),
-            (Decision::Fail(ErrorKind::Connect, exception()), Some("connection_error")),
-            (Decision::Fail(ErrorKind::Timeout, exception()), Some("timeout")),
-            (Decision::DelayThenFail(ErrorKind::Timeout, exception(), 1.0), Some("timeout")),
+            (Decision::Fail(ErrorKind::Connect, exception("reqwest.connect")), Some("reqwest.connect")),
+            (Decision::Fail(ErrorKind::Timeout, exception("reqwest.timeout")), Some("reqwest.timeout")),
+            (
+                Decision::DelayThenFail(ErrorKind::Timeout, exception("reqwest.timeout"), 1.0),
+                Some("reqwest.timeout"),
+            ),
             (Decision::Status(http::StatusCode::SERVICE_UNAVAILABLE), Some("status 503")),
-            (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100ms")),
+            (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100 ms")),
         ];
         for (decision, name) in names {
             assert_eq!(decision.fault_name().as_deref(), name);

@@ -112,6 +112,27 @@ impl FailureMetadata {
     pub fn latency_ms(&self) -> Option<&Value> {
         self.other.get(Self::LATENCY_MS)
     }
+
+    /// The fault's name, as reports and spans give it: `status 503`,
+    /// `latency 100 ms`, or `failure` for another failure.
+    pub fn fault_name(&self) -> String {
+        match (&self.return_value, self.latency_ms()) {
+            (Some(value), _) => status_fault_name(value.status_code.trim()),
+            (None, Some(ms)) => latency_fault_name(compact(ms)),
+            (None, None) => "failure".to_owned(),
+        }
+    }
+}
+
+/// The name of the fault that answers `code`: `status 503`.
+pub fn status_fault_name(code: impl std::fmt::Display) -> String {
+    format!("status {code}")
+}
+
+/// The name of the fault that delays a call by `ms` milliseconds:
+/// `latency 100 ms`.
+pub fn latency_fault_name(ms: impl std::fmt::Display) -> String {
+    format!("latency {ms} ms")
 }
 
 /// A response, as the protocol describes it.
