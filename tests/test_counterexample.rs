@@ -95,7 +95,12 @@ fn unparsable_counterexample_says_why() {
     let path = std::env::temp_dir().join(format!("filibuster-bad-ce-{}.json", std::process::id()));
     std::fs::write(&path, r#"{"TestExecution": "{\"failures\": 3}"}"#).unwrap();
     let error = Counterexample::load(&path).unwrap_err().to_string();
-    assert!(error.contains("does not parse: `TestExecution.failures` is not a list of failures"), "{error}");
+    assert!(
+        error.contains(
+            "does not parse: `TestExecution.failures`: invalid type: integer `3`, expected a sequence"
+        ),
+        "{error}"
+    );
     std::fs::remove_file(&path).unwrap();
     let error = Counterexample::load(&path).unwrap_err().to_string();
     assert!(error.starts_with("cannot read counterexample file"), "{error}");

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::execution::PlannedFault;
@@ -60,36 +61,24 @@ impl Counterexample {
         Self::parse(&text).map_err(|reason| CounterexampleError::Parse { path: path.into(), reason })
     }
 
-    /// Parses the text of a counterexample file.
+    /// Parses the text of a counterexample file. An error names the path
+    /// of the bad value (`TestExecution.failures[0].execution_index`).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let file: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let functional_test = match file.get("functional_test") {
-            Some(Value::String(s)) => s.clone(),
-            None | Some(Value::Null) => String::new(),
-            Some(_) => return Err("`functional_test` must be a string".into()),
-        };
-        let execution = match file.get("TestExecution") {
-            Some(Value::String(inner)) => serde_json::from_str::<Value>(inner)
-                .map_err(|e| format!("`TestExecution` is not a JSON text: {e}"))?,
-            Some(object @ Value::Object(_)) => object.clone(),
+        let file: FileRepr = typed(&mut serde_json::Deserializer::from_str(text), "")?;
+        let execution: ExecutionRepr = match file.execution {
+            Some(Value::String(inner)) => {
+                typed(&mut serde_json::Deserializer::from_str(&inner), "TestExecution")?
+            }
+            Some(object @ Value::Object(_)) => typed(object, "TestExecution")?,
             _ => return Err("missing `TestExecution` (a JSON text with `failures` and `log`)".into()),
         };
-        let faults = match execution.get("failures") {
-            Some(failures) => serde_json::from_value::<Vec<PlannedFault>>(failures.clone())
-                .map_err(|e| format!("`TestExecution.failures` is not a list of failures: {e}"))?,
-            None => return Err("`TestExecution` has no `failures`".into()),
-        };
-        let log = match execution.get("log") {
-            Some(Value::Array(log)) => log.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return Err("`TestExecution.log` must be a list".into()),
-        };
-        let response_log = match execution.get("response_log") {
-            Some(Value::Array(log)) => log.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return Err("`TestExecution.response_log` must be a list".into()),
-        };
-        Ok(Self { functional_test, faults, log, response_log })
+        let faults = execution.failures.ok_or("`TestExecution` has no `failures`")?;
+        Ok(Self {
+            functional_test: file.functional_test.unwrap_or_default(),
+            faults,
+            log: execution.log.unwrap_or_default(),
+            response_log: execution.response_log.unwrap_or_default(),
+        })
     }
 
     /// The file's text, readable by the reference implementation too.
@@ -107,6 +96,48 @@ impl Counterexample {
         });
         serde_json::to_string_pretty(&file).unwrap_or_default()
     }
+}
+
+/// A counterexample file as written: the reference's.
+#[derive(Deserialize)]
+struct FileRepr {
+    functional_test: Option<String>,
+    /// A JSON text (the reference's), or the object itself.
+    #[serde(rename = "TestExecution")]
+    execution: Option<Value>,
+}
+
+/// What `TestExecution` holds (`_failures` and `_log`, the reference's
+/// copies, are not read).
+#[derive(Deserialize)]
+struct ExecutionRepr {
+    failures: Option<Vec<PlannedFault>>,
+    log: Option<Vec<Value>>,
+    response_log: Option<Vec<Value>>,
+}
+
+/// `T` from `input`, or an error naming the path of the bad value below
+/// `prefix` (`TestExecution.failures[0]: missing field ...`).
+fn typed<'de, T: serde::Deserialize<'de>>(
+    input: impl serde::Deserializer<'de, Error = serde_json::Error>,
+    prefix: &str,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(input).map_err(|error| {
+        let inner = error.inner();
+        if inner.classify() != serde_json::error::Category::Data {
+            return match prefix {
+                "" => format!("not JSON: {inner}"),
+                prefix => format!("`{prefix}` is not a JSON text: {inner}"),
+            };
+        }
+        let path = error.path().to_string();
+        let path = match (prefix, path.as_str()) {
+            (prefix, ".") => prefix.to_owned(),
+            ("", path) => path.to_owned(),
+            (prefix, path) => format!("{prefix}.{path}"),
+        };
+        format!("`{path}`: {inner}")
+    })
 }
 
 impl Counterexample {
@@ -167,15 +198,29 @@ mod tests {
             response_log: vec![json!({"generated_id": 0, "target_service_name": "b"})],
         };
         assert_eq!(Counterexample::parse(&ce.to_json()).unwrap(), ce);
-        assert!(Counterexample::parse("{").unwrap_err().starts_with("not JSON"));
+        assert!(
+            Counterexample::parse("{").unwrap_err().starts_with("not JSON"),
+            "{:?}",
+            Counterexample::parse("{")
+        );
         assert_eq!(
             Counterexample::parse(r#"{"TestExecution": "{}"}"#).unwrap_err(),
             "`TestExecution` has no `failures`"
         );
-        assert!(
-            Counterexample::parse(r#"{"TestExecution": {"failures": [{"x": 1}]}}"#)
-                .unwrap_err()
-                .contains("missing field `execution_index`")
+        assert_eq!(
+            Counterexample::parse(r#"{"TestExecution": {"failures": [{"x": 1}]}}"#).unwrap_err(),
+            "`TestExecution.failures[0]`: missing field `execution_index`"
+        );
+        // The path of the bad value, in the JSON text of the reference's form too.
+        let text = r#"{"TestExecution": "{\"failures\": [{\"execution_index\": 7}]}"}"#;
+        assert_eq!(
+            Counterexample::parse(text).unwrap_err(),
+            "`TestExecution.failures[0].execution_index`: invalid type: integer `7`, expected a string at \
+             line 1 column 35"
+        );
+        assert_eq!(
+            Counterexample::parse(r#"{"functional_test": 3, "TestExecution": {}}"#).unwrap_err(),
+            "`functional_test`: invalid type: integer `3`, expected a string at line 1 column 21"
         );
     }
 
