@@ -115,7 +115,7 @@ async fn spawns_twice(State(app): State<App>) -> &'static str {
 #[tokio::test]
 async fn a_call_outside_the_context_warns_once_per_callsite() {
     filibuster::enable();
-    let warnings = support::Logs::of_target("filibuster_runtime::send");
+    let warnings = support::Logs::of_target("filibuster_runtime::call");
     let _subscriber = support::set_default(tracing_subscriber::registry().with(warnings.clone()));
     let recorder = support::Recorder::default();
     let connection = recorder.connect().await;
