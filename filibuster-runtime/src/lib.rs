@@ -7,6 +7,11 @@
 //! instrumented handlers and calls ([`spans`]), with opt-in capture of
 //! headers and bodies ([`Capture`]).
 //!
+//! Every instrumented call runs one protocol, the call core (`call.rs`:
+//! the `Call` trait and the one state machine `drive`); each client is an
+//! adapter implementing `Call` in a module of its own (`send.rs` for
+//! reqwest, `middleware.rs` for reqwest-middleware).
+//!
 //! The server, the explorer and the reports, which only tests link, are the
 //! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
 //! which re-exports what is public here.
