@@ -359,7 +359,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&out), [1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(out.matches(":: filibuster :: __private :: send (:: core :: convert :: identity (http . get").count(), 7, "{out}");
+        assert_eq!(
+            out.matches(":: filibuster :: __private :: send (:: core :: convert :: identity (http . get")
+                .count(),
+            7,
+            "{out}"
+        );
         assert!(out.contains("join ! (biased ;"), "{out}");
         assert!(!out.contains(". send ()"), "{out}");
     }
