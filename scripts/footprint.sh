@@ -29,7 +29,9 @@
 # FOOTPRINT_ONLY=size): plain 2,269 KiB, instrumented 2,582 KiB, +13.8%
 # (+313 KiB, of which the runtime's own code is about 147 KiB). With the
 # handler's future pinned in place (not copied), FOOTPRINT_ONLY=size:
-# plain 3,180 KiB, instrumented 3,690 KiB, +16.0%.
+# plain 3,180 KiB, instrumented 3,690 KiB, +16.0%. With the call core
+# (trait Call, drive; seventh session), FOOTPRINT_ONLY=size: instrumented
+# 3,685 KiB, +15.9%.
 #
 #   scripts/footprint.sh                     # ~15 min on 2 cores: three clean release builds
 #   FOOTPRINT_ONLY=size scripts/footprint.sh # quick mode, sizes only
