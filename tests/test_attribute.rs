@@ -76,7 +76,9 @@ fn panic_of(test: fn()) -> String {
 }
 
 #[filibuster::test(services = cinema_with_bug, regressions = false)]
-#[should_panic(expected = "reqwest.timeout")]
+#[should_panic(
+    expected = "replay it with: cargo test -p filibuster --test test_attribute a_failing_execution_fails_the_test -- --exact\n"
+)]
 async fn a_failing_execution_fails_the_test(ctx: TestContext, cinema: &Cinema) -> Result<(), String> {
     check(&ctx, &cinema.users).await
 }

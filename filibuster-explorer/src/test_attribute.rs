@@ -167,15 +167,16 @@ impl TestOptions {
         if let Some(n) = self.max_executions {
             explorer = explorer.max_executions(n);
         }
-        if let Some(path) = &self.regressions {
-            let relative = path.strip_prefix(&self.manifest_dir).unwrap_or(path);
-            explorer = explorer.regressions(path).replay_command(format!(
-                "cargo test {} {} -- --exact (replays {} first)",
-                self.cargo_target,
-                self.name,
-                relative.display()
-            ));
-        }
+        let command = format!("cargo test {} {} -- --exact", self.cargo_target, self.name);
+        explorer = match &self.regressions {
+            Some(path) => {
+                let relative = path.strip_prefix(&self.manifest_dir).unwrap_or(path);
+                let command = format!("{command} (replays {} first)", relative.display());
+                explorer.regressions(path).replay_command(command)
+            }
+            // The exploration finds the same failing execution again.
+            None => explorer.replay_command(command),
+        };
         if let Some(path) = &self.report {
             explorer = explorer.report_file(path);
         }
