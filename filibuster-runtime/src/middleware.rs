@@ -21,7 +21,7 @@ use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
 use crate::call::drive;
 use crate::callsite::{Callsite, SaidOnce};
-use crate::send::{HttpCall, Instrumentable, SendError, plain};
+use crate::send::{HttpCall, Instrumentable, SendError, client_request, end_client_span, plain};
 use crate::spans;
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a
@@ -81,7 +81,7 @@ async fn instrument_attempt(
     let Some(call) = extensions.get_mut::<Call>() else { return next.run(request, extensions).await };
     let (callsite, resends) = (call.callsite, call.attempts);
     call.attempts += 1;
-    let span = spans::client(&request, callsite);
+    let span = spans::client(client_request(&request), callsite);
     if resends > 0 {
         spans::record_resend_count(&span, resends);
     }
@@ -91,7 +91,7 @@ async fn instrument_attempt(
     let call = HttpCall { request, execute: move |request| next.run(request, chain) };
     let result = drive(call, callsite, Some(&span)).await;
     extensions.remove::<Attempt>();
-    spans::client_end(&span, result.as_ref().map_err(SendError::as_reqwest));
+    end_client_span(&span, result.as_ref().map_err(SendError::as_reqwest));
     result
 }
 

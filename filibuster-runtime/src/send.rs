@@ -166,13 +166,13 @@ where
     }
 
     fn client_span(&mut self, callsite: &'static Callsite) -> Span {
-        let span = spans::client(&self.request, callsite);
+        let span = spans::client(client_request(&self.request), callsite);
         spans::propagate(&span, self.request.headers_mut());
         span
     }
 
     fn end_client_span(span: &Span, result: Result<&Response, &E>) {
-        spans::client_end(span, result.map_err(SendError::as_reqwest));
+        end_client_span(span, result.map_err(SendError::as_reqwest));
     }
 
     fn fault_context(&self) -> &Url {
@@ -198,6 +198,39 @@ where
 
     fn exception_name(error: &E) -> &'static str {
         exception_name(error.as_reqwest())
+    }
+}
+
+/// What the client span of a reqwest call shows of its request.
+pub(crate) fn client_request(request: &Request) -> spans::ClientRequest<'_> {
+    spans::ClientRequest {
+        method: request.method().as_str(),
+        url: request.url(),
+        headers: request.headers(),
+        body: request.body().and_then(reqwest::Body::as_bytes),
+    }
+}
+
+/// Records how a reqwest call ended on its client span: the response, or
+/// the error (`None`: one that is not reqwest's).
+pub(crate) fn end_client_span(span: &Span, result: Result<&Response, Option<&reqwest::Error>>) {
+    spans::client_end(
+        span,
+        result.map(|response| (response.status(), response.headers())).map_err(error_type),
+    );
+}
+
+/// The `error.type` of a failed reqwest call.
+fn error_type(error: Option<&reqwest::Error>) -> &'static str {
+    match error {
+        Some(error) if error.is_timeout() => "timeout",
+        Some(error) if error.is_connect() => "connect",
+        Some(error) if error.is_redirect() => "redirect",
+        Some(error) if error.is_body() => "body",
+        Some(error) if error.is_decode() => "decode",
+        Some(error) if error.is_builder() => "builder",
+        Some(error) if error.is_request() => "request",
+        _ => "_OTHER",
     }
 }
 

@@ -471,10 +471,22 @@ pub(crate) fn server_failed(span: &Span) {
     span.record("otel.status_code", "ERROR");
 }
 
+/// What the client span of an HTTP call shows of its request, whatever
+/// the client (each reqwest version, reqwest-middleware) that sends it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientRequest<'a> {
+    /// The method, upper case.
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a url::Url,
+    pub(crate) headers: &'a HeaderMap,
+    /// The body, when it is in memory.
+    pub(crate) body: Option<&'a [u8]>,
+}
+
 /// The client span of a call from `callsite` sending `request`, or a
 /// disabled span when no subscriber wants it. Captures the request's
 /// headers, and its body when it is in memory.
-pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) -> Span {
+pub(crate) fn client(request: ClientRequest<'_>, callsite: &'static Callsite) -> Span {
     if !level_enabled() {
         return Span::none();
     }
@@ -482,8 +494,8 @@ pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) ->
     if !shape.callsites.client.enabled() {
         return Span::none();
     }
-    let method = request.method().as_str();
-    let url = request.url();
+    let method = request.method;
+    let url = request.url;
     let full = without_credentials(url);
     let full = full.as_str();
     let host = url.host_str();
@@ -502,10 +514,9 @@ pub(crate) fn client(request: &reqwest::Request, callsite: &'static Callsite) ->
     values[13] = Some(&callsite.function);
     let span = shape.callsites.client.span(&with_capture_fields(&values, shape.callsites.client));
     if !span.is_disabled() {
-        shape.record_request_headers(&span, request.headers());
-        let body = request.body().and_then(reqwest::Body::as_bytes);
-        let content_type = request.headers().get(http::header::CONTENT_TYPE);
-        if let Some(text) = body.and_then(|body| shape.capture.body_text(content_type, body)) {
+        shape.record_request_headers(&span, request.headers);
+        let content_type = request.headers.get(http::header::CONTENT_TYPE);
+        if let Some(text) = request.body.and_then(|body| shape.capture.body_text(content_type, body)) {
             span.record("http.request.body", text.as_ref());
         }
     }
@@ -524,40 +535,26 @@ fn without_credentials(url: &url::Url) -> Cow<'_, url::Url> {
 }
 
 /// Records how a call ended: the response (its status: a 4xx or 5xx is an
-/// error; its captured headers), or the error (`error.type`: `timeout`,
-/// `connect`, ... or `_OTHER` for an error that is not reqwest's).
-pub(crate) fn client_end(span: &Span, result: Result<&reqwest::Response, Option<&reqwest::Error>>) {
+/// error; its captured headers), or the error, as its `error.type`
+/// (`timeout`, `connect`, ... or `_OTHER`), which the client's adapter
+/// names.
+pub(crate) fn client_end(span: &Span, result: Result<(http::StatusCode, &HeaderMap), &'static str>) {
     if span.is_disabled() {
         return;
     }
     match result {
-        Ok(response) => {
-            let status = response.status();
+        Ok((status, headers)) => {
             span.record("http.response.status_code", status.as_u16());
             if status.is_client_error() || status.is_server_error() {
                 span.record("error.type", status.as_str());
                 span.record("otel.status_code", "ERROR");
             }
-            shape().record_response_headers(span, response.headers());
+            shape().record_response_headers(span, headers);
         }
-        Err(error) => {
-            span.record("error.type", error_type(error));
+        Err(error_type) => {
+            span.record("error.type", error_type);
             span.record("otel.status_code", "ERROR");
         }
-    }
-}
-
-/// The `error.type` of a failed call.
-fn error_type(error: Option<&reqwest::Error>) -> &'static str {
-    match error {
-        Some(error) if error.is_timeout() => "timeout",
-        Some(error) if error.is_connect() => "connect",
-        Some(error) if error.is_redirect() => "redirect",
-        Some(error) if error.is_body() => "body",
-        Some(error) if error.is_decode() => "decode",
-        Some(error) if error.is_builder() => "builder",
-        Some(error) if error.is_request() => "request",
-        _ => "_OTHER",
     }
 }
 
