@@ -4,11 +4,11 @@
 //!
 //! An instrumented `.send()` of a [`reqwest_middleware::RequestBuilder`]
 //! puts its callsite in the request's extensions and runs the client's chain
-//! with [`End`] appended. [`Instrument`], the last middleware the user
+//! with `End` appended. [`Instrument`], the last middleware the user
 //! added, makes each attempt reaching it an instrumented call in a client
 //! span of its own (as OpenTelemetry's HTTP conventions have it: one per
 //! physical request, a resend counted in `http.request.resend_count`), the
-//! rest of the chain performing it; [`End`] does so in its place when the
+//! rest of the chain performing it; `End` does so in its place when the
 //! client has none (with a warning), and reports attempts repeated under an
 //! [`Instrument`] that is not last (with an error).
 

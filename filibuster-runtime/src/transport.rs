@@ -31,8 +31,8 @@
 //!   as the sender knows (connecting failed, no answer came in time, or the
 //!   breaker was open) is counted ([`HttpTransport::records_lost`]), and every
 //!   later request to the server carries the cumulative count in
-//!   [`headers::LOST_RECORDS`], with the
-//!   transport's random id in [`headers::SENDER`]
+//!   [`headers::LOST_RECORDS`](crate::headers::LOST_RECORDS), with the
+//!   transport's random id in [`headers::SENDER`](crate::headers::SENDER)
 //!   (sent on every request).
 
 use std::error::Error as StdError;
