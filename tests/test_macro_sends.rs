@@ -103,15 +103,21 @@ fn line_of(marker: &str) -> String {
     lines[0].to_string()
 }
 
-#[tokio::test]
-async fn sends_in_macros_are_instrumented_in_source_order() {
+/// Serves service a's `router` (its state: an `App` reaching a downstream
+/// `b`) with the instrumentation on, reporting to a recorder; a's URL and
+/// the recorder.
+async fn serve_a(router: Router<App>) -> (String, Recorder) {
     filibuster::enable();
     let recorder = Recorder::default();
     let connection = recorder.connect().await;
     let b_url = Downstream::default().serve().await;
     let app = App { http: reqwest::Client::new(), b_url };
-    let a_url =
-        serve(Router::new().route("/start", get(start)).with_state(app).layer(connection.layer())).await;
+    (serve(router.with_state(app).layer(connection.layer())).await, recorder)
+}
+
+#[tokio::test]
+async fn sends_in_macros_are_instrumented_in_source_order() {
+    let (a_url, recorder) = serve_a(Router::new().route("/start", get(start))).await;
     let body = reqwest::get(format!("{a_url}/start")).await.unwrap().text().await.unwrap();
     let b = Downstream::BODY;
     assert_eq!(body, [b, b, b, b, b, &format!("{b} {b}"), b, b, b, &format!("<{b}>"), b].join(" "));
@@ -144,17 +150,9 @@ async fn call_above(State(app): State<App>) -> String {
 
 #[tokio::test]
 async fn a_handler_with_the_call_attribute_in_either_order_is_instrumented() {
-    filibuster::enable();
-    let recorder = Recorder::default();
-    let connection = recorder.connect().await;
-    let b_url = Downstream::default().serve().await;
-    let app = App { http: reqwest::Client::new(), b_url };
-    let router = Router::new()
-        .route("/handler-above", get(handler_above))
-        .route("/call-above", get(call_above))
-        .with_state(app)
-        .layer(connection.layer());
-    let a_url = serve(router).await;
+    let router =
+        Router::new().route("/handler-above", get(handler_above)).route("/call-above", get(call_above));
+    let (a_url, recorder) = serve_a(router).await;
     for (path, marker) in [("/handler-above", "handler_above#1"), ("/call-above", "call_above#1")] {
         let body = reqwest::get(format!("{a_url}{path}")).await.unwrap().text().await.unwrap();
         assert_eq!(body, Downstream::BODY, "{path}");

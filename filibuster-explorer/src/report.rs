@@ -595,8 +595,8 @@ impl Report {
     /// `Report: <JSON file> (HTML: <HTML file>)`, with its line break, when
     /// the report was written to files.
     pub fn files_line(&self) -> Option<String> {
-        let json = self.report_file.as_ref()?;
-        Some(format!("Report: {} (HTML: {})\n", json.display(), html_beside(json).display()))
+        let (json, html) = (self.report_file.as_ref()?, self.html_file()?);
+        Some(format!("Report: {} (HTML: {})\n", json.display(), html.display()))
     }
 
     /// The HTML file written beside [`Report::report_file`].
