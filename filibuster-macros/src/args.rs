@@ -211,6 +211,13 @@ impl TestArgs {
                                           package (`report = \"target/checkout.json\"`; the HTML goes beside \
                                           it), or `false` to write none";
                     let value = file_or_false(&meta, REPORT)?;
+                    if let Some(file) = value.as_ref().filter(|file| !file.value().ends_with(".json")) {
+                        return Err(syn::Error::new(
+                            file.span(),
+                            "`report` names the JSON report's file, ending in `.json`: the HTML report \
+                             goes beside it, with the same name and `.html`",
+                        ));
+                    }
                     set_once(&mut args.report, value, &meta, "report")
                 }
                 _ => Err(unknown(&meta, TEST_TAKES, TEST_USAGE)),
