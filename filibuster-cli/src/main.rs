@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use filibuster::server::ServeOptions;
-use filibuster::{Counterexample, Explorer, FaultModel, Limits, ReplayOutcome, Server};
+use filibuster::{Counterexample, Explorer, FaultModel, Limits, ReplayOutcome, RunOptions, Server};
 use nix::sys::signal::Signal;
 
 /// Service-level fault injection testing: runs a functional test again and
@@ -222,21 +222,25 @@ async fn test(args: TestArgs) -> Result<ExitCode, String> {
         args.functional_test,
         args.write_counterexample.display()
     );
+    let max_executions = match (args.only_initial_execution, args.max_tests) {
+        (true, _) => Some(1),
+        (false, max) => max.map(|max| usize::try_from(max).unwrap_or(usize::MAX)),
+    };
+    let options = RunOptions {
+        dynamic_reduction: !args.disable_dynamic_reduction,
+        max_executions,
+        allow_no_calls: args.allow_no_calls,
+        allow_nondeterminism: args.allow_nondeterminism,
+        grace: Duration::from_secs_f64(args.grace),
+        ..RunOptions::default()
+    };
     let mut explorer = Explorer::with_fault_model(fault_model(&args.server.analysis_file)?)
-        .dynamic_reduction(!args.disable_dynamic_reduction)
+        .options(options)
         .progress(true)
         .functional_test_name(&args.functional_test)
         .counterexample_file(&args.write_counterexample)
         .report_file(&args.report_file)
-        .replay_command(replay_command)
-        .allow_no_calls(args.allow_no_calls)
-        .allow_nondeterminism(args.allow_nondeterminism)
-        .grace(Duration::from_secs_f64(args.grace));
-    if args.only_initial_execution {
-        explorer = explorer.max_executions(1);
-    } else if let Some(max) = args.max_tests {
-        explorer = explorer.max_executions(usize::try_from(max).unwrap_or(usize::MAX));
-    }
+        .replay_command(replay_command);
     if let Some(path) = &args.counterexample_file {
         explorer = explorer.replay(Counterexample::load(path).map_err(|e| with_causes(&e))?);
     }

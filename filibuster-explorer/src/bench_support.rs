@@ -6,13 +6,14 @@
 //! executions, so that synthetic executions can pile up and the cost of
 //! scheduling and dynamic reduction be measured as history grows.
 
+use crate::state::Step;
 use crate::{PlannedFault, Server};
 
 /// Starts a test execution with no fault planned, as the explorer starts its
 /// initial one; `exploring` says whether new calls schedule executions.
 pub fn begin(server: &Server, exploring: bool) {
     let mut state = server.lock();
-    state.exploring = exploring;
+    state.set_exploring(exploring);
     state.begin(None);
 }
 
@@ -37,17 +38,16 @@ pub enum Next {
     Begun,
 }
 
-/// One turn of the explorer's loop: takes the next scheduled execution and
-/// prunes it, or begins it. `None` when nothing is scheduled.
+/// One turn of the explorer's loop, the explorer's own step: takes the next
+/// scheduled execution and prunes it, or begins it. `None` when nothing is
+/// scheduled.
 pub fn next(server: &Server, dynamic_reduction: bool) -> Option<Next> {
     let mut state = server.lock();
-    state.exploring = true;
-    let next = state.pop()?;
-    if dynamic_reduction && state.covering(&next).is_some() {
-        return Some(Next::Pruned);
-    }
-    state.begin(Some(next));
-    Some(Next::Begun)
+    state.set_exploring(true);
+    Some(match state.step(dynamic_reduction)? {
+        Step::Pruned { .. } => Next::Pruned,
+        Step::Begun => Next::Begun,
+    })
 }
 
 /// Executions waiting on the stack.

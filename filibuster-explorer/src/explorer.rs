@@ -14,13 +14,14 @@ use tracing::Instrument;
 
 use super::counterexample::Counterexample;
 use super::execution::LogEntry;
+use super::options::{RunOptions, Strategy};
 use super::progress::Progress;
 use super::regressions;
 use super::report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
-    Report, RunError, RunOptions,
+    Report, RunError,
 };
-use super::state::State;
+use super::state::{State, Step};
 use super::{FaultModel, InjectedFault, PlannedFault, Server};
 use filibuster_runtime::__explorer::Watch;
 use filibuster_runtime::Connection;
@@ -51,8 +52,7 @@ use filibuster_runtime::Connection;
 #[derive(Debug)]
 pub struct Explorer {
     server: Server,
-    dynamic_reduction: bool,
-    max_executions: Option<usize>,
+    options: RunOptions,
     counterexample_file: Option<PathBuf>,
     report_file: Option<PathBuf>,
     replay: Option<Counterexample>,
@@ -60,33 +60,7 @@ pub struct Explorer {
     progress: Option<Progress>,
     name: String,
     replay_command: Option<String>,
-    allow_no_calls: bool,
-    allow_nondeterminism: bool,
-    repeat_initial: bool,
-    grace: Duration,
-    regressions: Option<PathBuf>,
-    replay_regressions: bool,
-    keep_going: bool,
-    strategy: Strategy,
 }
-
-/// The order in which scheduled executions are taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// The latest scheduled first: the faults on the deepest, latest call
-    /// of an execution are tried before those on earlier calls (the
-    /// reference's order, and the default).
-    #[default]
-    DepthFirst,
-    /// The earliest scheduled first: every single fault of the fault-free
-    /// execution before any combination of two.
-    BreadthFirst,
-}
-
-/// How long an execution waits, once the functional test has returned, for
-/// the calls it started to end.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 impl Default for Explorer {
     fn default() -> Self {
@@ -303,35 +277,33 @@ impl Explorer {
     pub fn with_fault_model(model: FaultModel) -> Self {
         Self {
             server: Server::new(model),
-            dynamic_reduction: true,
-            max_executions: None,
+            options: RunOptions::default(),
             counterexample_file: None,
             report_file: None,
             replay: None,
             progress: None,
             name: String::new(),
             replay_command: None,
-            allow_no_calls: false,
-            allow_nondeterminism: false,
-            repeat_initial: true,
-            grace: DEFAULT_GRACE,
-            regressions: None,
-            replay_regressions: true,
-            keep_going: false,
-            strategy: Strategy::default(),
         }
+    }
+
+    /// Sets every option at once (see [`RunOptions`]); the builder methods
+    /// below set them one by one.
+    pub fn options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Turns dynamic reduction on (the default) or off.
     pub fn dynamic_reduction(mut self, on: bool) -> Self {
-        self.dynamic_reduction = on;
+        self.options.dynamic_reduction = on;
         self
     }
 
     /// Stops after `n` executions taken from the stack, run or pruned, the
     /// initial one included (the reference's `--max-tests`).
     pub fn max_executions(mut self, n: usize) -> Self {
-        self.max_executions = Some(n);
+        self.options.max_executions = Some(n);
         self
     }
 
@@ -391,7 +363,7 @@ impl Explorer {
     /// services inject faults themselves. Off by default: such a run fails
     /// with [`RunError::NoInstrumentedCalls`] or [`RunError::NoFaultToTry`].
     pub fn allow_no_calls(mut self, allow: bool) -> Self {
-        self.allow_no_calls = allow;
+        self.options.allow_no_calls = allow;
         self
     }
 
@@ -399,7 +371,7 @@ impl Explorer {
     /// run twice (the differences go to [`Report::nondeterminism`]). Off by
     /// default: the run fails with [`RunError::Nondeterministic`].
     pub fn allow_nondeterminism(mut self, allow: bool) -> Self {
-        self.allow_nondeterminism = allow;
+        self.options.allow_nondeterminism = allow;
         self
     }
 
@@ -407,7 +379,7 @@ impl Explorer {
     /// makes the same calls each time; the second run is not counted among
     /// the executions.
     pub fn repeat_initial_execution(mut self, on: bool) -> Self {
-        self.repeat_initial = on;
+        self.options.repeat_initial_execution = on;
         self
     }
 
@@ -415,9 +387,9 @@ impl Explorer {
     /// for the instrumented calls started under it to end (and, in-process,
     /// for instrumented handlers to finish their requests, work spawned with
     /// [`in_current_request`](filibuster_runtime::in_current_request) included). Default
-    /// [`DEFAULT_GRACE`]; calls still running then are listed in the report.
+    /// [`DEFAULT_GRACE`](crate::DEFAULT_GRACE); calls still running then are listed in the report.
     pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        self.options.grace = grace;
         self
     }
 
@@ -432,7 +404,7 @@ impl Explorer {
     /// [`Verdict::Failed`]: super::Verdict::Failed
     /// [`Verdict::Stale`]: super::Verdict::Stale
     pub fn regressions(mut self, path: impl Into<PathBuf>) -> Self {
-        self.regressions = Some(path.into());
+        self.options.regressions = Some(path.into());
         self
     }
 
@@ -440,7 +412,7 @@ impl Explorer {
     /// before exploring (the default); new failing executions are saved
     /// either way.
     pub fn replay_regressions(mut self, on: bool) -> Self {
-        self.replay_regressions = on;
+        self.options.replay_regressions = on;
         self
     }
 
@@ -448,14 +420,14 @@ impl Explorer {
     /// execution; [`Report::failure_groups`] then groups the failing
     /// executions by the smallest fault sets that fail.
     pub fn keep_going(mut self, on: bool) -> Self {
-        self.keep_going = on;
+        self.options.keep_going = on;
         self
     }
 
     /// The order in which scheduled executions are taken (default
     /// [`Strategy::DepthFirst`], the reference's).
     pub fn strategy(mut self, strategy: Strategy) -> Self {
-        self.strategy = strategy;
+        self.options.strategy = strategy;
         self
     }
 
@@ -484,16 +456,11 @@ impl Explorer {
         let watch = Watch::start();
         let mut report = Report {
             functional_test: self.name.clone(),
-            options: self.options(),
-            regressions_file: self.regressions.clone(),
+            options: self.run_options(),
+            regressions_file: self.options.regressions.clone(),
             ..Report::default()
         };
-        {
-            let mut state = self.server.lock();
-            state.ring = false;
-            state.limit_reached = None;
-            state.strategy = self.strategy;
-        }
+        self.server.lock().start_run(self.options.strategy);
         match &self.replay {
             Some(counterexample) => self.replay_one(counterexample, &mut test, &mut report, &watch).await,
             None => {
@@ -508,15 +475,14 @@ impl Explorer {
             let mut state = self.server.lock();
             report.executions_remaining = state.pending();
             report.executions_not_run = state.not_run(super::report::MAX_LISTED_NOT_RUN);
-            report.late_records = state.late_records;
-            report.records_refused = state.tokens.refused;
-            report.records_conflicting = state.conflicts;
-            let lost = state.records_lost();
-            if lost > 0 {
-                report.errors.push(RunError::RecordsLost { count: lost });
+            let counts = state.intake().counts();
+            report.late_records = counts.late;
+            report.records_refused = counts.refused;
+            report.records_conflicting = counts.conflicting;
+            if counts.lost > 0 {
+                report.errors.push(RunError::RecordsLost { count: counts.lost });
             }
-            state.exploring = false;
-            state.ring = true;
+            state.end_run();
         }
         report.errors.extend(callsite_collisions(&report));
         if report.errors.is_empty() && report.replay.is_none() && report.executions_remaining == 0 {
@@ -545,7 +511,7 @@ impl Explorer {
         let calls = report.executions.iter().flat_map(|execution| &execution.calls);
         let parts =
             calls.clone().map(|call| (call.target.as_deref(), call.method.as_str(), call.path.as_str()));
-        let unmatched = self.server.lock().model.unmatched_rules(parts);
+        let unmatched = self.server.lock().model().unmatched_rules(parts);
         if unmatched.is_empty() {
             return Vec::new();
         }
@@ -558,20 +524,11 @@ impl Explorer {
     }
 
     /// How this explorer is set up, for the report.
-    fn options(&self) -> RunOptions {
+    fn run_options(&self) -> RunOptions {
         RunOptions {
-            fault_model: self.server.lock().model.source().to_owned(),
-            dynamic_reduction: self.dynamic_reduction,
-            max_executions: self.max_executions,
-            grace: self.grace,
-            repeat_initial_execution: self.repeat_initial,
-            allow_no_calls: self.allow_no_calls,
-            allow_nondeterminism: self.allow_nondeterminism,
+            fault_model: self.server.lock().model().source().to_owned(),
             replay: self.replay.is_some(),
-            strategy: self.strategy,
-            keep_going: self.keep_going,
-            regressions: self.regressions.clone(),
-            replay_regressions: self.replay_regressions,
+            ..self.options.clone()
         }
     }
 
@@ -583,7 +540,7 @@ impl Explorer {
         Fut: Future,
         Fut::Output: TestOutcome,
     {
-        let Some(path) = self.regressions.as_ref().filter(|_| self.replay_regressions) else {
+        let Some(path) = self.options.regressions.as_ref().filter(|_| self.options.replay_regressions) else {
             return true;
         };
         let saved = match regressions::load(path) {
@@ -618,7 +575,7 @@ impl Explorer {
     /// Adds the failing executions `found` to the regressions file, if the
     /// explorer keeps one.
     fn save_regressions(&self, found: &[Counterexample], report: &mut Report) {
-        let Some(path) = &self.regressions else { return };
+        let Some(path) = &self.options.regressions else { return };
         if found.is_empty() {
             return;
         }
@@ -644,7 +601,7 @@ impl Explorer {
     {
         {
             let mut state = self.server.lock();
-            state.exploring = true;
+            state.set_exploring(true);
             state.begin(None);
         }
         let first = self.run_one(test, 1, Run::Counted).await;
@@ -654,18 +611,21 @@ impl Explorer {
         if must_stop(report, watch, &self.server) || failed {
             return;
         }
-        if calls == 0 && !self.allow_no_calls {
+        if calls == 0 && !self.options.allow_no_calls {
             report.errors.push(RunError::NoInstrumentedCalls);
             return;
         }
-        let scheduled = self.server.lock().scheduled_total;
-        if calls > 0 && scheduled == 0 && !self.allow_no_calls {
+        let scheduled = self.server.lock().scheduled_total();
+        if calls > 0 && scheduled == 0 && !self.options.allow_no_calls {
             report.errors.push(RunError::NoFaultToTry { calls });
             return;
         }
-        if self.repeat_initial && self.max_executions.is_none_or(|max| max > 1) && scheduled > 0 {
+        if self.options.repeat_initial_execution
+            && self.options.max_executions.is_none_or(|max| max > 1)
+            && scheduled > 0
+        {
             if let Some(difference) = self.repeat(test, &report.executions[0]).await {
-                if self.allow_nondeterminism {
+                if self.options.allow_nondeterminism {
                     tracing::warn!("{}", RunError::Nondeterministic(difference.clone()));
                     report.nondeterminism = Some(difference);
                 } else {
@@ -690,7 +650,7 @@ impl Explorer {
     {
         self.server.lock().begin_repeat();
         let second = self.run_one(test, 1, Run::Repeat).await;
-        self.server.lock().exploring = true;
+        self.server.lock().set_exploring(true);
         let only_first = calls_missing_from(&first.calls, &second.calls);
         let only_second = calls_missing_from(&second.calls, &first.calls);
         let second_run_failed = match second.status {
@@ -728,7 +688,7 @@ impl Explorer {
             return;
         }
         report.replay = if calls == 0 {
-            if !self.allow_no_calls {
+            if !self.options.allow_no_calls {
                 report.errors.push(RunError::NoInstrumentedCalls);
                 return;
             }
@@ -762,17 +722,16 @@ impl Explorer {
             self.tick(bar, report);
             {
                 let mut state = self.server.lock();
-                if self.max_executions.is_some_and(|max| taken >= max) {
+                if self.options.max_executions.is_some_and(|max| taken >= max) {
                     return;
                 }
-                let Some(next) = state.pop() else { return };
+                let Some(step) = state.step(self.options.dynamic_reduction) else { return };
                 taken += 1;
-                let covered_by = if self.dynamic_reduction { state.covering(&next) } else { None };
-                if let Some(covered_by) = covered_by {
+                if let Step::Pruned { covered_by, faults } = step {
                     report.executions_pruned += 1;
                     report.executions.push(ExecutionReport {
                         number: taken,
-                        faults: next.faults.iter().map(|f| state.fault_report(f)).collect(),
+                        faults: faults.iter().map(|f| state.fault_report(f)).collect(),
                         calls: Vec::new(),
                         status: ExecutionStatus::Pruned { covered_by },
                         not_injected: Vec::new(),
@@ -782,7 +741,6 @@ impl Explorer {
                     });
                     continue;
                 }
-                state.begin(Some(next));
             }
             let execution = self.run_one(test, taken, Run::Counted).await;
             report.executions_run += 1;
@@ -807,7 +765,7 @@ impl Explorer {
                 });
             }
             found.push(counterexample);
-            if !self.keep_going {
+            if !self.options.keep_going {
                 return;
             }
         }
@@ -854,15 +812,15 @@ impl Explorer {
                 execution = number,
                 calls = unfinished.len(),
                 requests = requests_still_running,
-                grace = ?self.grace,
+                grace = ?self.options.grace,
                 "calls or requests still running when the execution was closed"
             );
         }
         state.finish(number);
         ExecutionReport {
             number,
-            faults: state.faults.iter().map(|f| state.fault_report(f)).collect(),
-            calls: state.log.iter().map(|e| call_report(&state, e)).collect(),
+            faults: state.faults().iter().map(|f| state.fault_report(f)).collect(),
+            calls: state.log().iter().map(|e| call_report(&state, e)).collect(),
             status: match outcome {
                 Ok(()) => ExecutionStatus::Passed,
                 Err(message) => ExecutionStatus::Failed { message },
@@ -878,7 +836,7 @@ impl Explorer {
     /// has ended and in-process handlers have finished their requests.
     async fn settle(&self) {
         // A grace too long to add to now waits as long as the calls take.
-        let deadline = Instant::now().checked_add(self.grace);
+        let deadline = Instant::now().checked_add(self.options.grace);
         let mut waited = false;
         loop {
             let busy = self.server.live_requests() > 0 || self.server.lock().unfinished().next().is_some();
@@ -899,8 +857,8 @@ impl Explorer {
         let state = self.server.lock();
         Counterexample {
             functional_test: self.name.clone(),
-            faults: state.faults.clone(),
-            log: state.log.iter().map(|e| e.identity_json()).collect(),
+            faults: state.faults().to_vec(),
+            log: state.log().iter().map(|e| e.identity_json()).collect(),
             response_log: response_log(&state),
         }
     }
@@ -968,7 +926,7 @@ fn execution_span(server: &super::Server, number: usize, run: Run) -> tracing::S
     );
     if !span.is_disabled() {
         let state = server.lock();
-        let faults: Vec<String> = state.faults.iter().map(|f| state.fault_report(f).describe()).collect();
+        let faults: Vec<String> = state.faults().iter().map(|f| state.fault_report(f).describe()).collect();
         drop(state);
         span.record(
             "filibuster.faults",
@@ -992,7 +950,8 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 /// calls outside any instrumented request, or the server reached a limit;
 /// if so, the error.
 fn must_stop(report: &mut Report, watch: &Watch, server: &Server) -> bool {
-    if let Some(limit) = server.lock().limit_reached.clone() {
+    let limit = server.lock().intake().limit_reached().map(str::to_owned);
+    if let Some(limit) = limit {
         report.errors.push(RunError::LimitReached { limit });
         return true;
     }
@@ -1092,7 +1051,7 @@ fn call_report(state: &State, entry: &LogEntry) -> CallReport {
 /// The reference's `response_log`: each call with its target and outcome.
 fn response_log(state: &State) -> Vec<Value> {
     state
-        .log
+        .log()
         .iter()
         .map(|entry| {
             let mut value = entry.identity_json();

@@ -20,6 +20,7 @@ mod grid;
 mod html;
 mod in_process;
 mod injected;
+mod options;
 mod origin;
 mod progress;
 mod reduction;
@@ -36,15 +37,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
-pub use explorer::{DEFAULT_GRACE, Explorer, Strategy, TestContext, TestOutcome};
+pub use explorer::{Explorer, TestContext, TestOutcome};
 pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
 pub use grid::{Grid, GridCell, GridRow};
 pub use injected::{FaultKind, InjectedFault};
+pub use options::{DEFAULT_GRACE, RunOptions, Strategy};
 pub use origin::Origin;
 pub use progress::{ProgressWriter, progress_writer};
 pub use report::{
     CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
-    Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, RunOptions, Verdict,
+    Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};
@@ -97,23 +99,19 @@ impl Server {
     /// it, and once one has arrived, records without it are refused unless
     /// `accept_untokened` (see [`Origin`]).
     pub fn with_token(self, token: impl Into<String>, accept_untokened: bool) -> Self {
-        {
-            let mut state = self.lock();
-            state.tokens.token = Some(token.into());
-            state.tokens.accept_untokened = accept_untokened;
-        }
+        self.lock().intake_mut().set_token(token.into(), accept_untokened);
         self
     }
 
     /// Sets the bounds of what the server keeps.
     pub fn with_limits(self, limits: Limits) -> Self {
-        self.lock().limits = limits;
+        self.lock().intake_mut().set_limits(limits);
         self
     }
 
     /// Whether `token` is this server's run token.
     pub(crate) fn token_matches(&self, token: &str) -> bool {
-        self.lock().tokens.token.as_deref().is_some_and(|t| !t.is_empty() && t == token)
+        self.lock().intake().token_matches(token)
     }
 
     /// A connection for services in this process: records reach the server

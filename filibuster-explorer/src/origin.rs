@@ -25,16 +25,32 @@ pub enum Origin {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TokenPolicy {
     /// The run's token, if the server has one.
-    pub token: Option<String>,
+    token: Option<String>,
     /// Accept records without the token even once services carry it.
-    pub accept_untokened: bool,
+    accept_untokened: bool,
     /// A record with the token has arrived: the token is in use.
-    pub in_use: bool,
+    in_use: bool,
     /// Records refused for lacking the token.
-    pub refused: u64,
+    refused: u64,
 }
 
 impl TokenPolicy {
+    /// A policy for the run token `token`: once a record has come with it,
+    /// records without it are refused unless `accept_untokened`.
+    pub(crate) fn new(token: String, accept_untokened: bool) -> Self {
+        Self { token: Some(token), accept_untokened, ..Self::default() }
+    }
+
+    /// Whether `token` is the run's token.
+    pub(crate) fn matches(&self, token: &str) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.is_empty() && t == token)
+    }
+
+    /// Records refused for lacking the token.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused
+    }
+
     /// Whether a record from `origin` is taken; notes that the token is in
     /// use when it comes with one.
     pub(crate) fn admits(&mut self, origin: Origin) -> bool {

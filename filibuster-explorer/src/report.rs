@@ -1,6 +1,7 @@
 //! What an exploration found: every execution, with its calls and faults,
 //! and whatever makes its verdict untrustworthy.
 
+use super::options::RunOptions;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,40 +103,6 @@ pub struct FailureGroup {
     /// The numbers of the other failing executions whose faults include
     /// those of `minimal`, in order.
     pub supersets: Vec<usize>,
-}
-
-/// How an [`Explorer`](super::Explorer) was set up for a run, as its
-/// report records it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RunOptions {
-    /// Where the fault model came from: `<built-in>`, or the analysis
-    /// file's path ([`FaultModel::source`](super::FaultModel::source)).
-    pub fault_model: String,
-    /// Whether dynamic reduction pruned redundant executions.
-    pub dynamic_reduction: bool,
-    /// The limit of executions taken, run or pruned, if any.
-    pub max_executions: Option<usize>,
-    /// How long an execution waited for its calls to end once the test
-    /// returned, in seconds in JSON.
-    #[serde(serialize_with = "seconds")]
-    pub grace: Duration,
-    /// Whether the fault-free execution was run twice, to check that it
-    /// makes the same calls.
-    pub repeat_initial_execution: bool,
-    /// Whether a run that tries no fault may pass.
-    pub allow_no_calls: bool,
-    /// Whether a nondeterministic fault-free execution was explored anyway.
-    pub allow_nondeterminism: bool,
-    /// Whether the run replayed a counterexample rather than exploring.
-    pub replay: bool,
-    /// The order executions were taken in.
-    pub strategy: super::Strategy,
-    /// Whether the exploration went on past failing executions.
-    pub keep_going: bool,
-    /// The file of saved regressions, if the explorer keeps one.
-    pub regressions: Option<PathBuf>,
-    /// Whether the saved regressions were replayed before exploring.
-    pub replay_regressions: bool,
 }
 
 /// How many of the scheduled executions not run a report lists

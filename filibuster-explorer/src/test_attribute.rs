@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use filibuster_runtime::Connection;
 
-use super::explorer::{Explorer, Strategy, TestContext, TestOutcome};
+use super::explorer::{Explorer, TestContext, TestOutcome};
 use super::fault_model::FaultModel;
+use super::options::{RunOptions, Strategy};
 
 /// The attribute's arguments, as its expansion builds them.
 #[derive(Debug)]
@@ -19,18 +20,13 @@ pub struct TestOptions {
     name: String,
     manifest_dir: PathBuf,
     fault_model: Option<ModelSource>,
-    max_executions: Option<usize>,
-    dynamic_reduction: bool,
-    strategy: Strategy,
-    regressions: Option<PathBuf>,
+    /// The exploration's options, as the explorer and the CLI take them.
+    run: RunOptions,
     /// The JSON report's file (the HTML beside it), if one is written.
     report: Option<PathBuf>,
     /// `-p <package> --test <target>` (or `--lib`, `--bin <name>`): what
     /// makes `cargo test` build and run this test's target only.
     cargo_target: String,
-    replay_first: bool,
-    keep_going: bool,
-    allow_no_calls: bool,
 }
 
 #[derive(Debug)]
@@ -58,16 +54,13 @@ impl TestOptions {
             name: segments.join("::"),
             manifest_dir: manifest_dir.into(),
             fault_model: None,
-            max_executions: None,
-            dynamic_reduction: true,
-            strategy: Strategy::default(),
-            // `filibuster-regressions/<crate>/<module path>/<fn>.json`.
-            regressions: Some(default_regressions),
+            run: RunOptions {
+                // `filibuster-regressions/<crate>/<module path>/<fn>.json`.
+                regressions: Some(default_regressions),
+                ..RunOptions::default()
+            },
             report: Some(default_report),
             cargo_target: String::new(),
-            replay_first: true,
-            keep_going: false,
-            allow_no_calls: false,
         }
     }
 
@@ -85,26 +78,26 @@ impl TestOptions {
 
     /// `max_executions = <n>`.
     pub fn max_executions(mut self, n: usize) -> Self {
-        self.max_executions = Some(n);
+        self.run.max_executions = Some(n);
         self
     }
 
     /// `dynamic_reduction = <bool>`.
     pub fn dynamic_reduction(mut self, on: bool) -> Self {
-        self.dynamic_reduction = on;
+        self.run.dynamic_reduction = on;
         self
     }
 
     /// `strategy = "dfs" | "bfs"`.
     pub fn strategy(mut self, strategy: Strategy) -> Self {
-        self.strategy = strategy;
+        self.run.strategy = strategy;
         self
     }
 
     /// `regressions = "<file>"` (relative to the package), or `regressions
     /// = false` (`None`: keep none).
     pub fn regressions(mut self, path: Option<&str>) -> Self {
-        self.regressions = path.map(|path| self.manifest_dir.join(path));
+        self.run.regressions = path.map(|path| self.manifest_dir.join(path));
         self
     }
 
@@ -130,19 +123,19 @@ impl TestOptions {
 
     /// `replay_first = <bool>`.
     pub fn replay_first(mut self, on: bool) -> Self {
-        self.replay_first = on;
+        self.run.replay_regressions = on;
         self
     }
 
     /// `allow_no_calls = <bool>`.
     pub fn allow_no_calls(mut self, allow: bool) -> Self {
-        self.allow_no_calls = allow;
+        self.run.allow_no_calls = allow;
         self
     }
 
     /// `keep_going = <bool>`.
     pub fn keep_going(mut self, on: bool) -> Self {
-        self.keep_going = on;
+        self.run.keep_going = on;
         self
     }
 
@@ -157,22 +150,13 @@ impl TestOptions {
                 Err(error) => panic!("#[filibuster::test] {}: {error}", self.name),
             },
         };
-        let mut explorer = explorer
-            .functional_test_name(&self.name)
-            .dynamic_reduction(self.dynamic_reduction)
-            .strategy(self.strategy)
-            .keep_going(self.keep_going)
-            .allow_no_calls(self.allow_no_calls)
-            .replay_regressions(self.replay_first);
-        if let Some(n) = self.max_executions {
-            explorer = explorer.max_executions(n);
-        }
+        let mut explorer = explorer.functional_test_name(&self.name).options(self.run.clone());
         let command = format!("cargo test {} {} -- --exact", self.cargo_target, self.name);
-        explorer = match &self.regressions {
+        explorer = match &self.run.regressions {
             Some(path) => {
                 let relative = path.strip_prefix(&self.manifest_dir).unwrap_or(path);
                 let command = format!("{command} (replays {} first)", relative.display());
-                explorer.regressions(path).replay_command(command)
+                explorer.replay_command(command)
             }
             // The exploration finds the same failing execution again.
             None => explorer.replay_command(command),

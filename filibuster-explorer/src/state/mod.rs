@@ -1,7 +1,11 @@
 //! The server's state: the log of the current test execution, the faults
 //! planned for it, and the exploration (stack, executions known, reduction).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod intake;
+mod known_calls;
+mod schedule;
+
+use std::collections::{HashMap, HashSet};
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,14 +13,16 @@ use super::execution::{
     Digest, EntryVersion, FrozenLog, LogEntry, PlannedFault, Prefix, Scheduled, chain, execution_key,
     faults_digest,
 };
-use super::explorer::Strategy;
 use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::injected::{FaultKind, InjectedFault};
-use super::origin::{Origin, TokenPolicy};
-use super::reduction::ReductionIndex;
+use super::options::Strategy;
+use super::origin::Origin;
 use super::report::{CallSite, FaultReport};
 pub use filibuster_runtime::records::RecordError;
 use filibuster_runtime::records::{CreateResponse, Invocation, Update};
+pub(crate) use intake::Intake;
+use known_calls::KnownCalls;
+use schedule::Schedule;
 
 /// The bounds of what a server keeps, so that no peer can make it hold
 /// unbounded memory.
@@ -48,29 +54,19 @@ pub(crate) const ID_STRIDE: u64 = 1_000_000_000;
 
 /// Everything the server knows. Guarded by one mutex in [`super::Server`];
 /// every operation is short and never awaits.
+///
+/// It holds the current test execution (its log and planned faults) and
+/// three rooms of its own: the [`Intake`] of records, the [`Schedule`] of
+/// the exploration and the [`KnownCalls`] of every execution.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub model: FaultModel,
-    pub limits: Limits,
-    /// Whether the log starts anew when full (a standalone server) rather
-    /// than failing the run (an explorer).
-    pub ring: bool,
-    /// The first limit reached, for the explorer to report.
-    pub limit_reached: Option<String>,
-    /// Every service name seen, to bound them.
-    service_names: HashSet<String>,
-    pub tokens: TokenPolicy,
-    /// Records refused because they contradict the recorded call.
-    pub conflicts: u64,
-    /// Per sender (an HTTP transport of a service), the records it could not
-    /// deliver, as it last said.
-    lost_by_sender: HashMap<String, u64>,
-    /// Whether new calls schedule new executions (off for a standalone
-    /// server nobody drives, and when replaying a counterexample).
-    pub exploring: bool,
+    model: FaultModel,
+    intake: Intake,
+    schedule: Schedule,
+    calls: KnownCalls,
 
     // The current test execution.
-    pub log: Vec<LogEntry>,
+    log: Vec<LogEntry>,
     /// Per entry, the chain of the log's entry digests up to it (see
     /// [`chain`]).
     chains: Vec<Digest>,
@@ -80,7 +76,7 @@ pub(crate) struct State {
     /// The log as the executions it schedules will see it, once finished.
     frozen: Arc<OnceLock<FrozenLog>>,
     services_seen: HashSet<String>,
-    pub faults: Vec<PlannedFault>,
+    faults: Vec<PlannedFault>,
     fault_by_index: HashMap<String, usize>,
     current: Option<Scheduled>,
     any_injected: bool,
@@ -94,44 +90,25 @@ pub(crate) struct State {
     /// faults, as the reference does, so that services injecting locally
     /// (the reference's counterexample mode) get the right answer.
     replaying: bool,
-    /// Records dropped because their execution had ended.
-    pub late_records: usize,
+}
 
-    // The exploration.
-    stack: VecDeque<Scheduled>,
-    /// The order executions are taken in.
-    pub strategy: Strategy,
-    scheduled_keys: HashSet<Digest>,
-    ran_keys: HashSet<Digest>,
-    reduction: ReductionIndex,
-    /// The number of each execution added to `reduction`, in order (the
-    /// repetition of the initial execution is 1 too).
-    run_numbers: Vec<usize>,
-    /// The service each call (by execution index) reached, learned from
-    /// `request_received` in any execution: the target of a call that was
-    /// failed before it reached anything.
-    targets: HashMap<String, String>,
-    /// Where each call (by execution index) seen in any execution comes
-    /// from: to describe the faults planned for it.
-    sites: HashMap<String, CallSite>,
-    /// The callsite id of each call (by execution index) seen in any
-    /// execution, or named by a counterexample being replayed.
-    callsite_ids: HashMap<String, String>,
-    pub scheduled_total: usize,
+/// What one turn of the exploration did with the execution it took.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Dynamic reduction showed it redundant: the executions run that show
+    /// it, and its faults.
+    Pruned { covered_by: Vec<usize>, faults: Vec<PlannedFault> },
+    /// It is the current execution now.
+    Begun,
 }
 
 impl State {
     pub(crate) fn new(model: FaultModel) -> Self {
         Self {
             model,
-            limits: Limits::default(),
-            ring: true,
-            limit_reached: None,
-            service_names: HashSet::new(),
-            tokens: TokenPolicy::default(),
-            conflicts: 0,
-            lost_by_sender: HashMap::new(),
-            exploring: false,
+            intake: Intake::default(),
+            schedule: Schedule::default(),
+            calls: KnownCalls::default(),
             log: Vec::new(),
             chains: Vec::new(),
             moment: 0,
@@ -145,18 +122,68 @@ impl State {
             epoch: 0,
             begun: false,
             replaying: false,
-            late_records: 0,
-            stack: VecDeque::new(),
-            strategy: Strategy::default(),
-            scheduled_keys: HashSet::new(),
-            ran_keys: HashSet::new(),
-            reduction: ReductionIndex::default(),
-            run_numbers: Vec::new(),
-            targets: HashMap::new(),
-            sites: HashMap::new(),
-            callsite_ids: HashMap::new(),
-            scheduled_total: 0,
         }
+    }
+
+    /// The fault model tried.
+    pub(crate) fn model(&self) -> &FaultModel {
+        &self.model
+    }
+
+    /// The records' way in: tokens, limits, what was refused.
+    pub(crate) fn intake(&self) -> &Intake {
+        &self.intake
+    }
+
+    /// The records' way in, to set its token or limits.
+    pub(crate) fn intake_mut(&mut self) -> &mut Intake {
+        &mut self.intake
+    }
+
+    /// The calls of the current test execution, in the order they were made.
+    pub(crate) fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    /// The faults planned for the current test execution.
+    pub(crate) fn faults(&self) -> &[PlannedFault] {
+        &self.faults
+    }
+
+    /// An explorer's run begins, taking scheduled executions in `strategy`'s
+    /// order.
+    pub(crate) fn start_run(&mut self, strategy: Strategy) {
+        self.intake.start_run();
+        self.schedule.set_strategy(strategy);
+    }
+
+    /// The explorer's run is over: the server is a standalone one again.
+    pub(crate) fn end_run(&mut self) {
+        self.schedule.set_exploring(false);
+        self.intake.end_run();
+    }
+
+    /// Turns on or off the scheduling of executions for new calls.
+    pub(crate) fn set_exploring(&mut self, on: bool) {
+        self.schedule.set_exploring(on);
+    }
+
+    /// Executions scheduled since the exploration began.
+    pub(crate) fn scheduled_total(&self) -> usize {
+        self.schedule.total()
+    }
+
+    /// One turn of the exploration: takes the next scheduled execution and
+    /// prunes it (with `dynamic_reduction`) or begins it; `None` when
+    /// nothing is scheduled. The explorer and the benchmarks take this very
+    /// step.
+    pub(crate) fn step(&mut self, dynamic_reduction: bool) -> Option<Step> {
+        let next = self.schedule.pop()?;
+        if dynamic_reduction && let Some(covered_by) = self.schedule.covering(&next) {
+            return Some(Step::Pruned { covered_by, faults: next.faults });
+        }
+        self.begin(Some(next));
+        Some(Step::Begun)
     }
 
     /// Starts a test execution: the initial one (`None`) or a scheduled one.
@@ -191,8 +218,8 @@ impl State {
         targets: impl Iterator<Item = (String, String)>,
     ) {
         self.begin(None);
-        self.targets.extend(targets);
-        self.exploring = false;
+        self.calls.add_targets(targets);
+        self.schedule.set_exploring(false);
         self.replaying = true;
         self.plan(faults);
     }
@@ -202,7 +229,7 @@ impl State {
     /// Exploring is off until the caller turns it back on.
     pub(crate) fn begin_repeat(&mut self) {
         self.begin(None);
-        self.exploring = false;
+        self.schedule.set_exploring(false);
     }
 
     /// The planned faults of the current execution that met no call.
@@ -219,109 +246,48 @@ impl State {
     /// Ends the current test execution, numbered `number` in reports:
     /// remembers it as run.
     pub(crate) fn finish(&mut self, number: usize) {
-        self.run_numbers.push(number);
         let key = execution_key(self.log_chain(), faults_digest(&self.faults));
-        self.ran_keys.insert(key);
-        self.reduction.add_execution(&self.log, &self.faults);
+        self.schedule.ran(number, key, &self.log, &self.faults);
         let _ = self.frozen.set(FrozenLog::of(&self.log));
-    }
-
-    /// The next scheduled execution: the latest scheduled (depth first) or
-    /// the earliest (breadth first).
-    pub(crate) fn pop(&mut self) -> Option<Scheduled> {
-        let next = match self.strategy {
-            Strategy::DepthFirst => self.stack.pop_back(),
-            Strategy::BreadthFirst => self.stack.pop_front(),
-        }?;
-        self.scheduled_keys.remove(&next.key);
-        Some(next)
     }
 
     /// The faults of the executions waiting, in the order they would be
     /// taken, at most `max` of them.
     pub(crate) fn not_run(&self, max: usize) -> Vec<Vec<FaultReport>> {
-        let waiting: Box<dyn Iterator<Item = &Scheduled>> = match self.strategy {
-            Strategy::DepthFirst => Box::new(self.stack.iter().rev()),
-            Strategy::BreadthFirst => Box::new(self.stack.iter()),
-        };
-        waiting.take(max).map(|s| s.faults.iter().map(|f| self.fault_report(f)).collect()).collect()
+        self.schedule
+            .waiting()
+            .take(max)
+            .map(|s| s.faults.iter().map(|f| self.fault_report(f)).collect())
+            .collect()
     }
 
     /// Executions waiting on the stack.
     pub(crate) fn pending(&self) -> usize {
-        self.stack.len()
+        self.schedule.pending()
     }
 
     /// Forgets what the exploration scheduled and ran (after replaying saved
     /// regressions, so that the exploration starts as if they never ran);
     /// keeps what was learned of the calls' targets and sites.
     pub(crate) fn forget_exploration(&mut self) {
-        self.stack.clear();
-        self.scheduled_keys.clear();
-        self.ran_keys.clear();
-        self.reduction = ReductionIndex::default();
-        self.run_numbers.clear();
-        self.scheduled_total = 0;
-    }
-
-    /// Whether dynamic reduction shows that running `scheduled` cannot show
-    /// anything new; if so, the numbers of the executions run that show it.
-    pub(crate) fn covering(&self, scheduled: &Scheduled) -> Option<Vec<usize>> {
-        let ids = self.reduction.covering(scheduled)?;
-        let numbers: std::collections::BTreeSet<usize> =
-            ids.into_iter().filter_map(|id| self.run_numbers.get(id as usize).copied()).collect();
-        Some(numbers.into_iter().collect())
+        self.schedule.forget();
     }
 
     /// `GET /filibuster/new-test-execution/<service>`.
     pub(crate) fn new_test_execution(&mut self, service: &str) -> Result<bool, RecordError> {
-        self.admit_service(service)?;
+        self.intake.admit_service(service)?;
         Ok(self.services_seen.insert(service.to_owned()))
-    }
-
-    /// Takes a service name, within the limit.
-    fn admit_service(&mut self, service: &str) -> Result<(), RecordError> {
-        if self.service_names.contains(service) {
-            return Ok(());
-        }
-        if self.service_names.len() >= self.limits.services {
-            return Err(self.reached(format!(
-                "more than {} distinct service names: refused `{}`",
-                self.limits.services,
-                truncated(service, 64)
-            )));
-        }
-        self.service_names.insert(service.to_owned());
-        Ok(())
-    }
-
-    /// Notes the first limit reached (the explorer fails the run with it).
-    fn reached(&mut self, message: String) -> RecordError {
-        if self.limit_reached.is_none() {
-            tracing::error!("Filibuster server: {message}");
-            self.limit_reached = Some(message.clone());
-        }
-        RecordError::Limit(message)
     }
 
     /// Whether a record from `origin` is taken.
     pub(crate) fn admit(&mut self, origin: Origin) -> Result<(), RecordError> {
-        if self.tokens.admits(origin) { Ok(()) } else { Err(RecordError::Forbidden) }
+        self.intake.admit(origin)
     }
 
     /// What a sender said of the records it could not deliver (a cumulative
     /// count).
     pub(crate) fn note_lost(&mut self, sender: &str, lost: u64) {
-        if let Some(known) = self.lost_by_sender.get_mut(sender) {
-            *known = (*known).max(lost);
-        } else if self.lost_by_sender.len() < self.limits.services {
-            self.lost_by_sender.insert(truncated(sender, 64).to_owned(), lost);
-        }
-    }
-
-    /// Records the senders said they could not deliver.
-    pub(crate) fn records_lost(&self) -> u64 {
-        self.lost_by_sender.values().fold(0, |sum, n| sum.saturating_add(*n))
+        self.intake.note_lost(sender, lost);
     }
 
     /// `PUT /filibuster/create` from `origin`.
@@ -330,20 +296,18 @@ impl State {
         invocation: Invocation,
         origin: Origin,
     ) -> Result<CreateResponse, RecordError> {
-        self.admit(origin)?;
-        self.admit_service(&invocation.source_service_name)?;
-        if self.log.len() >= self.limits.calls_per_execution {
-            if self.ring {
+        self.intake.admit(origin)?;
+        self.intake.admit_service(&invocation.source_service_name)?;
+        let max = self.intake.limits().calls_per_execution;
+        if self.log.len() >= max {
+            if self.intake.ring() {
                 tracing::warn!(
                     calls = self.log.len(),
                     "Filibuster server: the log is full; it starts anew (records of the calls before are dropped)"
                 );
                 self.begin(None);
             } else {
-                return Err(self.reached(format!(
-                    "more than {} calls in one test execution",
-                    self.limits.calls_per_execution
-                )));
+                return Err(self.intake.reached(format!("more than {max} calls in one test execution")));
             }
         }
         Ok(self.create(invocation))
@@ -362,23 +326,7 @@ impl State {
         let mut entry = LogEntry::new(ordinal, invocation, self.moment);
         entry.injected = planned.clone();
         self.any_injected |= planned.is_some();
-        let room = self.sites.len() < self.limits.known_calls;
-        match self.sites.get_mut(&execution_index) {
-            None if room => {
-                self.sites.insert(execution_index.clone(), site_of(&entry.invocation, None));
-            }
-            None => {}
-            Some(site) if site.function.is_none() => {
-                site.function = filibuster_runtime::__explorer::function_of(&entry.invocation.full_traceback)
-                    .map(str::to_owned);
-            }
-            Some(_) => {}
-        }
-        if self.callsite_ids.len() < self.limits.known_calls
-            && !self.callsite_ids.contains_key(&execution_index)
-        {
-            self.callsite_ids.insert(execution_index.clone(), entry.invocation.full_traceback.to_string());
-        }
+        self.calls.note_call(&entry.invocation, self.intake.limits().known_calls);
         self.chains.push(chain(self.log_chain(), entry.digest));
         self.log.push(entry);
         if self.is_new(self.log.len() - 1) {
@@ -407,15 +355,15 @@ impl State {
     /// clients report the index popped after the call, and its server takes
     /// it), never its target nor an outcome already reported.
     pub(crate) fn update_from(&mut self, update: Update, origin: Origin) -> Result<(), RecordError> {
-        self.admit(origin)?;
+        self.intake.admit(origin)?;
         let may_rewrite = origin == Origin::Untokened;
         match update {
             Update::RequestReceived(record) => {
-                self.admit_service(&record.target_service_name)?;
+                self.intake.admit_service(&record.target_service_name)?;
                 let Some(index) = self.entry_index(&record.generated_id)? else { return Ok(()) };
                 let entry = &self.log[index];
                 if entry.target_service_name.as_deref().is_some_and(|t| t != record.target_service_name) {
-                    return Err(self.conflict(format!(
+                    return Err(self.intake.conflict(format!(
                         "call {} already reached `{}`; a request_received names `{}`",
                         record.generated_id,
                         entry.target_service_name.as_deref().unwrap_or_default(),
@@ -424,7 +372,7 @@ impl State {
                 }
                 if entry.invocation.execution_index != record.execution_index {
                     if !may_rewrite {
-                        return Err(self.conflict(format!(
+                        return Err(self.intake.conflict(format!(
                             "call {} has another execution index than this request_received's",
                             record.generated_id
                         )));
@@ -433,14 +381,11 @@ impl State {
                 }
                 let entry = &mut self.log[index];
                 entry.target_service_name = Some(record.target_service_name.to_string());
-                if self.targets.len() < self.limits.known_calls
-                    || self.targets.contains_key(&entry.invocation.execution_index)
-                {
-                    self.targets.insert(
-                        entry.invocation.execution_index.clone(),
-                        record.target_service_name.into_owned(),
-                    );
-                }
+                self.calls.note_target(
+                    &entry.invocation.execution_index,
+                    record.target_service_name.into_owned(),
+                    self.intake.limits().known_calls,
+                );
                 if self.is_new(index) {
                     self.generate(index, FaultSite::RequestReceived);
                 }
@@ -454,7 +399,7 @@ impl State {
                 let same_outcome =
                     entry.return_value == record.return_value && entry.exception == record.exception;
                 if outcome_known && !same_outcome {
-                    return Err(self.conflict(format!(
+                    return Err(self.intake.conflict(format!(
                         "call {} has already reported how it ended",
                         record.generated_id
                     )));
@@ -463,7 +408,7 @@ impl State {
                     || entry.invocation.vclock != record.vclock
                 {
                     if !may_rewrite {
-                        return Err(self.conflict(format!(
+                        return Err(self.intake.conflict(format!(
                             "call {} has another execution index or clock than this invocation_complete's",
                             record.generated_id
                         )));
@@ -483,11 +428,6 @@ impl State {
             }
         }
         Ok(())
-    }
-
-    fn conflict(&mut self, message: String) -> RecordError {
-        self.conflicts += 1;
-        RecordError::Conflict(message)
     }
 
     /// The chain of the whole log's entry digests.
@@ -520,7 +460,7 @@ impl State {
         })?;
         let (epoch, ordinal) = (id / ID_STRIDE, id % ID_STRIDE);
         if epoch < self.epoch {
-            self.late_records += 1;
+            self.intake.note_late();
             tracing::debug!(
                 generated_id = id,
                 record_execution = epoch + 1,
@@ -546,7 +486,7 @@ impl State {
     /// Schedules one execution per fault the model proposes for the call at
     /// `index`, if it is the latest call and no fault is planned for it.
     fn generate(&mut self, index: usize, site: FaultSite) {
-        if !self.exploring || index + 1 != self.log.len() {
+        if !self.schedule.exploring() || index + 1 != self.log.len() {
             return;
         }
         let entry = &self.log[index];
@@ -559,7 +499,6 @@ impl State {
             return;
         }
         let prefix = Prefix { log: self.frozen.clone(), len: self.log.len(), at: self.moment };
-        let mut batch = HashSet::new();
         for proposal in proposals {
             let mut fault = PlannedFault {
                 execution_index: execution_index.clone(),
@@ -575,12 +514,7 @@ impl State {
             faults.push(fault);
             faults.sort_by(|a, b| a.execution_index.cmp(&b.execution_index));
             let key = execution_key(self.log_chain(), faults_digest(&faults));
-            if self.scheduled_keys.contains(&key) || self.ran_keys.contains(&key) || !batch.insert(key) {
-                continue;
-            }
-            self.scheduled_keys.insert(key);
-            self.scheduled_total += 1;
-            self.stack.push_back(Scheduled { prefix: prefix.clone(), faults, key });
+            self.schedule.push(Scheduled { prefix: prefix.clone(), faults, key });
         }
     }
 
@@ -591,26 +525,19 @@ impl State {
 
     /// A planned fault, with the call it targets as far as it is known.
     pub(crate) fn fault_report(&self, fault: &PlannedFault) -> FaultReport {
-        let mut call = self.sites.get(&fault.execution_index).cloned().unwrap_or_else(|| CallSite {
+        let mut call = self.calls.site(&fault.execution_index).cloned().unwrap_or_else(|| CallSite {
             path: fault.args.first().cloned().unwrap_or_default(),
             ..CallSite::default()
         });
         if call.target.is_none() {
-            call.target = self.targets.get(&fault.execution_index).cloned();
+            call.target = self.calls.target(&fault.execution_index).cloned();
         }
         FaultReport { execution_index: fault.execution_index.clone(), call, fault: fault.name() }
     }
 
     /// Learns where the calls of a counterexample's log came from.
     pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite, Option<String>)>) {
-        for (execution_index, site, callsite_id) in sites {
-            if let Some(id) = callsite_id {
-                self.callsite_ids.entry(execution_index.clone()).or_insert(id);
-            }
-            let known = self.sites.entry(execution_index).or_insert_with(|| site.clone());
-            known.target = known.target.take().or(site.target);
-            known.function = known.function.take().or(site.function);
-        }
+        self.calls.learn_sites(sites);
     }
 
     /// The service the call at `entry` reached, or would have reached.
@@ -618,7 +545,7 @@ impl State {
         entry
             .target_service_name
             .clone()
-            .or_else(|| self.targets.get(&entry.invocation.execution_index).cloned())
+            .or_else(|| self.calls.target(&entry.invocation.execution_index).cloned())
     }
 
     /// The faults injected in this execution, in the order of their calls;
@@ -652,7 +579,7 @@ impl State {
                     target: report.call.target,
                     method: report.call.method,
                     path: report.call.path,
-                    callsite_id: self.callsite_ids.get(&fault.execution_index).cloned().unwrap_or_default(),
+                    callsite_id: self.calls.callsite_id(&fault.execution_index).cloned().unwrap_or_default(),
                     file,
                     line,
                     function: report.call.function,
@@ -675,7 +602,7 @@ impl State {
             return self
                 .faults
                 .iter()
-                .any(|f| self.targets.get(&f.execution_index).is_some_and(|t| t == service));
+                .any(|f| self.calls.target(&f.execution_index).is_some_and(|t| t == service));
         }
         self.log.iter().any(|e| e.injected.is_some() && self.target_of(e).as_deref() == Some(service))
     }
@@ -758,7 +685,7 @@ mod tests {
             target_service_name: "b".into(),
         });
         state.update(received).unwrap();
-        assert_eq!(state.late_records, 2);
+        assert_eq!(state.intake().counts().late, 2);
         assert!(state.log[0].return_value.is_none() && state.log[0].target_service_name.is_none());
         assert_eq!(state.unfinished().count(), 1);
 

@@ -1,0 +1,83 @@
+//! What the server learned of each call across executions (by execution
+//! index): where it comes from, the service it reached and its callsite id,
+//! to describe faults planned for calls that were failed before they
+//! reached anything, or that a counterexample names.
+
+use std::collections::HashMap;
+
+use crate::report::CallSite;
+use filibuster_runtime::records::Invocation;
+
+/// The calls seen in any execution, at most `max` of each kind.
+#[derive(Debug, Default)]
+pub(crate) struct KnownCalls {
+    /// The service each call reached, learned from `request_received`.
+    targets: HashMap<String, String>,
+    /// Where each call comes from.
+    sites: HashMap<String, CallSite>,
+    /// The callsite id of each call, or as a counterexample names it.
+    callsite_ids: HashMap<String, String>,
+}
+
+impl KnownCalls {
+    /// Learns where the call of `invocation` comes from, keeping at most
+    /// `max` calls.
+    pub(crate) fn note_call(&mut self, invocation: &Invocation, max: usize) {
+        let execution_index = &invocation.execution_index;
+        let room = self.sites.len() < max;
+        match self.sites.get_mut(execution_index) {
+            None if room => {
+                self.sites.insert(execution_index.clone(), super::site_of(invocation, None));
+            }
+            None => {}
+            Some(site) if site.function.is_none() => {
+                site.function = filibuster_runtime::__explorer::function_of(&invocation.full_traceback)
+                    .map(str::to_owned);
+            }
+            Some(_) => {}
+        }
+        if self.callsite_ids.len() < max && !self.callsite_ids.contains_key(execution_index) {
+            self.callsite_ids.insert(execution_index.clone(), invocation.full_traceback.to_string());
+        }
+    }
+
+    /// Learns the service the call `execution_index` reached, keeping at
+    /// most `max` calls.
+    pub(crate) fn note_target(&mut self, execution_index: &str, target: String, max: usize) {
+        if self.targets.len() < max || self.targets.contains_key(execution_index) {
+            self.targets.insert(execution_index.to_owned(), target);
+        }
+    }
+
+    /// Learns the targets a counterexample names.
+    pub(crate) fn add_targets(&mut self, targets: impl Iterator<Item = (String, String)>) {
+        self.targets.extend(targets);
+    }
+
+    /// Learns where the calls of a counterexample's log came from.
+    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite, Option<String>)>) {
+        for (execution_index, site, callsite_id) in sites {
+            if let Some(id) = callsite_id {
+                self.callsite_ids.entry(execution_index.clone()).or_insert(id);
+            }
+            let known = self.sites.entry(execution_index).or_insert_with(|| site.clone());
+            known.target = known.target.take().or(site.target);
+            known.function = known.function.take().or(site.function);
+        }
+    }
+
+    /// The service the call `execution_index` reached in some execution.
+    pub(crate) fn target(&self, execution_index: &str) -> Option<&String> {
+        self.targets.get(execution_index)
+    }
+
+    /// Where the call `execution_index` comes from, if it was seen.
+    pub(crate) fn site(&self, execution_index: &str) -> Option<&CallSite> {
+        self.sites.get(execution_index)
+    }
+
+    /// The callsite id of the call `execution_index`, if known.
+    pub(crate) fn callsite_id(&self, execution_index: &str) -> Option<&String> {
+        self.callsite_ids.get(execution_index)
+    }
+}
