@@ -584,7 +584,7 @@ pub use filibuster_runtime::{
 pub use filibuster_explorer as server;
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{
-    CallReport, CallSite, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
+    CallName, CallReport, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
     ExecutionStatus, Explorer, FaultKind, FaultModel, FaultModelError, FaultReport, InjectedFault, Limits,
     Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, RunOptions,
     Server, TestContext, TestOutcome, Verdict,

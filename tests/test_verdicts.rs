@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use filibuster::{CallSite, Counterexample, Explorer, FaultModel, ReplayOutcome, Report, RunError, Verdict};
+use filibuster::{CallName, Counterexample, Explorer, FaultModel, ReplayOutcome, Report, RunError, Verdict};
 
 /// What `a` does on each request.
 #[derive(Clone, Copy, PartialEq)]
@@ -219,7 +219,7 @@ async fn a_failure_says_everything_and_replays_strictly() {
     assert_eq!(unmatched.len(), 1);
     assert_eq!(
         unmatched[0].call,
-        CallSite {
+        CallName {
             source: "a".into(),
             target: Some("b".into()),
             method: "GET".into(),

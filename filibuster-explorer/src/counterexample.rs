@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::execution::PlannedFault;
-use super::report::CallSite;
+use super::report::CallName;
 
 /// A failing execution, saved to be replayed.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +143,7 @@ fn typed<'de, T: serde::Deserialize<'de>>(
 impl Counterexample {
     /// Where each call of the failing execution came from, by execution
     /// index (from its `log`, and its `response_log` for targets and fns).
-    pub(crate) fn sites(&self) -> impl Iterator<Item = (String, CallSite, Option<String>)> + '_ {
+    pub(crate) fn sites(&self) -> impl Iterator<Item = (String, CallName, Option<String>)> + '_ {
         self.log.iter().chain(&self.response_log).filter_map(|entry| {
             let index = entry.get("execution_index")?.as_str()?.to_owned();
             let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -152,7 +152,7 @@ impl Counterexample {
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
-            let site = CallSite {
+            let site = CallName {
                 source: text("source_service_name").unwrap_or_default(),
                 target: text("target_service_name").filter(|t| t != "external"),
                 method: text("method").unwrap_or_default(),

@@ -18,7 +18,7 @@ use super::options::{RunOptions, Strategy};
 use super::progress::Progress;
 use super::regressions;
 use super::report::{
-    CallReport, CallSite, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
+    CallName, CallReport, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
     Report, RunError,
 };
 use super::state::{State, Step};
@@ -997,7 +997,7 @@ fn described(callsite: &filibuster_runtime::Callsite) -> String {
 
 /// The calls of `calls` whose execution index is not among `other`'s (as
 /// many times as they are missing).
-fn calls_missing_from(calls: &[CallReport], other: &[CallReport]) -> Vec<CallSite> {
+fn calls_missing_from(calls: &[CallReport], other: &[CallReport]) -> Vec<CallName> {
     let mut remaining: HashMap<&str, usize> = HashMap::new();
     for call in other {
         *remaining.entry(call.execution_index.as_str()).or_default() += 1;
@@ -1017,11 +1017,11 @@ fn calls_missing_from(calls: &[CallReport], other: &[CallReport]) -> Vec<CallSit
 
 /// Calls of the executions run whose target never reported
 /// `request_received`: no status-code fault was tried on them.
-fn unreported_targets(report: &Report) -> Vec<CallSite> {
+fn unreported_targets(report: &Report) -> Vec<CallName> {
     let calls = report.executions.iter().flat_map(|e| &e.calls);
-    let reached: HashSet<CallSite> =
-        calls.clone().filter(|c| c.target.is_some()).map(|c| CallSite { target: None, ..c.site() }).collect();
-    let unreported: BTreeSet<CallSite> = calls
+    let reached: HashSet<CallName> =
+        calls.clone().filter(|c| c.target.is_some()).map(|c| CallName { target: None, ..c.site() }).collect();
+    let unreported: BTreeSet<CallName> = calls
         .filter(|c| c.target.is_none() && c.fault.is_none())
         .map(CallReport::site)
         .filter(|site| !reached.contains(site))

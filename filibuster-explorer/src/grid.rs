@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::report::{CallSite, ExecutionReport, ExecutionStatus, FaultReport, Report};
+use crate::report::{CallName, ExecutionReport, ExecutionStatus, FaultReport, Report};
 
 /// The call sites of a run × the faults tried in it: see [`Report::grid`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Grid {
 pub struct GridRow {
     /// The call site: source, target (the first one known), method, path,
     /// `file:line` and fn.
-    pub site: CallSite,
+    pub site: CallName,
     /// One cell per fault of [`Grid::faults`], in its order.
     pub cells: Vec<GridCell>,
 }
@@ -61,7 +61,7 @@ impl GridCell {
 /// call may not know (a connection error never reaches the target).
 type RowKey = (String, String, String, String);
 
-fn row_key(site: &CallSite) -> RowKey {
+fn row_key(site: &CallName) -> RowKey {
     (site.source.clone(), site.method.clone(), site.path.clone(), site.callsite.clone())
 }
 
@@ -79,7 +79,7 @@ impl Grid {
     pub fn of(report: &Report) -> Grid {
         let mut rows: Vec<GridRow> = Vec::new();
         let mut row_of: HashMap<RowKey, usize> = HashMap::new();
-        let mut add = |rows: &mut Vec<GridRow>, site: &CallSite| -> usize {
+        let mut add = |rows: &mut Vec<GridRow>, site: &CallName| -> usize {
             let index = *row_of.entry(row_key(site)).or_insert_with(|| {
                 rows.push(GridRow { site: site.clone(), cells: Vec::new() });
                 rows.len() - 1
@@ -186,7 +186,7 @@ fn push_padded(out: &mut String, text: &str, width: usize) {
 
 /// Completes what `known` does not know of a call site (its target, its fn)
 /// from another sighting of it.
-fn fill(known: &mut CallSite, site: &CallSite) {
+fn fill(known: &mut CallName, site: &CallName) {
     if known.target.is_none() {
         known.target.clone_from(&site.target);
     }
@@ -225,8 +225,8 @@ mod tests {
     const BOOKINGS: &str = r#"[["aaa", 1]]"#;
     const MOVIES: &str = r#"[["bbb", 1]]"#;
 
-    fn site(target: &str, path: &str, line: u32) -> CallSite {
-        CallSite {
+    fn site(target: &str, path: &str, line: u32) -> CallName {
+        CallName {
             source: "users".into(),
             target: Some(target.into()),
             method: "GET".into(),
@@ -236,7 +236,7 @@ mod tests {
         }
     }
 
-    fn call(site: &CallSite, index: &str, fault: Option<&str>) -> CallReport {
+    fn call(site: &CallName, index: &str, fault: Option<&str>) -> CallReport {
         CallReport {
             source: site.source.clone(),
             target: site.target.clone(),
@@ -250,7 +250,7 @@ mod tests {
         }
     }
 
-    fn fault(site: &CallSite, index: &str, name: &str) -> FaultReport {
+    fn fault(site: &CallName, index: &str, name: &str) -> FaultReport {
         FaultReport { execution_index: index.into(), call: site.clone(), fault: name.into() }
     }
 
@@ -359,7 +359,7 @@ mod tests {
     fn a_pruned_execution_finds_its_call_by_execution_index() {
         // The fault's own site is unknown but for the path: the call made
         // at its execution index in another execution gives the row.
-        let partial = CallSite { path: "/m".into(), ..CallSite::default() };
+        let partial = CallName { path: "/m".into(), ..CallName::default() };
         let report = Report {
             executions: vec![
                 execution(1, vec![], ExecutionStatus::Passed),

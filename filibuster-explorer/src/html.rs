@@ -7,7 +7,7 @@ use std::fmt::{self, Display, Write as _};
 use filibuster_runtime::ExecutionIndex;
 
 use crate::grid::{Grid, GridCell};
-use crate::report::{CallReport, CallSite, ExecutionReport, ExecutionStatus, ReplayOutcome, Report, Verdict};
+use crate::report::{CallName, CallReport, ExecutionReport, ExecutionStatus, ReplayOutcome, Report, Verdict};
 
 /// Text escaped for HTML content and attribute values.
 struct Esc<'a>(&'a str);
@@ -225,7 +225,7 @@ fn cell_class(cell: GridCell) -> &'static str {
 }
 
 /// `source -> target METHOD path`, then `file:line, fn` quieter.
-fn site_html(site: &CallSite) -> String {
+fn site_html(site: &CallName) -> String {
     let mut out = format!(
         "{} -&gt; {} <code>{} {}</code>",
         Esc(&site.source),

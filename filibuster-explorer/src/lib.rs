@@ -44,8 +44,10 @@ pub use injected::{FaultKind, InjectedFault};
 pub use options::{DEFAULT_GRACE, RunOptions, Strategy};
 pub use origin::Origin;
 pub use progress::{ProgressWriter, progress_writer};
+#[allow(deprecated)]
+pub use report::CallSite;
 pub use report::{
-    CallReport, CallSite, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
+    CallName, CallReport, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
     Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};

@@ -56,7 +56,7 @@ pub struct Report {
     /// execution, so no status-code fault (500, 502, 503) was tried on them:
     /// the service they reach has no `#[filibuster::handler]`, or is
     /// outside the app.
-    pub unreported_targets: Vec<CallSite>,
+    pub unreported_targets: Vec<CallName>,
     /// Records that arrived after their execution had ended, and were
     /// dropped.
     pub late_records: usize,
@@ -220,9 +220,9 @@ pub enum RunError {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Nondeterminism {
     /// Calls only the first run made.
-    pub only_first: Vec<CallSite>,
+    pub only_first: Vec<CallName>,
     /// Calls only the second run made.
-    pub only_second: Vec<CallSite>,
+    pub only_second: Vec<CallName>,
     /// What the functional test said when it failed on the second run.
     pub second_run_failed: Option<String>,
 }
@@ -321,14 +321,17 @@ pub struct FaultReport {
     pub execution_index: String,
     /// The call it targets, as far as it is known.
     #[serde(flatten)]
-    pub call: CallSite,
+    pub call: CallName,
     /// The fault: an exception name, or `status 503`.
     pub fault: String,
 }
 
-/// Where a call comes from and goes to.
+/// A call as reports name it, without its outcome: where it comes from
+/// (service, callsite, fn) and what it asks (target, method, path). Not to
+/// be confused with the runtime's [`Callsite`](filibuster_runtime::Callsite),
+/// the place in the source a call is made from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct CallSite {
+pub struct CallName {
     /// The calling service.
     pub source: String,
     /// The service called, when it reported `request_received`.
@@ -811,7 +814,11 @@ impl RunError {
     }
 }
 
-impl CallSite {
+/// The former name of [`CallName`].
+#[deprecated(since = "0.1.0", note = "renamed `CallName`: `Callsite` is the runtime's place in the source")]
+pub type CallSite = CallName;
+
+impl CallName {
     /// `source -> target METHOD path (file:line, fn)`, with `?` for what is
     /// not known.
     pub fn describe(&self) -> String {
@@ -845,8 +852,8 @@ impl FaultReport {
 
 impl CallReport {
     /// Where the call comes from and goes to.
-    pub fn site(&self) -> CallSite {
-        CallSite {
+    pub fn site(&self) -> CallName {
+        CallName {
             source: self.source.clone(),
             target: self.target.clone(),
             method: self.method.clone(),

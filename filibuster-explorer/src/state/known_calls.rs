@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::report::CallSite;
+use crate::report::CallName;
 use filibuster_runtime::records::Invocation;
 
 /// The calls seen in any execution, at most `max` of each kind.
@@ -14,7 +14,7 @@ pub(crate) struct KnownCalls {
     /// The service each call reached, learned from `request_received`.
     targets: HashMap<String, String>,
     /// Where each call comes from.
-    sites: HashMap<String, CallSite>,
+    sites: HashMap<String, CallName>,
     /// The callsite id of each call, or as a counterexample names it.
     callsite_ids: HashMap<String, String>,
 }
@@ -55,7 +55,7 @@ impl KnownCalls {
     }
 
     /// Learns where the calls of a counterexample's log came from.
-    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite, Option<String>)>) {
+    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallName, Option<String>)>) {
         for (execution_index, site, callsite_id) in sites {
             if let Some(id) = callsite_id {
                 self.callsite_ids.entry(execution_index.clone()).or_insert(id);
@@ -72,7 +72,7 @@ impl KnownCalls {
     }
 
     /// Where the call `execution_index` comes from, if it was seen.
-    pub(crate) fn site(&self, execution_index: &str) -> Option<&CallSite> {
+    pub(crate) fn site(&self, execution_index: &str) -> Option<&CallName> {
         self.sites.get(execution_index)
     }
 

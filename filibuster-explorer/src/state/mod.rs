@@ -17,7 +17,7 @@ use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::injected::{FaultKind, InjectedFault};
 use super::options::Strategy;
 use super::origin::Origin;
-use super::report::{CallSite, FaultReport};
+use super::report::{CallName, FaultReport};
 pub use filibuster_runtime::records::RecordError;
 use filibuster_runtime::records::{CreateResponse, Invocation, Update};
 pub(crate) use intake::Intake;
@@ -519,15 +519,15 @@ impl State {
     }
 
     /// Where the call at `entry` comes from and goes to.
-    pub(crate) fn call_site(&self, entry: &LogEntry) -> CallSite {
+    pub(crate) fn call_site(&self, entry: &LogEntry) -> CallName {
         site_of(&entry.invocation, self.target_of(entry))
     }
 
     /// A planned fault, with the call it targets as far as it is known.
     pub(crate) fn fault_report(&self, fault: &PlannedFault) -> FaultReport {
-        let mut call = self.calls.site(&fault.execution_index).cloned().unwrap_or_else(|| CallSite {
+        let mut call = self.calls.site(&fault.execution_index).cloned().unwrap_or_else(|| CallName {
             path: fault.args.first().cloned().unwrap_or_default(),
-            ..CallSite::default()
+            ..CallName::default()
         });
         if call.target.is_none() {
             call.target = self.calls.target(&fault.execution_index).cloned();
@@ -536,7 +536,7 @@ impl State {
     }
 
     /// Learns where the calls of a counterexample's log came from.
-    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallSite, Option<String>)>) {
+    pub(crate) fn learn_sites(&mut self, sites: impl Iterator<Item = (String, CallName, Option<String>)>) {
         self.calls.learn_sites(sites);
     }
 
@@ -609,12 +609,12 @@ impl State {
 }
 
 /// Where the call of `invocation` comes from and goes to.
-pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallSite {
+pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallName {
     let line = match &invocation.callsite_line {
         serde_json::Value::String(line) => line.clone(),
         other => other.to_string(),
     };
-    CallSite {
+    CallName {
         source: invocation.source_service_name.to_string(),
         target,
         method: invocation.method.to_string(),
