@@ -14,7 +14,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
@@ -202,11 +205,22 @@ struct Library {
     errors: Vec<ErrorFault>,
 }
 
-#[derive(Clone, Debug)]
+/// An entry of a library's `exceptions`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(
+    expecting = "an object with a string `name`, optional object `metadata` and optional string `restrictions`"
+)]
 struct ExceptionFault {
     name: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     metadata: Map<String, Value>,
+    #[serde(default, rename = "restrictions")]
     restriction: Option<String>,
+}
+
+/// An object, or `null` as an empty one.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Clone, Debug)]
@@ -258,14 +272,14 @@ pub enum FaultModelError {
         source: serde_json::Error,
     },
     /// A key holds something else than expected.
-    #[error("analysis file {path}: at {key}: expected {expected}")]
+    #[error("analysis file {path}: at {key}: {reason}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// Where, e.g. `http.errors[0].service_name`.
         key: String,
-        /// What should be there.
-        expected: String,
+        /// What is wrong there: what was expected, and what was found.
+        reason: String,
     },
 }
 
@@ -371,71 +385,34 @@ impl FaultModel {
     pub fn from_json(text: &str, path: &Path) -> Result<Self, FaultModelError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|source| FaultModelError::Json { path: path.into(), source })?;
-        let invalid = |key: String, expected: &str| FaultModelError::Invalid {
-            path: path.into(),
-            key,
-            expected: expected.to_owned(),
-        };
-        let Value::Object(entries) = value else {
-            return Err(invalid("the top level".into(), "an object of libraries"));
-        };
+        let invalid =
+            |key: String, reason: String| FaultModelError::Invalid { path: path.into(), key, reason };
+        // Read from the parsed value, serde's errors carry no position, only
+        // the path of the bad value (`http.errors[0].types[1]`).
+        let entries: BTreeMap<String, LibraryEntry> =
+            serde_path_to_error::deserialize(value).map_err(|error| {
+                let key = match error.path().to_string() {
+                    root if root == "." => "the top level".to_owned(),
+                    key => key,
+                };
+                invalid(key, error.into_inner().to_string())
+            })?;
+        let required = "expected a string (a regular expression)";
         let mut libraries = Vec::new();
         for (name, entry) in entries {
-            let Value::Object(entry) = entry else {
-                return Err(invalid(name, "an object with `pattern` and `exceptions` or `errors`"));
-            };
-            let pattern = match entry.get("pattern") {
-                Some(Value::String(p)) => {
-                    anchored(p).map_err(|expected| invalid(format!("{name}.pattern"), expected))?
-                }
-                _ => return Err(invalid(format!("{name}.pattern"), "a string (a regular expression)")),
-            };
-            let exceptions = match entry.get("exceptions") {
-                None => Vec::new(),
-                Some(Value::Array(list)) => list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| exception_fault(e).ok_or_else(|| {
-                        invalid(format!("{name}.exceptions[{i}]"), "an object with a string `name`, optional object `metadata` and optional string `restrictions`")
-                    }))
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err(invalid(format!("{name}.exceptions"), "a list")),
-            };
-            let errors = match entry.get("errors") {
-                None => Vec::new(),
-                Some(Value::Array(list)) => {
-                    let mut errors = Vec::new();
-                    for (i, e) in list.iter().enumerate() {
-                        let key = format!("{name}.errors[{i}]");
-                        let service_name = match e.get("service_name") {
-                            Some(Value::String(s)) => anchored(s)
-                                .map_err(|expected| invalid(format!("{key}.service_name"), expected))?,
-                            _ => {
-                                return Err(invalid(
-                                    format!("{key}.service_name"),
-                                    "a string (a regular expression)",
-                                ));
-                            }
-                        };
-                        let types = match e.get("types") {
-                            Some(Value::Array(types)) => types
-                                .iter()
-                                .enumerate()
-                                .map(|(j, t)| {
-                                    serde_json::from_value::<FailureMetadata>(t.clone()).map_err(|err| {
-                                        invalid(format!("{key}.types[{j}]"), &format!("an object such as {{\"return_value\": {{\"status_code\": \"503\"}}}} ({err})"))
-                                    })
-                                })
-                                .collect::<Result<_, _>>()?,
-                            _ => return Err(invalid(format!("{key}.types"), "a list of failures")),
-                        };
-                        errors.push(ErrorFault { service_name, types });
-                    }
-                    errors
-                }
-                Some(_) => return Err(invalid(format!("{name}.errors"), "a list")),
-            };
-            libraries.push(Library { pattern, exceptions, errors });
+            let pattern = entry.pattern.ok_or_else(|| invalid(format!("{name}.pattern"), required.into()))?;
+            let mut errors = Vec::new();
+            for (i, error) in entry.errors.into_iter().enumerate() {
+                let key = format!("{name}.errors[{i}]");
+                let service_name = error
+                    .service_name
+                    .ok_or_else(|| invalid(format!("{key}.service_name"), required.into()))?;
+                let types = error
+                    .types
+                    .ok_or_else(|| invalid(format!("{key}.types"), "expected a list of failures".into()))?;
+                errors.push(ErrorFault { service_name, types });
+            }
+            libraries.push(Library { pattern, exceptions: entry.exceptions, errors });
         }
         Ok(Self { libraries, rules: Vec::new(), source: path.display().to_string() })
     }
@@ -510,19 +487,46 @@ fn anchored(pattern: &str) -> Result<Regex, &'static str> {
     }
 }
 
-fn exception_fault(value: &Value) -> Option<ExceptionFault> {
-    let name = value.get("name")?.as_str()?.to_owned();
-    let metadata = match value.get("metadata") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return None,
-    };
-    let restriction = match value.get("restrictions") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return None,
-    };
-    Some(ExceptionFault { name, metadata, restriction })
+/// One library's entry of an analysis file, as serde reads it; `pattern`,
+/// and `service_name` and `types` below, are checked present after, so that
+/// a missing one is named at its own key.
+#[derive(Deserialize)]
+#[serde(expecting = "an object with `pattern` and `exceptions` or `errors`")]
+struct LibraryEntry {
+    #[serde(default, deserialize_with = "pattern")]
+    pattern: Option<Regex>,
+    #[serde(default)]
+    exceptions: Vec<ExceptionFault>,
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+/// An entry of a library's `errors`.
+#[derive(Deserialize)]
+#[serde(expecting = "an object with `service_name` and `types`")]
+struct ErrorEntry {
+    #[serde(default, deserialize_with = "pattern")]
+    service_name: Option<Regex>,
+    #[serde(default)]
+    types: Option<Vec<FailureMetadata>>,
+}
+
+/// A regular expression, anchored at the start (see [`anchored`]).
+fn pattern<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Regex>, D::Error> {
+    struct Pattern;
+    impl serde::de::Visitor<'_> for Pattern {
+        type Value = Option<Regex>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string (a regular expression)")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            anchored(text).map(Some).map_err(|expected| E::custom(format_args!("expected {expected}")))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Pattern)
 }
 
 fn has_metadata(call: &Invocation, key: &str) -> bool {
@@ -594,18 +598,46 @@ mod tests {
         let err = FaultModel::from_json(r#"{"x": {"pattern": 3}}"#, path).unwrap_err().to_string();
         assert_eq!(
             err,
-            "analysis file analysis.json: at x.pattern: expected a string (a regular expression)"
+            "analysis file analysis.json: at x.pattern: invalid type: integer `3`, expected a string (a regular \
+             expression)"
         );
-        let err = FaultModel::from_json(
-            r#"{"x": {"pattern": "a", "errors": [{"service_name": ".*", "types": [3]}]}}"#,
-            path,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with("analysis file analysis.json: at x.errors[0].types[0]: expected an object"),
-            "{err}"
-        );
+        // Each bad value is named by its path, what was expected and what was found.
+        for (text, message) in [
+            ("[]", "at the top level: invalid type: sequence, expected a map"),
+            (r#"{"x": 3}"#, "at x: invalid type: integer `3`, expected an object with `pattern` and"),
+            (r#"{"x": {}}"#, "at x.pattern: expected a string (a regular expression)"),
+            (
+                r#"{"x": {"pattern": "a", "exceptions": 3}}"#,
+                "at x.exceptions: invalid type: integer `3`, expected a sequence",
+            ),
+            (
+                r#"{"x": {"pattern": "a", "exceptions": [{"name": "e"}, {"name": 1}]}}"#,
+                "at x.exceptions[1].name: invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#"{"x": {"pattern": "a", "exceptions": [{"name": "e", "metadata": []}]}}"#,
+                "at x.exceptions[0].metadata: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"x": {"pattern": "a", "errors": [{"service_name": ".*", "types": [{}, 3]}]}}"#,
+                r#"at x.errors[0].types[1]: invalid type: integer `3`, expected an object such as {"return_value""#,
+            ),
+            (
+                r#"{"x": {"pattern": "a", "errors": [{"types": []}]}}"#,
+                "at x.errors[0].service_name: expected a string (a regular expression)",
+            ),
+            (
+                r#"{"x": {"pattern": "a", "errors": [{"service_name": "("}]}}"#,
+                "at x.errors[0].service_name: expected a valid regular expression",
+            ),
+            (
+                r#"{"x": {"pattern": "a", "errors": [{"service_name": "b"}]}}"#,
+                "at x.errors[0].types: expected a list of failures",
+            ),
+        ] {
+            let err = FaultModel::from_json(text, path).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("analysis file analysis.json: {message}")), "{text}: {err}");
+        }
         let pattern = |p: &str| serde_json::json!({"x": {"pattern": p}}).to_string();
         let err = FaultModel::from_json(&pattern("a("), path).unwrap_err().to_string();
         assert_eq!(err, "analysis file analysis.json: at x.pattern: expected a valid regular expression");

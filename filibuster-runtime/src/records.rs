@@ -77,6 +77,7 @@ pub struct Exception {
 /// A failure other than an exception, as the fault model wrote it, e.g.
 /// `{"return_value": {"status_code": "503"}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(expecting = r#"an object such as {"return_value": {"status_code": "503"}}"#)]
 pub struct FailureMetadata {
     /// The response to return instead of performing the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
