@@ -8,6 +8,16 @@
 //! the `filibuster` crate's `explorer` feature, turned on in
 //! `[dev-dependencies]`, so that a service's release build does not carry
 //! it.
+//!
+//! Inside: `state/` is the server's state under one lock (the current
+//! execution's log and planned faults in `mod.rs`, with `intake.rs` for
+//! tokens, limits and refused records, `schedule.rs` for the executions
+//! scheduled and run, `known_calls.rs` for what every execution learned of
+//! each call); `routes.rs` and `in_process.rs` its two ways in (HTTP, a
+//! direct call); `reduction.rs` dynamic reduction; `explorer.rs` the loop
+//! that runs the functional test, with `options.rs` its options;
+//! `fault_model.rs` the faults tried; `report.rs`, `grid.rs` and `html.rs`
+//! what a run says; `counterexample.rs` and `regressions.rs` what replays it.
 
 #[cfg(feature = "bench-hooks")]
 #[doc(hidden)]

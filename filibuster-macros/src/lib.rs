@@ -2,6 +2,13 @@
 //! through the `filibuster` crate, as `#[filibuster::handler]`,
 //! `#[filibuster::call]` and `#[filibuster::test]`. The macros only mark code and embed compile-time
 //! callsite ids; everything they expand to calls into `filibuster-runtime`.
+//!
+//! One file per stage, as in thiserror's `impl/`: `args.rs` parses the
+//! attributes' arguments and the items they apply to, `macro_args.rs` the
+//! macro invocations whose `.send()`s `#[call]` rewrites, `callsite.rs`
+//! makes the compile-time callsite ids, and `handler.rs`, `call.rs` and
+//! `test.rs` expand each attribute; a misuse is the original item plus a
+//! `compile_error!` at the offending tokens.
 
 mod args;
 mod call;
