@@ -117,3 +117,77 @@ async fn the_request_timeout_wins_over_the_declared_one() {
     let timeouts: Vec<_> = recorder.creates().iter().map(|c| c["metadata"].get("timeout").cloned()).collect();
     assert_eq!(timeouts, [Some(5.0.into()), Some(2.5.into()), None]);
 }
+
+/// A call with a 300 ms timeout, as `slow_front` makes it.
+#[filibuster::call]
+async fn fetch_within_300ms(http: &reqwest::Client, url: &str) -> reqwest::Result<reqwest::Response> {
+    http.get(url).timeout(Duration::from_millis(300)).send().await
+}
+
+/// Answers whether its call to b answered, timed out or failed otherwise.
+#[filibuster::handler(service = "a")]
+async fn slow_front(State(node): State<Node>) -> (StatusCode, &'static str) {
+    match fetch_within_300ms(&node.http, &node.b_url).await {
+        Ok(response) if response.status() == StatusCode::OK => (StatusCode::OK, "answered"),
+        Ok(_) => (StatusCode::BAD_GATEWAY, "error status"),
+        Err(error) if error.is_timeout() => (StatusCode::GATEWAY_TIMEOUT, "timed out"),
+        Err(_) => (StatusCode::BAD_GATEWAY, "failed"),
+    }
+}
+
+/// A latency fault is a slow service: a latency past the call's own
+/// timeout makes reqwest's timeout fire (the caller gets the genuine
+/// timeout error, `is_timeout()`), a shorter one only delays the answer.
+/// Before, the latency was slept before the request, outside its timeout,
+/// and both answered 200.
+#[tokio::test]
+async fn a_latency_past_the_calls_timeout_times_it_out() {
+    let model = filibuster::FaultModel::empty().with(
+        filibuster::Calls::to("b"),
+        [
+            filibuster::Fault::Latency(Duration::from_secs(3)),
+            filibuster::Fault::Latency(Duration::from_millis(20)),
+        ],
+    );
+    let explorer = Explorer::with_fault_model(model);
+    let b_url = support::serve(Router::new().route("/", get(b)).layer(explorer.connection().layer())).await;
+    let node = Node { http: reqwest::Client::new(), b_url: format!("{b_url}/"), declared: false };
+    let a_url = support::serve(
+        Router::new().route("/", get(slow_front)).with_state(node).layer(explorer.connection().layer()),
+    )
+    .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = explorer
+        .run(|ctx| {
+            let (a_url, seen) = (a_url.clone(), seen.clone());
+            async move {
+                let response = reqwest::get(&a_url).await.map_err(|e| e.to_string())?;
+                let faults: Vec<String> = ctx.faults().iter().map(|f| f.fault.to_string()).collect();
+                let status = response.status().as_u16();
+                let text = response.text().await.map_err(|e| e.to_string())?;
+                seen.lock().unwrap().push((faults, status, text));
+                Ok::<(), String>(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.summary());
+    let seen = seen.lock().unwrap().clone();
+    let status_under = |fault: &str| {
+        let found = seen.iter().find(|(faults, _, _)| faults.len() == 1 && faults[0] == fault);
+        found.map(|(_, status, text)| (*status, text.clone())).unwrap_or_else(|| panic!("{fault}: {seen:?}"))
+    };
+    assert_eq!(status_under("latency 3000 ms"), (504, "timed out".to_owned()));
+    assert_eq!(status_under("latency 20 ms"), (200, "answered".to_owned()));
+    // The report says how the call under the long latency ended.
+    let timed_out = report
+        .executions
+        .iter()
+        .flat_map(|e| &e.calls)
+        .find(|c| c.fault.as_deref() == Some("latency 3000 ms"));
+    assert_eq!(
+        timed_out.and_then(|c| c.outcome.as_deref()),
+        Some("reqwest.timeout"),
+        "{:?}",
+        report.executions
+    );
+}

@@ -63,8 +63,10 @@ pub enum Fault {
     Timeout,
     /// The call answers this status code, with an empty body.
     Status(u16),
-    /// The call is delayed by this long (at most 30 s), then made as usual:
-    /// what a slow service looks like to a caller. This project's addition
+    /// The call's answer comes this long after it was sent (at most 30 s):
+    /// what a slow service looks like to a caller, whose own timeout (the
+    /// request's or the client's) fires meanwhile with its client's genuine
+    /// timeout error when it is shorter. This project's addition
     /// to the protocol (`{"latency_ms": n}`), which the reference's
     /// services ignore.
     Latency(Duration),

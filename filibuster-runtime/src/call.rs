@@ -138,6 +138,8 @@ pub(crate) fn drive<C: Call>(
                 break 'call in_span(call.perform(), span).await;
             };
             spans::record_execution_index(span, &execution_index);
+            // The call's own timeout wins over the client's, as in reqwest.
+            let timeout = key.timeout.or(callsite.client_timeout);
             // In a block of its own, so that the record (borrowed by `create`)
             // does not stay in the future's state after it is sent.
             let (answer, vclock, execution_index) = {
@@ -151,12 +153,7 @@ pub(crate) fn drive<C: Call>(
                     callsite_file: Cow::Borrowed(callsite.file),
                     callsite_line: Value::String(line(callsite.line)),
                     full_traceback: Cow::Borrowed(callsite.id),
-                    metadata: InvocationMetadata {
-                        // The call's own timeout wins over the client's, as in reqwest.
-                        timeout: key.timeout.or(callsite.client_timeout),
-                        ssl: key.tls.then_some(true),
-                        other: Map::new(),
-                    },
+                    metadata: InvocationMetadata { timeout, ssl: key.tls.then_some(true), other: Map::new() },
                     vclock,
                     origin_vclock,
                     execution_index,
@@ -205,11 +202,15 @@ pub(crate) fn drive<C: Call>(
                         Ok(_) => (Err(C::fail(&context, kind).await), Err(exception)),
                     }
                 }
-                Decision::Proceed | Decision::DelayThenProceed(_) => {
-                    if let Decision::DelayThenProceed(delay) = decision {
-                        // Boxed: a timer is large, and latency faults are rare.
-                        Box::pin(tokio::time::sleep(delay)).await;
+                Decision::DelayThenProceed(delay) => {
+                    headers.set(call.headers_mut(), None);
+                    // Boxed: timers are large, and latency faults are rare.
+                    match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
+                        Ok(response) => C::observe(response, span).await,
+                        Err(error) => observe_error::<C>(error),
                     }
+                }
+                Decision::Proceed => {
                     headers.set(call.headers_mut(), None);
                     match in_span(call.perform(), span).await {
                         Ok(response) => C::observe(response, span).await,
@@ -236,6 +237,37 @@ pub(crate) fn drive<C: Call>(
             C::end_client_span(span, result.as_ref());
         }
         result
+    }
+}
+
+/// The call under a latency fault, as a slow service makes it: the request
+/// goes out at once, and its answer comes `delay` after it was sent (or
+/// later, if the service is slower; a failure comes when it comes); the
+/// call's own timeout (`timeout`
+/// seconds, the request's or the client's) fires at its moment
+/// meanwhile, with the client's genuine timeout error, so that a caller's
+/// timeout can be tested with a latency fault.
+async fn slow<C: Call>(
+    call: C,
+    delay: std::time::Duration,
+    timeout: Option<f64>,
+) -> Result<C::Response, C::Error> {
+    let context = call.fault_context().clone();
+    let answer = async move {
+        let sent = tokio::time::Instant::now();
+        let answer = call.perform().await;
+        // A refused connection is not slowed by a slow service.
+        if answer.is_ok() {
+            tokio::time::sleep_until(sent + delay).await;
+        }
+        answer
+    };
+    let Some(timeout) = timeout.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok()) else {
+        return answer.await;
+    };
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(answer) => answer,
+        Err(_elapsed) => Err(C::fail(&context, ErrorKind::Timeout).await),
     }
 }
 

@@ -17,7 +17,8 @@ pub(crate) enum Decision {
     /// Perform the call with a forced sleep downstream, then fail.
     DelayThenFail(ErrorKind, Exception, f64),
     Status(http::StatusCode),
-    /// Wait this long, then perform the call as usual (a latency fault:
+    /// Perform the call, its answer coming this long after it was sent, its
+    /// own timeout firing meanwhile (a latency fault:
     /// failure metadata `{"latency_ms": <n>}`, bounded by
     /// [`MAX_FORCED_SLEEP`](crate::headers::MAX_FORCED_SLEEP)).
     DelayThenProceed(std::time::Duration),
