@@ -372,3 +372,59 @@ async fn calls_whose_target_never_reported_are_listed() {
     let report = explorer.run(|_| ask(a.clone())).await;
     assert!(report.passed() && report.unreported_targets.is_empty(), "{}", report.summary());
 }
+
+/// A fault no reqwest call can have (a misspelled name) is refused, never
+/// injected as another fault: the fault model's is not tried and the run is
+/// untested, naming it and the names reqwest calls can be failed with; a
+/// counterexample's is not injected, and its replay is untested too, where
+/// it once replayed as a connection error ("fixed", exit 0). The reference's
+/// names work through their aliases.
+#[tokio::test]
+async fn a_fault_no_client_knows_is_refused() {
+    let model = FaultModel::from_json(
+        r#"{"r": {"pattern": "reqwest\\.", "exceptions": [{"name": "reqwest.nonsense"}, {"name": "requests.exceptions.ConnectionError"}]}}"#,
+        std::path::Path::new("misspelled.json"),
+    )
+    .unwrap();
+    let path = scratch("unknown-fault.json");
+    let explorer = Explorer::with_fault_model(model).counterexample_file(&path);
+    let a = start(&explorer, Mode::Call, true).await;
+    let report = explore(&explorer, &a).await;
+    let tried: Vec<&str> =
+        report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
+    assert_eq!(tried, ["requests.exceptions.ConnectionError"], "{}", report.summary());
+    let unknown = RunError::UnknownFault {
+        client: "reqwest".into(),
+        name: "reqwest.nonsense".into(),
+        known: filibuster::fault::REQWEST_EXCEPTIONS.iter().map(|(name, _)| name.to_string()).collect(),
+    };
+    assert_eq!(report.errors, std::slice::from_ref(&unknown));
+    assert_eq!(report.verdict(), Verdict::Untested);
+    let message = report.failure_message();
+    for part in ["`reqwest.nonsense`", "reqwest.connect, reqwest.timeout"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+
+    // A counterexample whose fault is misspelled.
+    let connect = FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::ConnectionError]);
+    let explorer = Explorer::with_fault_model(connect).counterexample_file(&path);
+    let a = start(&explorer, Mode::Call, true).await;
+    let report = explorer.run(|ctx| ask_and_fail_under_faults(a.clone(), ctx)).await;
+    assert_eq!(report.verdict(), Verdict::Failed, "{}", report.summary());
+    let mut counterexample = Counterexample::load(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let exception = counterexample.faults[0].forced_exception.as_mut().expect("a connection error");
+    exception.name = "reqwest.nonsense".into();
+    let replayer = Explorer::new().replay(counterexample);
+    let a = start(&replayer, Mode::Call, true).await;
+    let report = explore(&replayer, &a).await;
+    assert_eq!(report.errors, [unknown]);
+    assert_eq!(report.verdict(), Verdict::Untested);
+    assert!(matches!(report.replay, Some(ReplayOutcome::Stale { .. })), "{:?}", report.replay);
+}
+
+/// Asks `a` and fails when a fault was injected.
+async fn ask_and_fail_under_faults(a: String, ctx: filibuster::TestContext) -> Result<(), String> {
+    reqwest::get(&a).await.map_err(|e| e.to_string())?;
+    if ctx.fault_injected() { Err("fails under any fault".to_owned()) } else { Ok(()) }
+}

@@ -482,6 +482,14 @@ impl Explorer {
             if counts.lost > 0 {
                 report.errors.push(RunError::RecordsLost { count: counts.lost });
             }
+            for (client, name) in state.unknown_faults() {
+                let known = filibuster_runtime::fault::known_exceptions(client).into_iter().flatten();
+                report.errors.push(RunError::UnknownFault {
+                    client: client.clone(),
+                    name: name.chars().take(200).collect(),
+                    known: known.map(str::to_owned).collect(),
+                });
+            }
             state.end_run();
         }
         report.errors.extend(callsite_collisions(&report));

@@ -203,6 +203,17 @@ pub enum RunError {
         /// The services the calls went to (those instrumented).
         services: Vec<String>,
     },
+    /// The fault model or the counterexample named an exception that the
+    /// calls of a client cannot be failed with (a misspelled name): it was
+    /// neither injected nor mapped to another fault.
+    UnknownFault {
+        /// The client (`reqwest`), as its calls' records name it.
+        client: String,
+        /// The name.
+        name: String,
+        /// The names its calls can be failed with.
+        known: Vec<String>,
+    },
     /// Two different callsites of this run's calls have one id (two
     /// same-named methods of two impl blocks with `#[filibuster::call]` on
     /// each method), so the exploration took their calls for one another.
@@ -785,6 +796,12 @@ impl RunError {
                 "the saved regressions in {} cannot be used: {reason}; fix or delete the file (it was left \
                  as it is)",
                 path.display()
+            ),
+            RunError::UnknownFault { client, name, known } => format!(
+                "the fault `{name}` is no failure a `{client}` call can have, so it was not injected (nor \
+                 taken for another fault): the names `{client}` calls can be failed with are {}; fix the \
+                 name in the fault model or counterexample",
+                known.join(", ")
             ),
             RunError::CallsiteCollision { id, first, second } => format!(
                 "two callsites have the same id {id}: the `.send()` of {first} and that of {second}, so the \

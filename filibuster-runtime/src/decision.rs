@@ -27,7 +27,10 @@ pub(crate) enum Decision {
 impl Decision {
     pub(crate) fn of(answer: CreateResponse) -> Self {
         if let Some(exception) = answer.forced_exception {
-            let kind = ErrorKind::from_name(&exception.name);
+            let Some(kind) = ErrorKind::from_name(&exception.name) else {
+                unknown_exception(&exception.name);
+                return Decision::Proceed;
+            };
             let aborts = exception.metadata.get("abort").and_then(Value::as_bool).unwrap_or(true);
             if aborts {
                 return Decision::Fail(kind, exception);
@@ -84,6 +87,23 @@ impl Decision {
             Decision::DelayThenProceed(delay) => Some(Cow::Owned(latency_fault_name(delay.as_millis()))),
         }
     }
+}
+
+/// The server asked for an exception no reqwest call can be failed with:
+/// the call goes ahead un-faulted rather than with another fault, said
+/// loudly. (This project's explorer never asks for one: it refuses such a
+/// fault model or counterexample; another server might.)
+#[cold]
+fn unknown_exception(name: &str) {
+    let known: Vec<&str> = crate::fault::REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name).collect();
+    // Bounded: the name comes from the server.
+    let shown: String = name.chars().take(200).collect();
+    tracing::error!(
+        exception = ?shown,
+        "the server asked for an exception no reqwest call can be failed with, so none is injected \
+         and the call goes ahead: the known names are {}",
+        known.join(", ")
+    );
 }
 
 fn json_number(value: &Value) -> Option<f64> {
@@ -158,6 +178,30 @@ mod tests {
         for (decision, name) in names {
             assert_eq!(decision.fault_name().as_deref(), name);
         }
+    }
+
+    /// An exception no reqwest call can be failed with is no fault: the
+    /// call goes ahead, rather than failing with a connection error as any
+    /// unknown name once did.
+    #[test]
+    fn unknown_exceptions_are_not_injected() {
+        for name in ["reqwest.nonsense", "requests.exceptions.HTTPError", "Timeout!"] {
+            let answer = CreateResponse {
+                generated_id: 1,
+                forced_exception: Some(Exception { name: name.into(), metadata: Map::new() }),
+                ..CreateResponse::default()
+            };
+            assert!(matches!(Decision::of(answer), Decision::Proceed), "{name}");
+        }
+        let answer = CreateResponse {
+            generated_id: 1,
+            forced_exception: Some(Exception {
+                name: "requests.exceptions.Timeout".into(),
+                metadata: Map::new(),
+            }),
+            ..CreateResponse::default()
+        };
+        assert!(matches!(Decision::of(answer), Decision::Fail(ErrorKind::Timeout, _)));
     }
 
     #[test]

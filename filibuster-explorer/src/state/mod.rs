@@ -5,7 +5,7 @@ mod intake;
 mod known_calls;
 mod schedule;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,7 +19,7 @@ use super::options::Strategy;
 use super::origin::Origin;
 use super::report::{CallName, FaultReport};
 pub use filibuster_runtime::records::RecordError;
-use filibuster_runtime::records::{CreateResponse, Invocation, Update};
+use filibuster_runtime::records::{CreateResponse, Exception, Invocation, Update};
 pub(crate) use intake::Intake;
 use known_calls::KnownCalls;
 use schedule::Schedule;
@@ -90,6 +90,9 @@ pub(crate) struct State {
     /// faults, as the reference does, so that services injecting locally
     /// (the reference's counterexample mode) get the right answer.
     replaying: bool,
+    /// The exceptions, by client, that were to be planned or injected but
+    /// that the client's calls cannot be failed with (a few kept).
+    unknown_faults: BTreeSet<(String, String)>,
 }
 
 /// What one turn of the exploration did with the execution it took.
@@ -122,6 +125,7 @@ impl State {
             epoch: 0,
             begun: false,
             replaying: false,
+            unknown_faults: BTreeSet::new(),
         }
     }
 
@@ -318,10 +322,21 @@ impl State {
         let ordinal = self.log.len() as u64;
         let generated_id = self.epoch * ID_STRIDE + ordinal;
         let execution_index = invocation.execution_index.clone();
-        let planned = self.fault_by_index.get(&execution_index).map(|&i| {
-            self.faults_met[i] = true;
-            self.faults[i].clone()
-        });
+        let planned = match self.fault_by_index.get(&execution_index).copied() {
+            Some(i) => match &self.faults[i].forced_exception {
+                Some(e) if !client_can_fail(&invocation.module, e) => {
+                    // Not injected, nor met: a replay says so.
+                    let name = e.name.clone();
+                    self.note_unknown(&invocation.module, name);
+                    None
+                }
+                _ => {
+                    self.faults_met[i] = true;
+                    Some(self.faults[i].clone())
+                }
+            },
+            None => None,
+        };
         self.moment += 1;
         let mut entry = LogEntry::new(ordinal, invocation, self.moment);
         entry.injected = planned.clone();
@@ -499,6 +514,7 @@ impl State {
             return;
         }
         let prefix = Prefix { log: self.frozen.clone(), len: self.log.len(), at: self.moment };
+        let mut unknown = Vec::new();
         for proposal in proposals {
             let mut fault = PlannedFault {
                 execution_index: execution_index.clone(),
@@ -507,6 +523,10 @@ impl State {
                 args: entry.invocation.args.clone(),
             };
             match proposal {
+                ProposedFault::Exception(e) if !client_can_fail(&entry.invocation.module, &e) => {
+                    unknown.push(e.name);
+                    continue;
+                }
                 ProposedFault::Exception(e) => fault.forced_exception = Some(e),
                 ProposedFault::Failure(f) => fault.failure_metadata = Some(f),
             }
@@ -516,6 +536,25 @@ impl State {
             let key = execution_key(self.log_chain(), faults_digest(&faults));
             self.schedule.push(Scheduled { prefix: prefix.clone(), faults, key });
         }
+        if !unknown.is_empty() {
+            let module = self.log[index].invocation.module.to_string();
+            for name in unknown {
+                self.note_unknown(&module, name);
+            }
+        }
+    }
+
+    /// Notes an exception the calls of client `module` cannot be failed
+    /// with, for the explorer to refuse the run.
+    fn note_unknown(&mut self, module: &str, name: String) {
+        if self.unknown_faults.len() < 16 {
+            self.unknown_faults.insert((module.to_owned(), name));
+        }
+    }
+
+    /// The exceptions, by client, refused so far: (client, name).
+    pub(crate) fn unknown_faults(&self) -> impl Iterator<Item = &(String, String)> {
+        self.unknown_faults.iter()
     }
 
     /// Where the call at `entry` comes from and goes to.
@@ -606,6 +645,13 @@ impl State {
         }
         self.log.iter().any(|e| e.injected.is_some() && self.target_of(e).as_deref() == Some(service))
     }
+}
+
+/// Whether the calls of client `module` can be failed with `exception`:
+/// any client this runtime does not instrument is trusted to know its own.
+fn client_can_fail(module: &str, exception: &Exception) -> bool {
+    filibuster_runtime::fault::known_exceptions(module)
+        .is_none_or(|mut known| known.any(|name| name == exception.name))
 }
 
 /// Where the call of `invocation` comes from and goes to.

@@ -30,6 +30,28 @@ pub const REFERENCE_CONNECT: &str = "requests.exceptions.ConnectionError";
 /// The reference's name for a timeout, also understood.
 pub const REFERENCE_TIMEOUT: &str = "requests.exceptions.Timeout";
 
+/// Every exception a reqwest call can be failed with, and the genuine error
+/// each becomes: this project's names, then, as aliases, the reference's
+/// (Python `requests`) names for the same failures, so that the
+/// reference's analysis files and counterexamples work. A name not here is
+/// no fault a reqwest call can make: it is refused, never mapped to another.
+pub const REQWEST_EXCEPTIONS: &[(&str, ErrorKind)] = &[
+    (CONNECT, ErrorKind::Connect),
+    (TIMEOUT, ErrorKind::Timeout),
+    (REFERENCE_CONNECT, ErrorKind::Connect),
+    (REFERENCE_TIMEOUT, ErrorKind::Timeout),
+    ("requests.exceptions.ConnectTimeout", ErrorKind::Timeout),
+    ("requests.exceptions.ReadTimeout", ErrorKind::Timeout),
+];
+
+/// The exception names the calls of client `module` (the `module` of their
+/// `invocation` records) can be failed with, for the clients this runtime
+/// instruments (`reqwest`); `None` for any other client, whose own
+/// instrumentation decides.
+pub fn known_exceptions(module: &str) -> Option<impl Iterator<Item = &'static str>> {
+    (module == "reqwest").then(|| REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name))
+}
+
 /// Which genuine reqwest error a forced exception becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -40,16 +62,10 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The kind of error an exception name stands for: a timeout for
-    /// [`TIMEOUT`] and any name mentioning a timeout (`requests.exceptions.
-    /// ReadTimeout`, ...), a connection error for everything else.
-    pub fn from_name(name: &str) -> Self {
-        // "timeout" in any case, without lower-casing a copy of the name.
-        if name == TIMEOUT || name.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"timeout")) {
-            ErrorKind::Timeout
-        } else {
-            ErrorKind::Connect
-        }
+    /// The kind of error an exception name stands for ([`REQWEST_EXCEPTIONS`]),
+    /// or `None` for a name no reqwest call can be failed with.
+    pub fn from_name(name: &str) -> Option<Self> {
+        REQWEST_EXCEPTIONS.iter().find(|(known, _)| *known == name).map(|(_, kind)| *kind)
     }
 
     /// The stable name of this kind in the built-in fault model.
@@ -131,14 +147,20 @@ impl<E: Send + 'static> Pool<E> {
 mod tests {
     use super::*;
 
+    /// Only the names of the table are faults, each its own kind: no name
+    /// is guessed from its spelling.
     #[test]
-    fn names_mentioning_a_timeout_in_any_case_are_timeouts() {
-        for name in [TIMEOUT, REFERENCE_TIMEOUT, "requests.exceptions.ReadTimeout", "TIMEOUT", "a.timeOut.b"]
-        {
-            assert_eq!(ErrorKind::from_name(name), ErrorKind::Timeout, "{name}");
+    fn only_known_names_are_faults() {
+        for name in [TIMEOUT, REFERENCE_TIMEOUT, "requests.exceptions.ReadTimeout"] {
+            assert_eq!(ErrorKind::from_name(name), Some(ErrorKind::Timeout), "{name}");
         }
-        for name in [CONNECT, REFERENCE_CONNECT, OTHER, "", "time out", "timeou", "élan"] {
-            assert_eq!(ErrorKind::from_name(name), ErrorKind::Connect, "{name}");
+        for name in [CONNECT, REFERENCE_CONNECT] {
+            assert_eq!(ErrorKind::from_name(name), Some(ErrorKind::Connect), "{name}");
         }
+        for name in [OTHER, "reqwest.nonsense", "", "TIMEOUT", "a.timeOut.b", "reqwest.Timeout", "élan"] {
+            assert_eq!(ErrorKind::from_name(name), None, "{name}");
+        }
+        assert!(known_exceptions("reqwest").unwrap().eq(REQWEST_EXCEPTIONS.iter().map(|(n, _)| *n)));
+        assert!(known_exceptions("grpc").is_none());
     }
 }
