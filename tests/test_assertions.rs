@@ -300,3 +300,52 @@ async fn the_faults_endpoint_lists_the_injected_faults() {
     assert!(report.executions_run > 1, "{}", report.summary());
     assert_eq!(*shapes.lock().unwrap(), report.executions_run - 1, "{}", report.summary());
 }
+
+/// What one execution's calls were, as the oracle saw them: the calls to
+/// each route, and (fault, outcome) of every call with a fault.
+type CallsSeen = (usize, usize, Vec<(String, Option<String>)>);
+
+/// The oracle sees the calls of its execution: the audit is sent once in
+/// every execution, even when the lookup before it failed (a failed call
+/// mapped to a default must not skip the next one), the lookup is never
+/// retried, and each faulted call ended with its fault.
+#[tokio::test]
+async fn the_oracle_counts_the_calls_of_its_execution() {
+    let explorer = Explorer::new();
+    let url = start(&explorer).await;
+    let seen: Arc<Mutex<Vec<CallsSeen>>> = Arc::default();
+    let report = explorer
+        .run(|ctx| {
+            let (url, seen) = (url.clone(), seen.clone());
+            async move {
+                status(&url).await?;
+                let lookups = ctx.count_calls("bookings", "GET", "/bookings/{user}");
+                let audits = ctx.count_calls("bookings", "post", "/bookings/chris");
+                let faulted = ctx
+                    .calls()
+                    .into_iter()
+                    .filter(|c| c.fault.is_some())
+                    .map(|c| (c.fault.unwrap(), c.outcome))
+                    .collect();
+                seen.lock().unwrap().push((lookups, audits, faulted));
+                if audits != 1 {
+                    return Err(format!("{audits} audits: {:?}", ctx.calls()));
+                }
+                Ok::<(), String>(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), report.executions_run + 1, "the repeated fault-free execution too");
+    for (lookups, audits, faulted) in &seen {
+        assert_eq!((*lookups, *audits), (1, 1), "{seen:?}");
+        for (fault, outcome) in faulted {
+            let expected = fault.strip_prefix("status ").unwrap_or(fault);
+            assert_eq!(outcome.as_deref(), Some(expected), "{seen:?}");
+        }
+    }
+    // Connection error, timeout, 500, 502, 503 on the lookup; connection
+    // error, 500, 502, 503 on the audit (no timeout set): one each.
+    assert_eq!(seen.iter().filter(|(_, _, faulted)| faulted.len() == 1).count(), 9, "{seen:?}");
+}

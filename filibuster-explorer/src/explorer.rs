@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::counterexample::Counterexample;
-use super::execution::LogEntry;
 use super::options::{RunOptions, Strategy};
 use super::progress::Progress;
 use super::regressions;
@@ -22,7 +21,7 @@ use super::report::{
     Report, RunError,
 };
 use super::state::{State, Step};
-use super::{FaultModel, InjectedFault, PlannedFault, Server};
+use super::{FaultModel, InjectedFault, Server};
 use filibuster_runtime::__explorer::Watch;
 use filibuster_runtime::Connection;
 
@@ -239,6 +238,39 @@ impl TestContext {
             }
         }
         Err(message)
+    }
+
+    /// The calls made so far in this test execution, in the order they were
+    /// made, each with its fault and how it ended (`outcome`: a status code,
+    /// an error name, or `None` while it runs): what a test asks to see
+    /// that a failed call did not silently skip a later one, or that a
+    /// retried one was not repeated once too often.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) -> Result<(), String> {
+    /// // A timed-out payment may be retried once, never charged three times.
+    /// let charges = ctx.count_calls("payments", "POST", "/payments");
+    /// if charges > 2 {
+    ///     return Err(format!("{charges} charges: {:?}", ctx.calls()));
+    /// }
+    /// // Inventory is reserved only once payment went through.
+    /// let paid = ctx.calls().iter().any(|c| c.is_on_request("payments", "POST", "/payments") && c.outcome.as_deref() == Some("200"));
+    /// if !paid && ctx.count_calls("inventory", "POST", "/reservations/{order}") > 0 {
+    ///     return Err("inventory reserved for an unpaid order".into());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn calls(&self) -> Vec<CallReport> {
+        self.server.calls()
+    }
+
+    /// How many calls of this test execution so far went to `service` with
+    /// `method` on a path `route` matches (as
+    /// [`fault_injected_on_request`](TestContext::fault_injected_on_request)
+    /// matches them).
+    pub fn count_calls(&self, service: &str, method: &str, route: &str) -> usize {
+        self.calls().iter().filter(|c| c.is_on_request(service, method, route)).count()
     }
 
     /// The number of this execution: 1 for the initial one.
@@ -814,7 +846,7 @@ impl Explorer {
         let trace_ids = self.server.take_trace_ids();
         let mut state = self.server.lock();
         let not_injected = state.faults_not_met().iter().map(|f| state.fault_report(f)).collect();
-        let unfinished: Vec<CallReport> = state.unfinished().map(|e| call_report(&state, e)).collect();
+        let unfinished: Vec<CallReport> = state.unfinished().map(|e| state.call_report(e)).collect();
         if !unfinished.is_empty() || requests_still_running > 0 {
             tracing::warn!(
                 execution = number,
@@ -828,7 +860,7 @@ impl Explorer {
         ExecutionReport {
             number,
             faults: state.faults().iter().map(|f| state.fault_report(f)).collect(),
-            calls: state.log().iter().map(|e| call_report(&state, e)).collect(),
+            calls: state.log().iter().map(|e| state.call_report(e)).collect(),
             status: match outcome {
                 Ok(()) => ExecutionStatus::Passed,
                 Err(message) => ExecutionStatus::Failed { message },
@@ -1035,25 +1067,6 @@ fn unreported_targets(report: &Report) -> Vec<CallName> {
         .filter(|site| !reached.contains(site))
         .collect();
     unreported.into_iter().collect()
-}
-
-fn call_report(state: &State, entry: &LogEntry) -> CallReport {
-    let site = state.call_site(entry);
-    CallReport {
-        source: site.source,
-        target: site.target,
-        method: site.method,
-        path: site.path,
-        callsite: site.callsite,
-        function: site.function,
-        execution_index: entry.invocation.execution_index.clone(),
-        fault: entry.injected.as_ref().map(PlannedFault::name),
-        outcome: match (&entry.return_value, &entry.exception) {
-            (Some(value), _) => Some(value.status_code.to_string()),
-            (None, Some(exception)) => Some(exception.name.clone()),
-            (None, None) => None,
-        },
-    }
 }
 
 /// The reference's `response_log`: each call with its target and outcome.

@@ -163,6 +163,13 @@ impl Server {
         self.lock().injected_faults()
     }
 
+    /// The calls of the current test execution, in the order they were
+    /// made, each with its fault and how it ended.
+    pub fn calls(&self) -> Vec<CallReport> {
+        let state = self.lock();
+        state.log().iter().map(|e| state.call_report(e)).collect()
+    }
+
     /// Requests that in-process instrumented handlers are still handling.
     pub(crate) fn live_requests(&self) -> usize {
         self.live_requests.load(std::sync::atomic::Ordering::Acquire)

@@ -383,6 +383,27 @@ pub struct CallReport {
     pub outcome: Option<String>,
 }
 
+impl CallReport {
+    /// Whether the call went to `service` (an instrumented one).
+    pub fn is_on(&self, service: &str) -> bool {
+        self.target.as_deref() == Some(service)
+    }
+
+    /// Whether the call went to `service` with the HTTP `method` (any case).
+    pub fn is_on_method(&self, service: &str, method: &str) -> bool {
+        self.is_on(service) && self.method.eq_ignore_ascii_case(method)
+    }
+
+    /// Whether the call went to `service` with `method` and a path `route`
+    /// matches: the path as requested, or an axum route pattern
+    /// (`/bookings/{user}`), as [`InjectedFault::is_on_request`] matches.
+    ///
+    /// [`InjectedFault::is_on_request`]: crate::InjectedFault::is_on_request
+    pub fn is_on_request(&self, service: &str, method: &str, route: &str) -> bool {
+        self.is_on_method(service, method) && crate::injected::route_matches(route, &self.path)
+    }
+}
+
 /// A JSON text as the value it holds (as the string itself if it holds
 /// none).
 fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {

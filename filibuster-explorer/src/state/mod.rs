@@ -17,7 +17,7 @@ use super::fault_model::{FaultModel, FaultSite, ProposedFault};
 use super::injected::{FaultKind, InjectedFault};
 use super::options::Strategy;
 use super::origin::Origin;
-use super::report::{CallName, FaultReport};
+use super::report::{CallName, CallReport, FaultReport};
 pub use filibuster_runtime::records::RecordError;
 use filibuster_runtime::records::{CreateResponse, Exception, Invocation, Update};
 pub(crate) use intake::Intake;
@@ -555,6 +555,26 @@ impl State {
     /// The exceptions, by client, refused so far: (client, name).
     pub(crate) fn unknown_faults(&self) -> impl Iterator<Item = &(String, String)> {
         self.unknown_faults.iter()
+    }
+
+    /// The call at `entry`, with its fault and how it ended.
+    pub(crate) fn call_report(&self, entry: &LogEntry) -> CallReport {
+        let site = self.call_site(entry);
+        CallReport {
+            source: site.source,
+            target: site.target,
+            method: site.method,
+            path: site.path,
+            callsite: site.callsite,
+            function: site.function,
+            execution_index: entry.invocation.execution_index.clone(),
+            fault: entry.injected.as_ref().map(PlannedFault::name),
+            outcome: match (&entry.return_value, &entry.exception) {
+                (Some(value), _) => Some(value.status_code.to_string()),
+                (None, Some(exception)) => Some(exception.name.clone()),
+                (None, None) => None,
+            },
+        }
     }
 
     /// Where the call at `entry` comes from and goes to.
