@@ -7,8 +7,7 @@
 //! fault-free execution runs twice: it is checked for repeatability) and
 //! catch their panics.
 
-#[path = "../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 mod support;
 
 use std::panic::AssertUnwindSafe;

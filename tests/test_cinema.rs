@@ -1,5 +1,5 @@
 //! The cinema example explored in-process, as `cargo run --example cinema`
-//! does: the four services of `examples/cinema/app.rs` on ephemeral ports,
+//! does: the four services of `examples/cinema/src/lib.rs` on ephemeral ports,
 //! connected to the explorer's server, and its functional test (`GET
 //! /users/chris_rivers/bookings`: Chris Rivers' one booking without faults,
 //! 503 or 404 with one).
@@ -40,8 +40,7 @@
 //! reduction. Replaying its counterexample runs 1 execution, which fails
 //! again.
 
-#[path = "../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 mod support;
 
 use std::path::PathBuf;
@@ -203,7 +202,7 @@ async fn buggy_app_fails_on_a_movies_timeout_and_the_counterexample_replays() {
         assert!(
             described.starts_with("execution 5 FAILED")
                 && described.contains(&format!(
-                    "users -> movies GET {CREED} (tests/../examples/cinema/app.rs:271, fn get_movie): \
+                    "users -> movies GET {CREED} (examples/cinema/src/lib.rs:271, fn get_movie): \
                      reqwest.timeout"
                 )),
             "{described}"
@@ -336,12 +335,12 @@ async fn the_html_report_of_the_buggy_app_holds_the_grid_the_failure_and_the_cal
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         rows[0].0,
-        format!("users -> bookings GET {BOOKINGS} (tests/../examples/cinema/app.rs:261, fn get_bookings)")
+        format!("users -> bookings GET {BOOKINGS} (examples/cinema/src/lib.rs:261, fn get_bookings)")
     );
     assert_eq!(rows[0].1, cells(&["not explored"; 5]), "no fault on bookings ran");
     assert_eq!(
         rows[1].0,
-        format!("users -> movies GET {CREED} (tests/../examples/cinema/app.rs:271, fn get_movie)")
+        format!("users -> movies GET {CREED} (examples/cinema/src/lib.rs:271, fn get_movie)")
     );
     assert_eq!(rows[1].1, cells(&["not explored", "failed", "passed", "passed", "passed"]));
 

@@ -7,8 +7,7 @@
 //!
 //! Its own binary: the export installs the process's global subscriber.
 
-#[path = "../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 #[path = "support/otlp.rs"]
 mod otlp;
 mod support;

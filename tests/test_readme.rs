@@ -16,8 +16,7 @@
 //! headings exist) and in rustdoc (each chapter's link definitions are in
 //! `src/lib.rs`'s `chapter_links!`, which rustdoc takes first).
 
-#[path = "../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 mod support;
 
 use std::collections::BTreeSet;

@@ -1,8 +1,7 @@
 //! A fault model written in Rust: faults scoped by service, method and path,
 //! and latency (the call delayed, then made), on the cinema's services.
 
-#[path = "../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -5,8 +5,7 @@
 //! criterion benches.
 #![allow(dead_code, unreachable_pub)] // a module of each bench crate: `pub` here is no public API
 
-#[path = "../../examples/cinema/app.rs"]
-pub mod app;
+pub use cinema as app;
 pub mod large_app;
 
 use std::fmt::Write as _;

@@ -2,8 +2,7 @@
 //! (the cinema example's per-service binaries) over HTTP, and agrees with the
 //! in-process harness on the counts.
 
-#[path = "../../examples/cinema/app.rs"]
-mod app;
+use cinema as app;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -13,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use filibuster::Explorer;
 
-/// The example binaries `cargo test` builds beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
+/// The binaries of the `cinema` package, which `cargo test --workspace`
+/// builds beside the test binaries' directory (for the package's own test).
+fn binary(name: &str) -> PathBuf {
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p filibuster --examples` (`cargo test --workspace` builds them)",
+        "{} is missing: run `cargo build -p cinema --bins` (`cargo test --workspace` builds them)",
         path.display()
     );
     path
@@ -48,7 +48,7 @@ fn start_services(filibuster_url: &str, bug: bool) -> Services {
 fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
     let (users, bookings, movies) = (support::free_port(), support::free_port(), support::free_port());
     let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
-        let mut command = Command::new(example(name));
+        let mut command = Command::new(binary(name));
         command.env_remove("FILIBUSTER_ENABLED");
         if instrumented {
             command.env("FILIBUSTER_ENABLED", "1");
@@ -98,7 +98,7 @@ fn filibuster(dir: &std::path::Path, port: u16, users_url: &str, extra: &[&str])
     Command::new(env!("CARGO_BIN_EXE_filibuster"))
         .current_dir(dir)
         .args(["test", "--listen", &format!("127.0.0.1:{port}"), "--functional-test"])
-        .arg(example("cinema-check"))
+        .arg(binary("cinema-check"))
         .args(extra)
         .env("USERS_URL", users_url)
         .output()
@@ -230,7 +230,7 @@ async fn cli_writes_and_replays_a_counterexample() {
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("execution 5 FAILED with these faults:"), "{text}");
-    assert!(text.contains("(examples/cinema/app.rs:271): reqwest.timeout"), "{text}");
+    assert!(text.contains("(examples/cinema/src/lib.rs:271): reqwest.timeout"), "{text}");
     assert!(text.contains("\ncounterexample: counterexample.json\n"), "{text}");
     assert!(
         text.contains("replay it with: filibuster test --functional-test \"")
@@ -418,7 +418,7 @@ fn cli_replays_stale_and_fixed_counterexamples() {
     assert!(
         text.contains("the counterexample is stale: 1 of its planned faults matched no call")
             && text.contains(&format!(
-                "  users -> movies {movie} (examples/cinema/app.rs:271): reqwest.timeout\n"
+                "  users -> movies {movie} (examples/cinema/src/lib.rs:271): reqwest.timeout\n"
             )),
         "{text}"
     );

@@ -11,21 +11,21 @@
 //! Filibuster server can inject faults into the calls `users` makes. The
 //! `/health-check` endpoints are not instrumented.
 //!
-//! This module is shared by the `cinema-*` example targets, which include it
-//! with `#[path = "cinema/app.rs"] mod app;`; each uses only part of it.
-//! Run as processes, on their default ports:
+//! This crate (package `cinema`, not published) is the app that the
+//! `cinema` example explores (`examples/cinema.rs`) and that the tests and
+//! benchmarks start; its bins run each service as a process, on its default
+//! port:
 //!
 //! ```text
-//! cargo run --example cinema-users       # PORT 5001, BOOKINGS_URL, MOVIES_URL, CINEMA_BUG=1
-//! cargo run --example cinema-bookings    # PORT 5002
-//! cargo run --example cinema-movies      # PORT 5003
-//! cargo run --example cinema-showtimes   # PORT 5004
-//! cargo run --example cinema-check       # USERS_URL, FILIBUSTER_URL (server on 5005)
+//! cargo run -p cinema --bin cinema-users       # PORT 5001, BOOKINGS_URL, MOVIES_URL, CINEMA_BUG=1
+//! cargo run -p cinema --bin cinema-bookings    # PORT 5002
+//! cargo run -p cinema --bin cinema-movies      # PORT 5003
+//! cargo run -p cinema --bin cinema-showtimes   # PORT 5004
+//! cargo run -p cinema --bin cinema-check       # USERS_URL, FILIBUSTER_URL (server on 5005)
 //! ```
 //!
-//! Set `FILIBUSTER_ENABLED=1` on the services to instrument them.
-
-#![allow(dead_code, unreachable_pub)] // compiled into examples, tests and benches through `#[path]`: `pub` here is no public API
+//! Set `FILIBUSTER_ENABLED=1` on the services to instrument them. The
+//! callsites the reports show are in this file, `examples/cinema/src/lib.rs`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -62,7 +62,7 @@ pub struct Movie {
     pub id: String,
 }
 
-/// The cinema's data, embedded from `data/*.json`.
+/// The cinema's data, embedded from `examples/cinema/data/*.json`.
 #[derive(Debug)]
 pub struct Data {
     /// User records by user name.
@@ -82,10 +82,10 @@ pub fn data() -> &'static Data {
             serde_json::from_str(text).unwrap_or_else(|error| panic!("invalid embedded {name}: {error}"))
         }
         Data {
-            users: parse("users.json", include_str!("data/users.json")),
-            bookings: parse("bookings.json", include_str!("data/bookings.json")),
-            movies: parse("movies.json", include_str!("data/movies.json")),
-            showtimes: parse("showtimes.json", include_str!("data/showtimes.json")),
+            users: parse("users.json", include_str!("../data/users.json")),
+            bookings: parse("bookings.json", include_str!("../data/bookings.json")),
+            movies: parse("movies.json", include_str!("../data/movies.json")),
+            showtimes: parse("showtimes.json", include_str!("../data/showtimes.json")),
         }
     });
     &DATA
@@ -398,6 +398,7 @@ pub async fn check_chris_rivers(
 
 /// The base URLs (`http://127.0.0.1:PORT`) of the four services started by
 /// [`start_all`].
+#[derive(Debug)]
 pub struct Started {
     /// `users`, which the functional test calls.
     pub users: String,
@@ -431,15 +432,20 @@ pub async fn start_all(connection: &filibuster::Connection, bug: Bug) -> Result<
     Ok(Started { users, bookings, movies, showtimes })
 }
 
-/// Logs with `tracing-subscriber` to stderr, filtered by `RUST_LOG`
-/// (default `default_filter`), in colour on a terminal only, above the
-/// explorer's spinner if one is drawn ([`filibuster::progress_writer`]);
-/// and, with `otlp`, exports the spans over OTLP/HTTP. Answers the guard
-/// that sends the last spans when shut down.
-pub fn init_tracing(
+/// Logs with `tracing-subscriber` to `writer` (stderr, or above the
+/// explorer's spinner if one is drawn: `filibuster::progress_writer`, which
+/// the `explorer` feature brings), filtered by `RUST_LOG` (default
+/// `default_filter`), in colour when stderr is a terminal only; and, with
+/// `otlp`, exports the spans over OTLP/HTTP. Answers the guard that sends
+/// the last spans when shut down.
+pub fn init_tracing<W>(
     default_filter: &str,
+    writer: W,
     otlp: Option<filibuster::otlp::Otlp>,
-) -> Result<Option<filibuster::otlp::OtlpGuard>, String> {
+) -> Result<Option<filibuster::otlp::OtlpGuard>, String>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -447,7 +453,7 @@ pub fn init_tracing(
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(filibuster::progress_writer)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
     let (export, guard) = match otlp {
@@ -497,7 +503,7 @@ pub async fn run_service(service: &str, router: Router, default_port: u16) -> Re
     use filibuster::otlp::{ENV_ENDPOINT, ENV_TRACES_ENDPOINT, Otlp};
     let export = [ENV_ENDPOINT, ENV_TRACES_ENDPOINT].iter().any(|name| std::env::var_os(name).is_some());
     let otlp = export.then(|| Otlp::new(service).service_version(env!("CARGO_PKG_VERSION")));
-    let guard = init_tracing("info", otlp)?;
+    let guard = init_tracing("info", std::io::stderr, otlp)?;
     let addr = listen_addr(default_port)?;
     let (bound, task) = serve(router, addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(

@@ -3,13 +3,12 @@
 //! Environment: `PORT` (default 5001), `HOST` (default 127.0.0.1),
 //! `BOOKINGS_URL` (default `http://127.0.0.1:5002`), `MOVIES_URL` (default
 //! `http://127.0.0.1:5003`), `CINEMA_BUG=1` to plant the bug
-//! [`app::Bug::EmptyListOnMoviesTimeout`], `RUST_LOG`; the runtime reads
+//! [`cinema::Bug::EmptyListOnMoviesTimeout`], `RUST_LOG`; the runtime reads
 //! `FILIBUSTER_ENABLED` and `FILIBUSTER_URL` itself.
 //!
-//! `cargo run --example cinema-users`
+//! `cargo run -p cinema --bin cinema-users`
 
-#[path = "cinema/app.rs"]
-mod app;
+use cinema as app;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {

@@ -5,10 +5,9 @@
 //! test execution (`GET /filibuster/fault-injected`; a server that cannot be
 //! reached means no). Exits 0 when the answer is the expected one, else 1.
 //!
-//! `cargo run --example cinema-check`
+//! `cargo run -p cinema --bin cinema-check`
 
-#[path = "cinema/app.rs"]
-mod app;
+use cinema as app;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -3,10 +3,9 @@
 //! Environment: `PORT` (default 5003), `HOST` (default 127.0.0.1), `RUST_LOG`;
 //! the runtime reads `FILIBUSTER_ENABLED` and `FILIBUSTER_URL` itself.
 //!
-//! `cargo run --example cinema-movies`
+//! `cargo run -p cinema --bin cinema-movies`
 
-#[path = "cinema/app.rs"]
-mod app;
+use cinema as app;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {

@@ -1,5 +1,6 @@
-//! The cinema, explored: the four services of [`app`] and an embedded
-//! Filibuster server in one process, no server to install.
+//! The cinema, explored: the four services of the `cinema` package
+//! (`examples/cinema/`) and an embedded Filibuster server in one process, no
+//! server to install.
 //!
 //! ```text
 //! cargo run --example cinema                      # every execution passes: exit 0
@@ -18,7 +19,7 @@
 //! OpenTelemetry collector over OTLP/HTTP (docs/cinema.md, "Seeing an exploration
 //! in Jaeger").
 
-mod app;
+use cinema as app;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -153,7 +154,7 @@ async fn main() -> ExitCode {
             .environment("example")
             .endpoint(endpoint)
     });
-    let guard = match app::init_tracing("warn", otlp) {
+    let guard = match app::init_tracing("warn", filibuster::progress_writer, otlp) {
         Ok(guard) => guard,
         Err(message) => {
             eprintln!("error: cannot export the spans: {message}");
