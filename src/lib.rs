@@ -585,9 +585,9 @@ pub use filibuster_explorer as server;
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{
     CallName, CallReport, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
-    ExecutionStatus, Explorer, FaultKind, FaultModel, FaultModelError, FaultReport, InjectedFault, Limits,
-    Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report, RunError, RunOptions,
-    Server, TestContext, TestOutcome, Verdict,
+    ExecutionStatus, Explorer, FaultKind, FaultModel, FaultModelError, FaultReport, HANG_DEADLINE,
+    InjectedFault, Limits, Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report,
+    RunError, RunOptions, Server, TestContext, TestOutcome, Verdict,
 };
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{

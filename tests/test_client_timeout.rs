@@ -86,11 +86,21 @@ async fn a_declared_client_timeout_gets_the_timeout_fault() {
     assert!(report.passed(), "{}", report.summary());
     assert_eq!((report.executions_run, report.executions_pruned), (6, 0), "{}", report.summary());
     assert_eq!(faults_tried(&report).iter().filter(|f| *f == "reqwest.timeout").count(), 1);
+    assert!(report.calls_without_timeout.is_empty(), "{}", report.summary());
 
     let report = explore(false).await;
     assert!(report.passed(), "{}", report.summary());
     assert_eq!((report.executions_run, report.executions_pruned), (5, 0), "{}", report.summary());
     assert!(!faults_tried(&report).iter().any(|f| f.contains("timeout")), "{:?}", faults_tried(&report));
+    // The call without a known timeout is said, in text and JSON.
+    let listed: Vec<String> = report.calls_without_timeout.iter().map(|c| c.describe()).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].starts_with("a -> b GET /"), "{listed:?}");
+    assert!(listed[0].contains("fn fetch_undeclared"), "{listed:?}");
+    let summary = report.summary();
+    assert!(summary.contains("Calls without a timeout (a hung dependency hangs their caller"), "{summary}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["calls_without_timeout"][0]["source"], "a", "{json}");
 }
 
 #[filibuster::handler(service = "a")]
@@ -190,4 +200,44 @@ async fn a_latency_past_the_calls_timeout_times_it_out() {
         "{:?}",
         report.executions
     );
+}
+
+/// A hang fault makes a call without a timeout hang, as a hung dependency
+/// does: the caller waits, the execution's deadline fails it, and the
+/// report has the counterexample. Calls with a timeout are not tried with
+/// it (their timeout is the timeout fault's business).
+#[tokio::test]
+async fn a_hang_fault_fails_a_caller_without_timeout() {
+    let model = filibuster::FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::Hang]);
+    let explorer = Explorer::with_fault_model(model)
+        .execution_timeout(Duration::from_millis(500))
+        .grace(Duration::from_millis(100));
+    let b_url = support::serve(Router::new().route("/", get(b)).layer(explorer.connection().layer())).await;
+    let node = Node { http: reqwest::Client::new(), b_url: format!("{b_url}/"), declared: false };
+    let a_url = support::serve(
+        Router::new().route("/", get(a)).with_state(node).layer(explorer.connection().layer()),
+    )
+    .await;
+    let report = support::explore_get(&explorer, &a_url).await;
+    assert_eq!(report.verdict(), filibuster::Verdict::Failed, "{}", report.summary());
+    let failing = report.failures().next().expect("a failing execution");
+    let faults: Vec<&str> = failing.faults.iter().map(|f| f.fault.as_str()).collect();
+    assert_eq!(faults, ["hang"]);
+    let message = report.failure_message();
+    assert!(
+        message.contains("did not return within 0.500 s, the execution's deadline (`execution_timeout`)"),
+        "{message}"
+    );
+
+    // The same call with a timeout is not hung.
+    let model = filibuster::FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::Hang]);
+    let explorer = Explorer::with_fault_model(model);
+    let b_url = support::serve(Router::new().route("/", get(b)).layer(explorer.connection().layer())).await;
+    let node = Node { http: client_with_timeout(), b_url: format!("{b_url}/"), declared: true };
+    let a_url = support::serve(
+        Router::new().route("/", get(a)).with_state(node).layer(explorer.connection().layer()),
+    )
+    .await;
+    let report = support::explore_get(&explorer, &a_url).await;
+    assert_eq!(report.errors, [filibuster::RunError::NoFaultToTry { calls: 1 }]);
 }

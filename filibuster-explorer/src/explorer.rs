@@ -2,7 +2,7 @@
 //! different set of faults, depth first, skipping what dynamic reduction
 //! shows redundant, and stops at the first failure with a counterexample.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,6 +24,12 @@ use super::state::{State, Step};
 use super::{FaultModel, InjectedFault, Server};
 use filibuster_runtime::__explorer::Watch;
 use filibuster_runtime::Connection;
+use filibuster_runtime::records::FailureMetadata;
+
+/// The deadline of an execution with a hang fault planned, when the
+/// explorer has no [`execution_timeout`](RunOptions::execution_timeout):
+/// the hung call's caller must have given up by then.
+pub const HANG_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Drives a [`Server`]: the initial fault-free execution, then every
 /// execution the new calls scheduled, in depth-first order.
@@ -332,6 +338,15 @@ impl Explorer {
         self
     }
 
+    /// Fails an execution whose functional test has not returned within
+    /// `deadline` (its requests dropped, and with them the calls they
+    /// wait on); none by default, but [`HANG_DEADLINE`] for an execution
+    /// with a [hang fault](crate::Fault::Hang).
+    pub fn execution_timeout(mut self, deadline: Duration) -> Self {
+        self.options.execution_timeout = Some(deadline);
+        self
+    }
+
     /// Stops after `n` executions taken from the stack, run or pruned, the
     /// initial one included (the reference's `--max-tests`).
     pub fn max_executions(mut self, n: usize) -> Self {
@@ -530,6 +545,7 @@ impl Explorer {
         }
         if report.errors.is_empty() {
             report.unreported_targets = unreported_targets(&report);
+            report.calls_without_timeout = calls_without_timeout(&report);
         }
         report.elapsed = started.elapsed();
         if let Some(progress) = &self.progress {
@@ -831,9 +847,33 @@ impl Explorer {
         // The test's own calls through `#[filibuster::call]` fns are no
         // service's calls outside its requests.
         let test = filibuster_runtime::outside_requests(AssertUnwindSafe(test(context)).catch_unwind());
-        let outcome = match test.instrument(span.clone()).await {
-            Ok(outcome) => outcome.into_result(),
-            Err(panic) => Err(panic_message(panic)),
+        let hang_planned = self
+            .server
+            .lock()
+            .faults()
+            .iter()
+            .any(|f| f.failure_metadata.as_ref().is_some_and(FailureMetadata::is_hang));
+        let deadline = self.options.execution_timeout.or(hang_planned.then_some(HANG_DEADLINE));
+        let test = test.instrument(span.clone());
+        let ran = match deadline {
+            None => Ok(test.await),
+            // Dropping the test drops its requests, which cancels the
+            // handlers waiting on hung calls.
+            Some(deadline) => tokio::time::timeout(deadline, test).await.map_err(|_| deadline),
+        };
+        let outcome = match ran {
+            Ok(Ok(outcome)) => outcome.into_result(),
+            Ok(Err(panic)) => Err(panic_message(panic)),
+            Err(deadline) => Err(format!(
+                "the functional test did not return within {:.3} s, the execution's deadline{}: a call \
+                 without a timeout that hangs hangs its caller",
+                deadline.as_secs_f64(),
+                if self.options.execution_timeout.is_some() {
+                    " (`execution_timeout`)"
+                } else {
+                    " under a hang fault (set one with `execution_timeout`)"
+                }
+            )),
         };
         match &outcome {
             Ok(()) => span.record("filibuster.outcome", "passed"),
@@ -1067,6 +1107,20 @@ fn unreported_targets(report: &Report) -> Vec<CallName> {
         .filter(|site| !reached.contains(site))
         .collect();
     unreported.into_iter().collect()
+}
+
+/// The calls of the executions run that had no timeout.
+fn calls_without_timeout(report: &Report) -> Vec<CallName> {
+    let calls = report.executions.iter().flat_map(|e| &e.calls);
+    // One entry per call site: its target, when some execution knew it.
+    let mut without: BTreeMap<CallName, Option<String>> = BTreeMap::new();
+    for call in calls.filter(|c| c.timeout.is_none()) {
+        let target = without.entry(CallName { target: None, ..call.site() }).or_default();
+        if target.is_none() {
+            target.clone_from(&call.target);
+        }
+    }
+    without.into_iter().map(|(site, target)| CallName { target, ..site }).collect()
 }
 
 /// The reference's `response_log`: each call with its target and outcome.

@@ -70,6 +70,14 @@ pub enum Fault {
     /// to the protocol (`{"latency_ms": n}`), which the reference's
     /// services ignore.
     Latency(Duration),
+    /// The call is made and its answer never comes: a hung dependency.
+    /// Tried only on calls without a timeout (which a hung dependency
+    /// hangs), when the call is created, as a connection error is; the
+    /// caller's own outer timeout, or the execution's deadline
+    /// ([`RunOptions::execution_timeout`](crate::RunOptions::execution_timeout)),
+    /// then decides. Opt-in (the built-in model has none), named `hang`
+    /// (`{"hang": true}` in the protocol, this project's addition).
+    Hang,
 }
 
 /// The calls a rule of a fault model applies to: by the service called,
@@ -174,13 +182,18 @@ impl Rule {
         self.faults
             .iter()
             .filter(|fault| {
-                let on_create = matches!(fault, Fault::ConnectionError | Fault::Timeout) && !scoped;
+                let on_create =
+                    matches!(fault, Fault::ConnectionError | Fault::Timeout | Fault::Hang) && !scoped;
                 match site {
                     FaultSite::Invocation => on_create,
                     FaultSite::RequestReceived => !on_create && target.is_some(),
                 }
             })
-            .filter(|fault| **fault != Fault::Timeout || has_metadata(call, "timeout"))
+            .filter(|fault| match fault {
+                Fault::Timeout => has_metadata(call, "timeout"),
+                Fault::Hang => !has_metadata(call, "timeout"),
+                _ => true,
+            })
             .map(|fault| match fault {
                 Fault::ConnectionError => ProposedFault::Exception(Exception {
                     name: "reqwest.connect".to_owned(),
@@ -195,6 +208,7 @@ impl Rule {
                     let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
                     ProposedFault::Failure(FailureMetadata::latency(millis))
                 }
+                Fault::Hang => ProposedFault::Failure(FailureMetadata::hang()),
             })
             .collect()
     }

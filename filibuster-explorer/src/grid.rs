@@ -247,6 +247,7 @@ mod tests {
             execution_index: index.into(),
             fault: fault.map(str::to_owned),
             outcome: Some("200".into()),
+            timeout: None,
         }
     }
 

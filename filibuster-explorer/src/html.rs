@@ -436,6 +436,7 @@ mod tests {
             execution_index: index.into(),
             fault: None,
             outcome: Some("200".into()),
+            timeout: None,
         }
     }
 

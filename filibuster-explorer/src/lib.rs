@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use counterexample::{Counterexample, CounterexampleError};
 pub use execution::PlannedFault;
-pub use explorer::{Explorer, TestContext, TestOutcome};
+pub use explorer::{Explorer, HANG_DEADLINE, TestContext, TestOutcome};
 pub use fault_model::{Calls, Fault, FaultModel, FaultModelError, FaultSite, ProposedFault, REQWEST_DEFAULT};
 pub use grid::{Grid, GridCell, GridRow};
 pub use injected::{FaultKind, InjectedFault};

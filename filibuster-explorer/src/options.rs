@@ -55,6 +55,12 @@ pub struct RunOptions {
     /// returned (default [`DEFAULT_GRACE`]), in seconds in JSON.
     #[serde(serialize_with = "seconds")]
     pub grace: Duration,
+    /// How long the functional test may take in one execution before the
+    /// execution fails as hung (its requests dropped); none by default, but
+    /// [`HANG_DEADLINE`](crate::HANG_DEADLINE) for an execution with a
+    /// [hang fault](crate::Fault::Hang). In JSON, seconds or `null`.
+    #[serde(serialize_with = "optional_seconds")]
+    pub execution_timeout: Option<Duration>,
     /// Whether the fault-free execution runs twice, to check that it makes
     /// the same calls (default on).
     pub repeat_initial_execution: bool,
@@ -86,6 +92,7 @@ impl Default for RunOptions {
             dynamic_reduction: true,
             max_executions: None,
             grace: DEFAULT_GRACE,
+            execution_timeout: None,
             repeat_initial_execution: true,
             allow_no_calls: false,
             allow_nondeterminism: false,
@@ -100,4 +107,11 @@ impl Default for RunOptions {
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
+}
+
+fn optional_seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }

@@ -57,6 +57,10 @@ pub struct Report {
     /// the service they reach has no `#[filibuster::handler]`, or is
     /// outside the app.
     pub unreported_targets: Vec<CallName>,
+    /// Calls made without a timeout in the executions run: a hung
+    /// dependency hangs their caller. [`Fault::Hang`](crate::Fault::Hang)
+    /// makes one hang.
+    pub calls_without_timeout: Vec<CallName>,
     /// Records that arrived after their execution had ended, and were
     /// dropped.
     pub late_records: usize,
@@ -381,6 +385,10 @@ pub struct CallReport {
     pub fault: Option<String>,
     /// What it ended with: a status code, or an error name.
     pub outcome: Option<String>,
+    /// The call's timeout in seconds (the request's, else the client's
+    /// as `#[filibuster::call(timeout = ..)]` declares it), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
 }
 
 impl CallReport {
@@ -673,6 +681,17 @@ impl Report {
                 n.only_first.len(),
                 n.only_second.len()
             );
+        }
+        if !self.calls_without_timeout.is_empty() {
+            let _ = write!(
+                out,
+                "\nCalls without a timeout (a hung dependency hangs their caller; `Fault::Hang` makes it \
+                 so): {}",
+                self.calls_without_timeout.len()
+            );
+            for call in &self.calls_without_timeout {
+                let _ = write!(out, "\n  {}", call.describe());
+            }
         }
         if !self.unreported_targets.is_empty() {
             let _ = write!(

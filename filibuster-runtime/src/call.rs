@@ -202,8 +202,12 @@ pub(crate) fn drive<C: Call>(
                         Ok(_) => (Err(C::fail(&context, kind).await), Err(exception)),
                     }
                 }
-                Decision::DelayThenProceed(delay) => {
+                Decision::DelayThenProceed(_) | Decision::Hang => {
                     headers.set(call.headers_mut(), None);
+                    let delay = match decision {
+                        Decision::DelayThenProceed(delay) => Some(delay),
+                        _ => None,
+                    };
                     // Boxed: timers are large, and latency faults are rare.
                     match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
                         Ok(response) => C::observe(response, span).await,
@@ -242,14 +246,14 @@ pub(crate) fn drive<C: Call>(
 
 /// The call under a latency fault, as a slow service makes it: the request
 /// goes out at once, and its answer comes `delay` after it was sent (or
-/// later, if the service is slower; a failure comes when it comes); the
-/// call's own timeout (`timeout`
+/// later, if the service is slower; a failure comes when it comes), or
+/// never under a hang fault (`None`); the call's own timeout (`timeout`
 /// seconds, the request's or the client's) fires at its moment
 /// meanwhile, with the client's genuine timeout error, so that a caller's
 /// timeout can be tested with a latency fault.
 async fn slow<C: Call>(
     call: C,
-    delay: std::time::Duration,
+    delay: Option<std::time::Duration>,
     timeout: Option<f64>,
 ) -> Result<C::Response, C::Error> {
     let context = call.fault_context().clone();
@@ -257,8 +261,10 @@ async fn slow<C: Call>(
         let sent = tokio::time::Instant::now();
         let answer = call.perform().await;
         // A refused connection is not slowed by a slow service.
-        if answer.is_ok() {
-            tokio::time::sleep_until(sent + delay).await;
+        match (&answer, delay) {
+            (Err(_), _) => {}
+            (Ok(_), Some(delay)) => tokio::time::sleep_until(sent + delay).await,
+            (Ok(_), None) => std::future::pending().await,
         }
         answer
     };

@@ -22,6 +22,9 @@ pub(crate) enum Decision {
     /// failure metadata `{"latency_ms": <n>}`, bounded by
     /// [`MAX_FORCED_SLEEP`](crate::headers::MAX_FORCED_SLEEP)).
     DelayThenProceed(std::time::Duration),
+    /// Perform the call, its answer never coming; its own timeout, or its
+    /// caller's, ends it (a hang fault: failure metadata `{"hang": true}`).
+    Hang,
 }
 
 impl Decision {
@@ -52,6 +55,9 @@ impl Decision {
                     tracing::warn!(status = %value.status_code, "ignoring a failure with an invalid status code")
                 }
             }
+        }
+        if answer.failure_metadata.as_ref().is_some_and(crate::records::FailureMetadata::is_hang) {
+            return Decision::Hang;
         }
         let latency = answer
             .failure_metadata
@@ -85,6 +91,7 @@ impl Decision {
             }
             Decision::Status(status) => Some(Cow::Owned(status_fault_name(status.as_u16()))),
             Decision::DelayThenProceed(delay) => Some(Cow::Owned(latency_fault_name(delay.as_millis()))),
+            Decision::Hang => Some(Cow::Borrowed(crate::records::HANG_FAULT_NAME)),
         }
     }
 }
@@ -174,6 +181,7 @@ mod tests {
             ),
             (Decision::Status(http::StatusCode::SERVICE_UNAVAILABLE), Some("status 503")),
             (Decision::DelayThenProceed(std::time::Duration::from_millis(100)), Some("latency 100 ms")),
+            (Decision::Hang, Some("hang")),
         ];
         for (decision, name) in names {
             assert_eq!(decision.fault_name().as_deref(), name);

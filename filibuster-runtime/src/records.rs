@@ -109,21 +109,42 @@ impl FailureMetadata {
         Self { return_value: None, other }
     }
 
+    /// The key of a hang fault: `{"hang": true}` makes the call's answer
+    /// never come; only the call's own timeout, or its caller's, ends it
+    /// (this project's addition to the protocol).
+    pub const HANG: &'static str = "hang";
+
+    /// A hang fault: the call is made, and its answer never comes.
+    pub fn hang() -> Self {
+        let mut other = Map::new();
+        other.insert(Self::HANG.to_owned(), Value::Bool(true));
+        Self { return_value: None, other }
+    }
+
+    /// Whether this is a hang fault.
+    pub fn is_hang(&self) -> bool {
+        self.other.get(Self::HANG).and_then(Value::as_bool).unwrap_or(false)
+    }
+
     /// The delay of a latency fault, in milliseconds, as written.
     pub fn latency_ms(&self) -> Option<&Value> {
         self.other.get(Self::LATENCY_MS)
     }
 
     /// The fault's name, as reports and spans give it: `status 503`,
-    /// `latency 100 ms`, or `failure` for another failure.
+    /// `latency 100 ms`, `hang`, or `failure` for another failure.
     pub fn fault_name(&self) -> String {
         match (&self.return_value, self.latency_ms()) {
             (Some(value), _) => status_fault_name(value.status_code.trim()),
             (None, Some(ms)) => latency_fault_name(compact(ms)),
+            (None, None) if self.is_hang() => HANG_FAULT_NAME.to_owned(),
             (None, None) => "failure".to_owned(),
         }
     }
 }
+
+/// The name of the fault whose call never answers.
+pub const HANG_FAULT_NAME: &str = "hang";
 
 /// The name of the fault that answers `code`: `status 503`.
 pub fn status_fault_name(code: impl std::fmt::Display) -> String {

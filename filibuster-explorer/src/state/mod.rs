@@ -574,6 +574,7 @@ impl State {
                 (None, Some(exception)) => Some(exception.name.clone()),
                 (None, None) => None,
             },
+            timeout: entry.invocation.metadata.timeout,
         }
     }
 
