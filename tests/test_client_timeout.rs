@@ -211,7 +211,7 @@ async fn a_hang_fault_fails_a_caller_without_timeout() {
     let model = filibuster::FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::Hang]);
     let explorer = Explorer::with_fault_model(model)
         .execution_timeout(Duration::from_millis(500))
-        .grace(Duration::from_millis(100));
+        .grace(Duration::from_secs(2));
     let b_url = support::serve(Router::new().route("/", get(b)).layer(explorer.connection().layer())).await;
     let node = Node { http: reqwest::Client::new(), b_url: format!("{b_url}/"), declared: false };
     let a_url = support::serve(
@@ -228,6 +228,11 @@ async fn a_hang_fault_fails_a_caller_without_timeout() {
         message.contains("did not return within 0.500 s, the execution's deadline (`execution_timeout`)"),
         "{message}"
     );
+    // The hung call, abandoned when the test's request was dropped, was
+    // reported cancelled: the execution did not wait for it.
+    let outcomes: Vec<Option<&str>> = failing.calls.iter().map(|c| c.outcome.as_deref()).collect();
+    assert_eq!(outcomes, [Some("cancelled")], "{:?}", failing.calls);
+    assert!(failing.unfinished.is_empty(), "{:?}", failing.unfinished);
 
     // The same call with a timeout is not hung.
     let model = filibuster::FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::Hang]);

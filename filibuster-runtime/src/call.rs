@@ -16,14 +16,18 @@ use serde_json::{Map, Value};
 use tracing::{Instrument as _, Span};
 
 use crate::callsite::{Callsite, SaidOnce};
+use crate::connection::Connection;
 use crate::context::{CallStart, RequestContext};
 use crate::decision::Decision;
 use crate::fault::ErrorKind;
 use crate::headers;
 use crate::outgoing::OutgoingHeaders;
-use crate::records::{Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update};
+use crate::records::{
+    CANCELLED, Exception, Invocation, InvocationComplete, InvocationMetadata, ReturnValue, Update,
+};
 use crate::spans;
 use crate::switch;
+use crate::vclock::VectorClock;
 use crate::wire::md5_hex;
 
 /// What identifies a call to the server and to the execution index: the
@@ -173,6 +177,13 @@ pub(crate) fn drive<C: Call>(
                 }
                 break 'call in_span(call.perform(), span).await;
             };
+            // From here until `invocation_complete`, a call dropped by its
+            // caller reports itself cancelled.
+            let mut unfinished =
+                Unfinished { connection, ended: Some(Ended { generated_id, execution_index, vclock }) };
+            let Some(Ended { execution_index, vclock, .. }) = &unfinished.ended else {
+                unreachable!("just set")
+            };
             // Named only for a span that records it.
             if !span.is_disabled()
                 && let Some(fault) = decision.fault_name()
@@ -181,9 +192,9 @@ pub(crate) fn drive<C: Call>(
             }
             let headers = OutgoingHeaders {
                 generated_id,
-                vclock: &vclock,
+                vclock,
                 vclock_text: vclock_text.as_ref(),
-                execution_index: &execution_index,
+                execution_index,
                 request_id: request_id.as_ref(),
             };
             let (result, outcome): (Result<C::Response, C::Error>, Outcome) = match decision {
@@ -226,6 +237,8 @@ pub(crate) fn drive<C: Call>(
                 Ok(value) => (Some(value), None),
                 Err(exception) => (None, Some(exception)),
             };
+            let Ended { generated_id, execution_index, vclock } =
+                unfinished.ended.take().expect("taken once");
             let complete = InvocationComplete {
                 instrumentation_type: Cow::Borrowed("invocation_complete"),
                 generated_id,
@@ -234,7 +247,7 @@ pub(crate) fn drive<C: Call>(
                 return_value,
                 exception,
             };
-            in_span(connection.update(&Update::InvocationComplete(complete)), span).await;
+            in_span(unfinished.connection.update(&Update::InvocationComplete(complete)), span).await;
             result
         };
         if ends_span {
@@ -274,6 +287,43 @@ async fn slow<C: Call>(
     match tokio::time::timeout(timeout, answer).await {
         Ok(answer) => answer,
         Err(_elapsed) => Err(C::fail(&context, ErrorKind::Timeout).await),
+    }
+}
+
+/// What `invocation_complete` names a call by.
+struct Ended {
+    generated_id: u64,
+    execution_index: String,
+    vclock: VectorClock,
+}
+
+/// A call the server was told of (`create`) and not yet of how it ended:
+/// dropped so (its caller gave up on it: a client's outer timeout, a
+/// `select!`, a handler cancelled with its request), it reports
+/// `invocation_complete` with the exception [`CANCELLED`], so that its
+/// execution does not wait for a call that will never end.
+struct Unfinished {
+    connection: Connection,
+    /// `None` once `invocation_complete` is on its way.
+    ended: Option<Ended>,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(Ended { generated_id, execution_index, vclock }) = self.ended.take() else { return };
+        // Outside a runtime (a runtime shutting down drops its tasks), there
+        // is no way left to report it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let complete = InvocationComplete {
+            instrumentation_type: Cow::Borrowed("invocation_complete"),
+            generated_id,
+            execution_index,
+            vclock,
+            return_value: None,
+            exception: Some(Exception { name: CANCELLED.to_owned(), metadata: Map::new() }),
+        };
+        let connection = self.connection.clone();
+        runtime.spawn(async move { connection.update(&Update::InvocationComplete(complete)).await });
     }
 }
 

@@ -143,6 +143,11 @@ impl FailureMetadata {
     }
 }
 
+/// The exception `invocation_complete` reports for a call its caller gave
+/// up on before it ended (its future dropped): not a fault, the outcome of
+/// an abandoned call.
+pub const CANCELLED: &str = "cancelled";
+
 /// The name of the fault whose call never answers.
 pub const HANG_FAULT_NAME: &str = "hang";
 
