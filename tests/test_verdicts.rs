@@ -428,3 +428,50 @@ async fn ask_and_fail_under_faults(a: String, ctx: filibuster::TestContext) -> R
     reqwest::get(&a).await.map_err(|e| e.to_string())?;
     if ctx.fault_injected() { Err("fails under any fault".to_owned()) } else { Ok(()) }
 }
+
+/// A handler that panics, as `b` does on `/boom`.
+#[filibuster::handler(service = "b")]
+async fn boom() -> &'static str {
+    panic!("Failed to forward request") // PANIC boom
+}
+
+/// A handler's panic is named on its execution (service, message,
+/// `file:line`), in the failure message and the JSON, in-process and over
+/// HTTP to the server: the caller only sees a connection closed ("error
+/// sending request"). The service behaves as before: the panic goes on.
+#[tokio::test]
+async fn a_handlers_panic_is_named_on_its_execution() {
+    let line =
+        include_str!("test_verdicts.rs").lines().position(|l| l.ends_with("// PANIC boom")).unwrap() + 1;
+    for over_http in [false, true] {
+        let explorer = Explorer::new();
+        let connection = if over_http {
+            filibuster::Connection::http(support::serve(explorer.server().router()).await)
+        } else {
+            explorer.connection()
+        };
+        let target = format!(
+            "{}/boom",
+            support::serve(Router::new().route("/boom", get(boom)).layer(connection.layer())).await
+        );
+        let app = A { http: reqwest::Client::new(), target, mode: Mode::Call, requests: Arc::default() };
+        let a = format!(
+            "{}/a",
+            support::serve(Router::new().route("/a", get(a)).with_state(app).layer(connection.layer())).await
+        );
+        let report = explore(&explorer, &a).await;
+        assert_eq!(report.verdict(), Verdict::Failed, "{}", report.summary());
+        let named =
+            format!("service `b` panicked at tests/test_verdicts.rs:{line}: Failed to forward request");
+        let first = &report.executions[0];
+        assert_eq!(
+            first.panics.iter().map(|p| p.describe()).collect::<Vec<_>>(),
+            std::slice::from_ref(&named),
+            "over HTTP: {over_http}"
+        );
+        let message = report.failure_message();
+        assert!(message.contains(&named), "{message}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["executions"][0]["panics"][0]["service"], "b", "{json}");
+    }
+}

@@ -794,6 +794,7 @@ impl Explorer {
                         unfinished: Vec::new(),
                         requests_still_running: 0,
                         trace_ids: Vec::new(),
+                        panics: Vec::new(),
                     });
                     continue;
                 }
@@ -909,6 +910,7 @@ impl Explorer {
             unfinished,
             requests_still_running,
             trace_ids,
+            panics: state.panics().to_vec(),
         }
     }
 

@@ -271,6 +271,7 @@ mod tests {
             unfinished: vec![],
             requests_still_running: 0,
             trace_ids: vec![],
+            panics: vec![],
         }
     }
 

@@ -457,6 +457,7 @@ mod tests {
             unfinished: vec![],
             requests_still_running: 0,
             trace_ids: vec![],
+            panics: vec![],
         }
     }
 

@@ -5,6 +5,7 @@ use futures_util::future::BoxFuture;
 
 use super::Server;
 use super::origin::Origin;
+use filibuster_runtime::panic::HandlerPanic;
 use filibuster_runtime::records::{CreateResponse, Invocation, Update};
 use filibuster_runtime::transport::{Transport, TransportError};
 
@@ -33,6 +34,11 @@ impl Transport for Server {
 
     fn update_now(&self, update: &Update) -> Option<Result<(), TransportError>> {
         Some(self.answer_update(update))
+    }
+
+    fn handler_panicked<'a>(&'a self, panic: &'a HandlerPanic) -> BoxFuture<'a, Result<(), TransportError>> {
+        self.lock().note_panic(panic.clone());
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

@@ -2,6 +2,7 @@
 //! and whatever makes its verdict untrustworthy.
 
 use super::options::RunOptions;
+use filibuster_runtime::panic::HandlerPanic;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -301,6 +302,10 @@ pub struct ExecutionReport {
     /// explorer's span is not traced); empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace_ids: Vec<String>,
+    /// The panics of instrumented handlers during the execution: service,
+    /// message and `file:line` (the cause of a call that "did not answer").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub panics: Vec<HandlerPanic>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -682,6 +687,17 @@ impl Report {
                 n.only_second.len()
             );
         }
+        let panicked: Vec<&ExecutionReport> =
+            self.executions.iter().filter(|e| !e.panics.is_empty()).collect();
+        if let Some(first) = panicked.first() {
+            let _ = write!(
+                out,
+                "\nHandlers panicked in {} execution(s); in execution {}: {}",
+                panicked.len(),
+                first.number,
+                first.panics[0].describe()
+            );
+        }
         if !self.calls_without_timeout.is_empty() {
             let _ = write!(
                 out,
@@ -963,6 +979,9 @@ impl ExecutionReport {
         }
         if let ExecutionStatus::Failed { message } = &self.status {
             let _ = writeln!(out, "  the functional test failed: {message}");
+        }
+        for panic in &self.panics {
+            let _ = writeln!(out, "  {}", panic.describe());
         }
         for call in &self.unfinished {
             let _ = writeln!(

@@ -30,6 +30,7 @@ pub(super) fn router(server: Server) -> Router {
             .route("/filibuster/new-test-execution/{service}", get(new_test_execution))
             .route("/filibuster/create", put(create))
             .route("/filibuster/update", post(update))
+            .route("/filibuster/panic", post(handler_panicked))
             .route("/filibuster/fault-injected", get(fault_injected))
             .route("/filibuster/fault-injected/{service}", get(fault_injected_on))
             .route("/filibuster/fault-injected/service/{service}", get(fault_injected_on))
@@ -169,6 +170,20 @@ fn take_record<T: serde::de::DeserializeOwned>(
     };
     let answer = apply(&mut server.lock(), record, origin);
     answer.unwrap_or_else(|error| rejected(server, error))
+}
+
+/// `POST /filibuster/panic` (not the reference's): a handler panicked.
+async fn handler_panicked(
+    State(server): State<Server>,
+    extension: Option<axum::Extension<Origin>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    take_record(&server, origin(extension), &headers, &body, "a handler's panic", |state, panic, origin| {
+        state.admit(origin)?;
+        state.note_panic(panic);
+        Ok(axum::Json(json!({})).into_response())
+    })
 }
 
 /// Takes what a sender says of the records it could not deliver.

@@ -244,6 +244,17 @@ impl Connection {
         self.outcome(answer);
     }
 
+    /// Reports a handler's panic; a server that does not know the record
+    /// (the reference's) is not asked again.
+    pub async fn handler_panicked(&self, panic: &crate::panic::HandlerPanic) {
+        if let Err(error) = self.inner.transport.handler_panicked(panic).await {
+            tracing::debug!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "a handler's panic was not reported"
+            );
+        }
+    }
+
     fn outcome<T>(&self, result: Result<T, TransportError>) -> Option<T> {
         self.answered(result.as_ref().err());
         result.ok()

@@ -6,6 +6,9 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Either};
 use http::request::Parts;
 use http::{Extensions, HeaderMap};
@@ -211,7 +214,15 @@ pub(crate) async fn instrumented<F: Future>(
                 spans::record_execution_index(&span, context.execution_index_wire());
             }
             drop(span);
-            context.scope(body).await
+            crate::panic::watch_locations();
+            let connection = context.connection().clone();
+            let payload = match AssertUnwindSafe(context.scope(body)).catch_unwind().await {
+                Ok(output) => return output,
+                Err(payload) => payload,
+            };
+            // Named for the report, then panicking on as it did.
+            connection.handler_panicked(&crate::panic::named(service, &*payload)).await;
+            std::panic::resume_unwind(payload)
         }
         None => body.await,
     }

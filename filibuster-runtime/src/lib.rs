@@ -37,6 +37,7 @@ mod otel;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 mod outgoing;
+pub mod panic;
 pub mod records;
 mod send;
 pub mod service_layer;

@@ -168,6 +168,16 @@ pub trait Transport: Send + Sync + 'static {
         let _ = update;
         None
     }
+    /// `POST /filibuster/panic` (this project's addition): a handler
+    /// panicked. Not a record of the reference's protocol, so not counted
+    /// lost when it does not arrive; by default, not sent.
+    fn handler_panicked<'a>(
+        &'a self,
+        panic: &'a crate::panic::HandlerPanic,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        let _ = panic;
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// How many records did not reach the server so far, as far as the
     /// transport knows (see [`HttpTransport::records_lost`]). A transport
     /// that cannot lose records, such as the in-process server, answers 0.
@@ -271,6 +281,7 @@ struct Shared {
     options: TransportOptions,
     create_url: Result<Url, BadUrl>,
     update_url: Result<Url, BadUrl>,
+    panic_url: Result<Url, BadUrl>,
     /// `X-Filibuster-Sender`, built once.
     sender: HeaderValue,
     lost: AtomicU64,
@@ -303,6 +314,7 @@ impl HttpTransport {
         let shared = Shared {
             create_url: url("/filibuster/create"),
             update_url: url("/filibuster/update"),
+            panic_url: url("/filibuster/panic"),
             sender,
             lost: AtomicU64::new(0),
             breaker: Breaker::new(options.breaker_threshold, options.breaker_pause),
@@ -894,6 +906,19 @@ impl Transport for HttpTransport {
             let _: serde::de::IgnoredAny = self.parse("update", &call.await?)?;
             Ok(())
         })
+    }
+
+    fn handler_panicked<'a>(
+        &'a self,
+        panic: &'a crate::panic::HandlerPanic,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        match json_body(panic) {
+            Ok(body) => {
+                let call = self.call_boxed("panic", Method::POST, &self.shared.panic_url, Some(body), false);
+                Box::pin(async move { call.await.map(drop) })
+            }
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn records_lost(&self) -> u64 {

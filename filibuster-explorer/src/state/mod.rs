@@ -18,6 +18,7 @@ use super::injected::{FaultKind, InjectedFault};
 use super::options::Strategy;
 use super::origin::Origin;
 use super::report::{CallName, CallReport, FaultReport};
+use filibuster_runtime::panic::HandlerPanic;
 pub use filibuster_runtime::records::RecordError;
 use filibuster_runtime::records::{CreateResponse, Exception, Invocation, Update};
 pub(crate) use intake::Intake;
@@ -90,6 +91,9 @@ pub(crate) struct State {
     /// faults, as the reference does, so that services injecting locally
     /// (the reference's counterexample mode) get the right answer.
     replaying: bool,
+    /// The handlers' panics reported during the current execution (a few
+    /// kept).
+    panics: Vec<HandlerPanic>,
     /// The exceptions, by client, that were to be planned or injected but
     /// that the client's calls cannot be failed with (a few kept).
     unknown_faults: BTreeSet<(String, String)>,
@@ -125,6 +129,7 @@ impl State {
             epoch: 0,
             begun: false,
             replaying: false,
+            panics: Vec::new(),
             unknown_faults: BTreeSet::new(),
         }
     }
@@ -202,6 +207,7 @@ impl State {
         self.services_seen.clear();
         self.any_injected = false;
         self.replaying = false;
+        self.panics.clear();
         self.plan(scheduled.as_ref().map(|s| s.faults.clone()).unwrap_or_default());
         self.current = scheduled;
     }
@@ -542,6 +548,28 @@ impl State {
                 self.note_unknown(&module, name);
             }
         }
+    }
+
+    /// Notes a handler's panic in the current execution (its message and
+    /// place bounded; past 16, counted in none).
+    pub(crate) fn note_panic(&mut self, mut panic: HandlerPanic) {
+        if self.panics.len() >= 16 {
+            return;
+        }
+        for text in [&mut panic.service, &mut panic.message] {
+            let end = truncated(text, filibuster_runtime::panic::MAX_MESSAGE).len();
+            text.truncate(end);
+        }
+        if let Some(location) = &mut panic.location {
+            let end = truncated(location, 512).len();
+            location.truncate(end);
+        }
+        self.panics.push(panic);
+    }
+
+    /// The handlers' panics of the current execution.
+    pub(crate) fn panics(&self) -> &[HandlerPanic] {
+        &self.panics
     }
 
     /// Notes an exception the calls of client `module` cannot be failed

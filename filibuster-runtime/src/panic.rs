@@ -1,0 +1,73 @@
+//! Panics of instrumented handlers, named: the service, the message and
+//! the place, reported to the server (`POST /filibuster/panic`, this
+//! project's addition to the protocol) so that the execution's report says
+//! why a call "did not answer". The handler still panics as it would have:
+//! nothing changes for the service or its caller.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::Once;
+
+use serde::{Deserialize, Serialize};
+
+/// The most bytes of a panic's message a record carries.
+pub const MAX_MESSAGE: usize = 1024;
+
+/// A handler's panic, as `POST /filibuster/panic` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlerPanic {
+    /// The service whose handler panicked.
+    pub service: String,
+    /// The panic's message (at most [`MAX_MESSAGE`] bytes).
+    pub message: String,
+    /// Where it panicked: `file:line`, when the panic hook saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl HandlerPanic {
+    /// `service `users` panicked at src/lib.rs:93: Failed to forward request`.
+    pub fn describe(&self) -> String {
+        match &self.location {
+            Some(location) => format!("service `{}` panicked at {location}: {}", self.service, self.message),
+            None => format!("service `{}` panicked: {}", self.service, self.message),
+        }
+    }
+}
+
+thread_local! {
+    /// The place of the last panic on this thread, as the hook saw it.
+    static LAST_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that notes where each panic happened (for
+/// [`HandlerPanic::location`]) and then calls the hook that was there
+/// before, so that panics print as they did.
+pub(crate) fn watch_locations() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+            // A panic while the cell is borrowed (never: it is only
+            // replaced) must not panic again.
+            let _ = LAST_LOCATION.try_with(|last| last.try_borrow_mut().map(|mut last| *last = location));
+            previous(info);
+        }));
+    });
+}
+
+/// What the handler of `service` panicked with: its message (from the
+/// payload) and place (from the hook, on this thread).
+pub(crate) fn named(service: &str, payload: &(dyn Any + Send)) -> HandlerPanic {
+    let message = match payload.downcast_ref::<String>() {
+        Some(message) => message.as_str(),
+        None => payload.downcast_ref::<&'static str>().copied().unwrap_or("a panic without a message"),
+    };
+    let mut end = message.len().min(MAX_MESSAGE);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let location = LAST_LOCATION.try_with(|last| last.borrow_mut().take()).ok().flatten();
+    HandlerPanic { service: service.to_owned(), message: message[..end].to_owned(), location }
+}
