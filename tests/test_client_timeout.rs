@@ -246,3 +246,83 @@ async fn a_hang_fault_fails_a_caller_without_timeout() {
     let report = support::explore_get(&explorer, &a_url).await;
     assert_eq!(report.errors, [filibuster::RunError::NoFaultToTry { calls: 1 }]);
 }
+
+/// The bookings `b2` made, for the double-booking test.
+#[derive(Clone, Default)]
+struct Ledger(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+#[filibuster::handler(service = "b2")]
+async fn book(State(ledger): State<Ledger>) -> StatusCode {
+    ledger.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    StatusCode::CREATED
+}
+
+#[filibuster::call]
+async fn post_booking(http: &reqwest::Client, url: &str) -> reqwest::Result<reqwest::Response> {
+    http.post(url).timeout(Duration::from_secs(5)).send().await
+}
+
+/// Books through `b2`, retrying once on a timeout: the retry is the bug
+/// when the first attempt had reached `b2`.
+#[filibuster::handler(service = "a2")]
+async fn book_with_retry(State(node): State<Node>) -> StatusCode {
+    let mut attempt = post_booking(&node.http, &node.b_url).await;
+    if matches!(&attempt, Err(error) if error.is_timeout()) {
+        attempt = post_booking(&node.http, &node.b_url).await;
+    }
+    match attempt {
+        Ok(response) if response.status().is_success() => StatusCode::CREATED,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// A timeout after the callee acted (the reference's non-aborting
+/// timeout) is a fault of the typed model: with it, the exploration finds
+/// that a retry on timeout books twice; with the aborting timeout alone
+/// (the request never arrives) every execution books once.
+#[tokio::test]
+async fn a_timeout_after_the_callee_finds_a_double_booking() {
+    for after_the_callee in [false, true] {
+        let fault =
+            if after_the_callee { filibuster::Fault::TimeoutAfterCallee } else { filibuster::Fault::Timeout };
+        let explorer = Explorer::with_fault_model(
+            filibuster::FaultModel::empty().with(filibuster::Calls::any(), [fault]),
+        );
+        let ledger = Ledger::default();
+        let b_url = support::serve(
+            Router::new()
+                .route("/bookings", axum::routing::post(book))
+                .with_state(ledger.clone())
+                .layer(explorer.connection().layer()),
+        )
+        .await;
+        let node = Node { http: reqwest::Client::new(), b_url: format!("{b_url}/bookings"), declared: false };
+        let a_url = support::serve(
+            Router::new()
+                .route("/", axum::routing::post(book_with_retry))
+                .with_state(node)
+                .layer(explorer.connection().layer()),
+        )
+        .await;
+        let report = explorer
+            .run(|_ctx| {
+                let (a_url, ledger) = (a_url.clone(), ledger.clone());
+                async move {
+                    let before = ledger.0.load(std::sync::atomic::Ordering::SeqCst);
+                    reqwest::Client::new().post(&a_url).send().await.map_err(|e| e.to_string())?;
+                    let booked = ledger.0.load(std::sync::atomic::Ordering::SeqCst) - before;
+                    if booked > 1 { Err(format!("booked {booked} times")) } else { Ok(()) }
+                }
+            })
+            .await;
+        if !after_the_callee {
+            assert!(report.passed(), "{}", report.failure_message());
+            continue;
+        }
+        assert_eq!(report.verdict(), filibuster::Verdict::Failed, "{}", report.summary());
+        let failing = report.failures().next().unwrap();
+        let faults: Vec<&str> = failing.faults.iter().map(|f| f.fault.as_str()).collect();
+        assert_eq!(faults, ["reqwest.timeout (after the callee)"]);
+        assert!(report.failure_message().contains("booked 2 times"), "{}", report.failure_message());
+    }
+}

@@ -189,7 +189,7 @@ impl PlannedFault {
     /// `latency <n> ms`.
     pub fn name(&self) -> String {
         if let Some(e) = &self.forced_exception {
-            return e.name.clone();
+            return e.fault_name();
         }
         match &self.failure_metadata {
             Some(failure) => failure.fault_name(),

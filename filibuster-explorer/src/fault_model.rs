@@ -70,6 +70,14 @@ pub enum Fault {
     /// to the protocol (`{"latency_ms": n}`), which the reference's
     /// services ignore.
     Latency(Duration),
+    /// The call reaches its callee, which acts on it, and the caller still
+    /// times out: a `reqwest::Error` with `is_timeout()` true once the
+    /// callee has answered (the reference's non-aborting timeout,
+    /// `{"abort": false}`), named `reqwest.timeout (after the callee)`. The
+    /// fault that shows a retry repeating a write (a booking made twice).
+    /// Tried only on calls with a timeout, when the call is created.
+    /// Opt-in.
+    TimeoutAfterCallee,
     /// The call is made and its answer never comes: a hung dependency.
     /// Tried only on calls without a timeout (which a hung dependency
     /// hangs), when the call is created, as a connection error is; the
@@ -182,15 +190,17 @@ impl Rule {
         self.faults
             .iter()
             .filter(|fault| {
-                let on_create =
-                    matches!(fault, Fault::ConnectionError | Fault::Timeout | Fault::Hang) && !scoped;
+                let on_create = matches!(
+                    fault,
+                    Fault::ConnectionError | Fault::Timeout | Fault::TimeoutAfterCallee | Fault::Hang
+                ) && !scoped;
                 match site {
                     FaultSite::Invocation => on_create,
                     FaultSite::RequestReceived => !on_create && target.is_some(),
                 }
             })
             .filter(|fault| match fault {
-                Fault::Timeout => has_metadata(call, "timeout"),
+                Fault::Timeout | Fault::TimeoutAfterCallee => has_metadata(call, "timeout"),
                 Fault::Hang => !has_metadata(call, "timeout"),
                 _ => true,
             })
@@ -209,6 +219,11 @@ impl Rule {
                     ProposedFault::Failure(FailureMetadata::latency(millis))
                 }
                 Fault::Hang => ProposedFault::Failure(FailureMetadata::hang()),
+                Fault::TimeoutAfterCallee => {
+                    let mut metadata = Map::new();
+                    metadata.insert("abort".to_owned(), Value::Bool(false));
+                    ProposedFault::Exception(Exception { name: "reqwest.timeout".to_owned(), metadata })
+                }
             })
             .collect()
     }

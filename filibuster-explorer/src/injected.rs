@@ -108,7 +108,9 @@ impl FaultKind {
     /// (`reqwest.timeout`), `status 503`, `latency 100 ms`, or `failure`.
     pub fn name(&self) -> String {
         match self {
-            Self::Exception { name, .. } => name.clone(),
+            Self::Exception { name, metadata } => {
+                filibuster_runtime::records::exception_fault_name(name, metadata)
+            }
             Self::Status { code } => filibuster_runtime::records::status_fault_name(code),
             Self::Failure { failure_metadata } => failure_metadata.fault_name(),
         }

@@ -34,8 +34,7 @@ impl Decision {
                 unknown_exception(&exception.name);
                 return Decision::Proceed;
             };
-            let aborts = exception.metadata.get("abort").and_then(Value::as_bool).unwrap_or(true);
-            if aborts {
+            if !exception.after_the_callee() {
                 return Decision::Fail(kind, exception);
             }
             let sleep = exception.metadata.get("sleep").and_then(json_number).unwrap_or(0.0);
@@ -87,7 +86,7 @@ impl Decision {
         match self {
             Decision::Proceed => None,
             Decision::Fail(_, exception) | Decision::DelayThenFail(_, exception, _) => {
-                Some(Cow::Owned(exception.name.clone()))
+                Some(Cow::Owned(exception.fault_name()))
             }
             Decision::Status(status) => Some(Cow::Owned(status_fault_name(status.as_u16()))),
             Decision::DelayThenProceed(delay) => Some(Cow::Owned(latency_fault_name(delay.as_millis()))),

@@ -74,6 +74,30 @@ pub struct Exception {
     pub metadata: Map<String, Value>,
 }
 
+impl Exception {
+    /// Whether the call goes ahead before failing (`"abort": false`): the
+    /// callee acts, the caller still gets the error.
+    pub fn after_the_callee(&self) -> bool {
+        after_the_callee(&self.metadata)
+    }
+
+    /// The fault's name, as reports and spans give it ([`exception_fault_name`]).
+    pub fn fault_name(&self) -> String {
+        exception_fault_name(&self.name, &self.metadata)
+    }
+}
+
+fn after_the_callee(metadata: &Map<String, Value>) -> bool {
+    metadata.get("abort").and_then(Value::as_bool) == Some(false)
+}
+
+/// The name of the fault that raises exception `name` with `metadata`:
+/// `name` itself, and for a non-aborting one (`"abort": false`: the callee
+/// acts, the caller still fails) `reqwest.timeout (after the callee)`.
+pub fn exception_fault_name(name: &str, metadata: &Map<String, Value>) -> String {
+    if after_the_callee(metadata) { format!("{name} (after the callee)") } else { name.to_owned() }
+}
+
 /// A failure other than an exception, as the fault model wrote it, e.g.
 /// `{"return_value": {"status_code": "503"}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
