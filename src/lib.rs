@@ -587,7 +587,7 @@ pub use filibuster_explorer::{
     CallName, CallReport, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,
     ExecutionStatus, Explorer, FaultKind, FaultModel, FaultModelError, FaultReport, HANG_DEADLINE,
     InjectedFault, Limits, Nondeterminism, Origin, PlannedFault, REQWEST_DEFAULT, ReplayOutcome, Report,
-    RunError, RunOptions, Server, TestContext, TestOutcome, Verdict,
+    RunError, RunOptions, Server, TestContext, TestOutcome, UnmarkedRequests, Verdict,
 };
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{

@@ -29,6 +29,9 @@ enum Mode {
     EveryOther,
     /// Spawns the call and answers at once (fire and forget).
     FireAndForget,
+    /// Calls `b` through `fetch`, then again through `fetch_plain`, a fn
+    /// whose `#[filibuster::call]` was forgotten.
+    CallAndForget,
 }
 
 #[derive(Clone)]
@@ -41,6 +44,11 @@ struct A {
 
 #[filibuster::call]
 async fn fetch(http: &reqwest::Client, url: &str) -> reqwest::Result<reqwest::Response> {
+    http.get(url).timeout(Duration::from_secs(10)).send().await
+}
+
+/// No `#[filibuster::call]`: its requests carry no Filibuster headers.
+async fn fetch_plain(http: &reqwest::Client, url: &str) -> reqwest::Result<reqwest::Response> {
     http.get(url).timeout(Duration::from_secs(10)).send().await
 }
 
@@ -64,6 +72,11 @@ async fn a(State(app): State<A>) -> StatusCode {
         Mode::CallRenamed => status(fetch_renamed(&app.http, &app.target).await),
         Mode::EveryOther if n % 2 == 0 => status(fetch(&app.http, &app.target).await),
         Mode::EveryOther => StatusCode::OK,
+        Mode::CallAndForget => {
+            let answer = status(fetch(&app.http, &app.target).await);
+            let _ = fetch_plain(&app.http, &app.target).await;
+            answer
+        }
         Mode::FireAndForget => {
             tokio::spawn(filibuster::in_current_request(async move {
                 // A little jitter, so that the call ends at various times
@@ -474,4 +487,32 @@ async fn a_handlers_panic_is_named_on_its_execution() {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["executions"][0]["panics"][0]["service"], "b", "{json}");
     }
+}
+
+/// A `.send()` in a fn without `#[filibuster::call]`: its requests reach
+/// `b`'s instrumented handler without Filibuster headers while `a`'s request
+/// is handled, and the report names the route and the count, with the fix
+/// (before, nothing said the call was never faulted).
+#[tokio::test]
+async fn a_forgotten_call_attribute_is_said() {
+    let explorer = Explorer::new();
+    let a = start(&explorer, Mode::CallAndForget, true).await;
+    let report = explore(&explorer, &a).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    // Every execution, and the repeat of the fault-free one.
+    let expected = filibuster::UnmarkedRequests {
+        service: "b".into(),
+        route: "GET /b".into(),
+        count: report.executions_run + 1,
+    };
+    assert_eq!(report.unmarked_requests, [expected]);
+    let summary = report.summary();
+    assert!(summary.contains("without #[filibuster::call], so never faulted"), "{summary}");
+    assert!(summary.contains(&format!("  b GET /b: {}", report.executions_run + 1)), "{summary}");
+
+    // The functional test's own requests are not counted.
+    let explorer = Explorer::new();
+    let a = start(&explorer, Mode::Call, true).await;
+    let report = explore(&explorer, &a).await;
+    assert!(report.unmarked_requests.is_empty(), "{:?}", report.unmarked_requests);
 }

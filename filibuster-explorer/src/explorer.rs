@@ -18,7 +18,7 @@ use super::progress::Progress;
 use super::regressions;
 use super::report::{
     CallName, CallReport, ExecutionReport, ExecutionStatus, Nondeterminism, RegressionReplay, ReplayOutcome,
-    Report, RunError,
+    Report, RunError, UnmarkedRequests,
 };
 use super::state::{State, Step};
 use super::{FaultModel, InjectedFault, Server};
@@ -529,6 +529,14 @@ impl Explorer {
             if counts.lost > 0 {
                 report.errors.push(RunError::RecordsLost { count: counts.lost });
             }
+            report.unmarked_requests = state
+                .unmarked()
+                .map(|(service, route, count)| UnmarkedRequests {
+                    service: service.to_owned(),
+                    route: route.to_owned(),
+                    count,
+                })
+                .collect();
             for (client, name) in state.unknown_faults() {
                 let known = filibuster_runtime::fault::known_exceptions(client).into_iter().flatten();
                 report.errors.push(RunError::UnknownFault {

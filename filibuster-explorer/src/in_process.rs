@@ -36,6 +36,10 @@ impl Transport for Server {
         Some(self.answer_update(update))
     }
 
+    fn unmarked_request(&self, service: &str, route: &str) {
+        self.lock().note_unmarked(service, route);
+    }
+
     fn handler_panicked<'a>(&'a self, panic: &'a HandlerPanic) -> BoxFuture<'a, Result<(), TransportError>> {
         self.lock().note_panic(panic.clone());
         Box::pin(std::future::ready(Ok(())))

@@ -58,7 +58,7 @@ pub use progress::{ProgressWriter, progress_writer};
 pub use report::CallSite;
 pub use report::{
     CallName, CallReport, ExecutionReport, ExecutionStatus, FailureGroup, FaultReport, MAX_LISTED_NOT_RUN,
-    Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, Verdict,
+    Nondeterminism, RegressionReplay, ReplayOutcome, Report, RunError, UnmarkedRequests, Verdict,
 };
 pub use serve::{ServeOptions, bind, serve};
 pub use state::{Limits, RecordError};

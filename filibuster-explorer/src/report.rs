@@ -58,6 +58,12 @@ pub struct Report {
     /// the service they reach has no `#[filibuster::handler]`, or is
     /// outside the app.
     pub unreported_targets: Vec<CallName>,
+    /// Requests without Filibuster headers that reached in-process
+    /// instrumented handlers while other requests were being handled: most
+    /// likely sent by a `.send()` in a fn without `#[filibuster::call]`,
+    /// so never faulted (the functional test's own requests come while
+    /// none is, unless it sends several at once).
+    pub unmarked_requests: Vec<UnmarkedRequests>,
     /// Calls made without a timeout in the executions run: a hung
     /// dependency hangs their caller. [`Fault::Hang`](crate::Fault::Hang)
     /// makes one hang.
@@ -344,6 +350,19 @@ pub struct FaultReport {
     pub call: CallName,
     /// The fault: an exception name, or `status 503`.
     pub fault: String,
+}
+
+/// Requests without Filibuster headers that reached one route of an
+/// instrumented service while others were being handled
+/// ([`Report::unmarked_requests`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnmarkedRequests {
+    /// The service.
+    pub service: String,
+    /// `METHOD route`: `GET /movies/{id}`.
+    pub route: String,
+    /// How many, over the run.
+    pub count: usize,
 }
 
 /// A call as reports name it, without its outcome: where it comes from
@@ -697,6 +716,18 @@ impl Report {
                 first.number,
                 first.panics[0].describe()
             );
+        }
+        if !self.unmarked_requests.is_empty() {
+            let _ = write!(
+                out,
+                "\nRequests without Filibuster headers reached instrumented handlers while others were \
+                 handled, most likely sent by a `.send()` in a fn without #[filibuster::call], so never \
+                 faulted (put the attribute on the fn that sends them; if the functional test sends \
+                 requests at once, those are its own):"
+            );
+            for unmarked in &self.unmarked_requests {
+                let _ = write!(out, "\n  {} {}: {}", unmarked.service, unmarked.route, unmarked.count);
+            }
         }
         if !self.calls_without_timeout.is_empty() {
             let _ = write!(

@@ -149,6 +149,18 @@ impl Connection {
     }
 
     /// An instrumented handler started handling a request.
+    /// The requests in-process handlers are handling, for a connection
+    /// that counts them (an in-process explorer's); `None` otherwise.
+    pub(crate) fn requests_live(&self) -> Option<usize> {
+        self.inner.live_requests.as_ref().map(|live| live.load(Ordering::Acquire))
+    }
+
+    /// Tells the server that a request without Filibuster headers reached
+    /// `service`'s `route` while other requests were handled.
+    pub(crate) fn unmarked_request(&self, service: &str, route: &str) {
+        self.inner.transport.unmarked_request(service, route);
+    }
+
     pub(crate) fn request_started(&self) {
         if let Some(live) = &self.inner.live_requests {
             live.fetch_add(1, Ordering::AcqRel);

@@ -60,6 +60,10 @@ pub(crate) struct IncomingRequest {
     unlayered: bool,
     /// Who runs it, for the missing-layer error.
     by: By,
+    /// `METHOD route` of a request without Filibuster headers (the route
+    /// as axum matched it, else the path), to name it if it turns out to
+    /// be an uninstrumented call's.
+    unmarked: Option<Box<str>>,
 }
 
 /// What instruments a request: an attribute on its handler, or a layer.
@@ -74,6 +78,7 @@ impl IncomingRequest {
     /// `connection` if given, else the one in `extensions`
     /// ([`Connection::layer`]), else the process default.
     pub(crate) fn new(
+        (method, uri): (&http::Method, &http::Uri),
         headers: &HeaderMap,
         extensions: &Extensions,
         connection: Option<&Connection>,
@@ -83,7 +88,12 @@ impl IncomingRequest {
             Some(connection) => (connection.clone(), false),
             None => (Connection::process_default(), !Connection::process_default_chosen()),
         };
-        Self { headers: FilibusterHeaders::from_headers(headers), connection, unlayered, by }
+        let headers = FilibusterHeaders::from_headers(headers);
+        let unmarked = (headers.execution_index.is_none() && headers.generated_id.is_none()).then(|| {
+            let route = extensions.get::<axum::extract::MatchedPath>().map_or(uri.path(), |m| m.as_str());
+            format!("{method} {route}").into_boxed_str()
+        });
+        Self { headers, connection, unlayered, by, unmarked }
     }
 }
 
@@ -107,7 +117,8 @@ pub(crate) fn server_side(
     by: By,
 ) -> Option<(Span, Option<IncomingRequest>)> {
     let span = spans::server(method, uri, headers, extensions);
-    let request = switch::enabled().then(|| IncomingRequest::new(headers, extensions, connection, by));
+    let request =
+        switch::enabled().then(|| IncomingRequest::new((method, uri), headers, extensions, connection, by));
     if let Some(request) = &request {
         request.note_trace(&span, headers);
     }
@@ -234,9 +245,18 @@ pub(crate) async fn instrumented<F: Future>(
 /// runs un-instrumented (no layer, while an explorer runs in this process).
 fn start(incoming: IncomingRequest, service: &'static str) -> BoxFuture<'static, Option<RequestContext>> {
     Box::pin(async move {
-        let IncomingRequest { headers, connection, unlayered, by } = incoming;
+        let IncomingRequest { headers, connection, unlayered, by, unmarked } = incoming;
         if unlayered && crate::watch::unlayered(service, by) {
             return None;
+        }
+        // Without Filibuster headers while another request is handled in
+        // this process: likely sent by a `.send()` without
+        // `#[filibuster::call]` (the functional test's own requests come
+        // while none is).
+        if let Some(route) = unmarked
+            && connection.requests_live().is_some_and(|live| live > 0)
+        {
+            connection.unmarked_request(service, &route);
         }
         let reached_by = headers.generated_id.filter(|_| headers.execution_index.is_some());
         let forced_sleep = headers.forced_sleep;

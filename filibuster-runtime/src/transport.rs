@@ -178,6 +178,14 @@ pub trait Transport: Send + Sync + 'static {
         let _ = panic;
         Box::pin(std::future::ready(Ok(())))
     }
+    /// A request without Filibuster headers reached `service`'s `route`
+    /// (`GET /movies/{id}`) while other requests were handled in the
+    /// process: likely an uninstrumented call's. Told only to an in-process
+    /// server (which counts the requests its process handles); by default,
+    /// nothing.
+    fn unmarked_request(&self, service: &str, route: &str) {
+        let _ = (service, route);
+    }
     /// How many records did not reach the server so far, as far as the
     /// transport knows (see [`HttpTransport::records_lost`]). A transport
     /// that cannot lose records, such as the in-process server, answers 0.

@@ -5,7 +5,7 @@ mod intake;
 mod known_calls;
 mod schedule;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use std::sync::{Arc, OnceLock};
 
@@ -91,6 +91,10 @@ pub(crate) struct State {
     /// faults, as the reference does, so that services injecting locally
     /// (the reference's counterexample mode) get the right answer.
     replaying: bool,
+    /// Requests without Filibuster headers that reached in-process
+    /// handlers while others were handled, by (service, route), since the
+    /// run began (a few routes kept).
+    unmarked: BTreeMap<(String, String), usize>,
     /// The handlers' panics reported during the current execution (a few
     /// kept).
     panics: Vec<HandlerPanic>,
@@ -130,6 +134,7 @@ impl State {
             begun: false,
             replaying: false,
             panics: Vec::new(),
+            unmarked: BTreeMap::new(),
             unknown_faults: BTreeSet::new(),
         }
     }
@@ -162,6 +167,7 @@ impl State {
     /// An explorer's run begins, taking scheduled executions in `strategy`'s
     /// order.
     pub(crate) fn start_run(&mut self, strategy: Strategy) {
+        self.unmarked.clear();
         self.intake.start_run();
         self.schedule.set_strategy(strategy);
     }
@@ -565,6 +571,22 @@ impl State {
             location.truncate(end);
         }
         self.panics.push(panic);
+    }
+
+    /// Notes a request without Filibuster headers that reached `service`'s
+    /// `route` while other requests were handled.
+    pub(crate) fn note_unmarked(&mut self, service: &str, route: &str) {
+        let key = (truncated(service, 64).to_owned(), truncated(route, 256).to_owned());
+        if let Some(count) = self.unmarked.get_mut(&key) {
+            *count += 1;
+        } else if self.unmarked.len() < 64 {
+            self.unmarked.insert(key, 1);
+        }
+    }
+
+    /// The requests noted by [`State::note_unmarked`] since the run began.
+    pub(crate) fn unmarked(&self) -> impl Iterator<Item = (&str, &str, usize)> {
+        self.unmarked.iter().map(|((service, route), count)| (service.as_str(), route.as_str(), *count))
     }
 
     /// The handlers' panics of the current execution.
