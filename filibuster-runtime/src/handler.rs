@@ -232,8 +232,7 @@ pub(crate) async fn instrumented<F: Future>(
                 Err(payload) => payload,
             };
             // Named for the report, then panicking on as it did.
-            connection.handler_panicked(&crate::panic::named(service, &*payload)).await;
-            std::panic::resume_unwind(payload)
+            std::panic::resume_unwind(crate::panic::reported(connection, service, payload).await)
         }
         None => body.await,
     }

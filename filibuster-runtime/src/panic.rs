@@ -57,9 +57,23 @@ pub(crate) fn watch_locations() {
     });
 }
 
+/// Reports that the handler of `service` panicked with `payload`, which
+/// it hands back. One boxed future, not a part of every handler's.
+pub(crate) fn reported(
+    connection: crate::Connection,
+    service: &'static str,
+    payload: Box<dyn Any + Send>,
+) -> futures_util::future::BoxFuture<'static, Box<dyn Any + Send>> {
+    Box::pin(async move {
+        let panic = named(service, &*payload);
+        connection.handler_panicked(&panic).await;
+        payload
+    })
+}
+
 /// What the handler of `service` panicked with: its message (from the
 /// payload) and place (from the hook, on this thread).
-pub(crate) fn named(service: &str, payload: &(dyn Any + Send)) -> HandlerPanic {
+fn named(service: &str, payload: &(dyn Any + Send)) -> HandlerPanic {
     let message = match payload.downcast_ref::<String>() {
         Some(message) => message.as_str(),
         None => payload.downcast_ref::<&'static str>().copied().unwrap_or("a panic without a message"),
