@@ -251,6 +251,7 @@ macro_rules! chapter_links {
 [compatibility.md]: crate::guide::compatibility
 [costs.md]: crate::guide::costs
 [fault-model.md]: crate::guide::fault_model
+[fault-model.md#calls-without-a-timeout]: crate::guide::fault_model#calls-without-a-timeout
 [layout.md]: crate::guide::layout
 [limits.md]: crate::guide::limits
 [limits.md#under-load-and-in-hostile-hands]: crate::guide::limits#under-load-and-in-hostile-hands
@@ -534,6 +535,9 @@ pub use filibuster_macros::call;
 ///   executions elsewhere, or `regressions = false` to keep none.
 /// - `replay_first = <bool>`: replay the saved regressions before exploring
 ///   (default `true`).
+/// - `execution_timeout = <seconds>` (`30`, `2.5`): the execution's deadline,
+///   past which it fails (see [`Explorer::execution_timeout`]; default none,
+///   [`HANG_DEADLINE`] under a [hang fault](Fault::Hang)).
 ///
 /// ```no_run
 /// use filibuster::{Connection, TestContext};

@@ -93,6 +93,47 @@ async fn nothing_tested_passes_when_allowed(ctx: TestContext) {
     assert!(!ctx.fault_injected());
 }
 
+/// `front` calls `back` with no timeout: a hung `back` hangs it.
+#[filibuster::call]
+async fn fetch_back(url: &str) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new().get(url).send().await
+}
+
+#[filibuster::handler(service = "front")]
+async fn hanging_front(State(back): State<String>) -> StatusCode {
+    match fetch_back(&back).await {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[filibuster::handler(service = "back")]
+async fn hanging_back() -> &'static str {
+    "back"
+}
+
+/// Starts `back` and `front`; answers the URL of `front`.
+async fn front_and_back(connection: Connection) -> String {
+    let back = support::serve(Router::new().route("/", get(hanging_back)).layer(connection.layer())).await;
+    let front = Router::new().route("/", get(hanging_front)).with_state(format!("{back}/"));
+    support::serve(front.layer(connection.layer())).await
+}
+
+/// `execution_timeout` is the execution's deadline: a hang fault on a call
+/// without a timeout fails the test there.
+#[filibuster::test(
+    services = front_and_back,
+    fault_model = filibuster::FaultModel::empty().with(filibuster::Calls::any(), [filibuster::Fault::Hang]),
+    execution_timeout = 0.3,
+    regressions = false,
+    report = false
+)]
+#[should_panic(expected = "did not return within 0.300 s, the execution's deadline (`execution_timeout`)")]
+async fn a_hung_call_meets_the_execution_timeout(_ctx: TestContext, front: &String) -> Result<(), String> {
+    reqwest::get(front).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 // ----- reports ---------------------------------------------------------------
 
 /// Where `#[filibuster::test]` writes the JSON report of test `function` of

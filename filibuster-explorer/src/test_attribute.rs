@@ -133,6 +133,13 @@ impl TestOptions {
         self
     }
 
+    /// `execution_timeout = <seconds>`.
+    pub fn execution_timeout(mut self, seconds: f64) -> Self {
+        self.run.execution_timeout =
+            Some(std::time::Duration::try_from_secs_f64(seconds).unwrap_or(std::time::Duration::MAX));
+        self
+    }
+
     /// `keep_going = <bool>`.
     pub fn keep_going(mut self, on: bool) -> Self {
         self.run.keep_going = on;

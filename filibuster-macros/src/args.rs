@@ -108,6 +108,8 @@ pub(crate) struct TestArgs {
     pub(crate) replay_first: Option<syn::LitBool>,
     pub(crate) keep_going: Option<syn::LitBool>,
     pub(crate) allow_no_calls: Option<syn::LitBool>,
+    /// `execution_timeout = <seconds>`: an integer or float literal, > 0.
+    pub(crate) execution_timeout: Option<Lit>,
 }
 
 /// `fault_model = "<analysis file>"` or `fault_model = <expression>`.
@@ -119,7 +121,7 @@ pub(crate) enum FaultModelArg {
 const TEST_USAGE: &str = "#[filibuster::test(services = start_services, max_executions = 100)]";
 const TEST_TAKES: &str = "#[filibuster::test] takes `services`, `fault_model`, `max_executions`, \
                           `dynamic_reduction`, `strategy`, `regressions`, `report`, `replay_first`, \
-                          `keep_going` and `allow_no_calls`, all optional";
+                          `keep_going`, `allow_no_calls` and `execution_timeout`, all optional";
 
 impl TestArgs {
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
@@ -169,6 +171,24 @@ impl TestArgs {
                         }
                     };
                     set_once(&mut args.max_executions, value, &meta, "max_executions")
+                }
+                "execution_timeout" => {
+                    const SECONDS: &str = "`execution_timeout` takes seconds, more than 0: \
+                                           `execution_timeout = 30` or `execution_timeout = 2.5`";
+                    let value = match ungroup(meta.value()?.parse()?) {
+                        Expr::Lit(ExprLit { lit: lit @ Lit::Int(_), .. })
+                            if matches!(&lit, Lit::Int(n) if n.suffix().is_empty() && n.base10_parse::<u64>().is_ok_and(|n| n > 0)) =>
+                        {
+                            lit
+                        }
+                        Expr::Lit(ExprLit { lit: lit @ Lit::Float(_), .. })
+                            if matches!(&lit, Lit::Float(f) if f.suffix().is_empty() && f.base10_parse::<f64>().is_ok_and(|f| f > 0.0 && f.is_finite())) =>
+                        {
+                            lit
+                        }
+                        other => return Err(syn::Error::new(other.span(), SECONDS)),
+                    };
+                    set_once(&mut args.execution_timeout, value, &meta, "execution_timeout")
                 }
                 "dynamic_reduction" => {
                     let value = bool_value(&meta, "dynamic_reduction")?;

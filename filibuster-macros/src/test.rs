@@ -155,5 +155,8 @@ fn options(args: &TestArgs, name: &str) -> TokenStream {
     if let Some(allow) = &args.allow_no_calls {
         set("allow_no_calls", quote!(#allow));
     }
+    if let Some(seconds) = &args.execution_timeout {
+        set("execution_timeout", quote!(#seconds as f64));
+    }
     options
 }

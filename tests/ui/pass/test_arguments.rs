@@ -19,7 +19,8 @@ async fn start(connection: Connection) -> Vec<String> {
     keep_going = true,
     allow_no_calls = false,
     regressions = "target/regressions.json",
-    replay_first = false
+    replay_first = false,
+    execution_timeout = 2.5
 )]
 async fn everything(ctx: TestContext, urls: &Vec<String>) -> Result<(), String> {
     if ctx.fault_injected() { Err(urls.join(", ")) } else { Ok(()) }
