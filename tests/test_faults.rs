@@ -75,3 +75,95 @@ async fn faults_are_genuine_reqwest_values() {
         ]
     );
 }
+
+/// `a` again, calling `b` with reqwest 0.12 (filibuster's `reqwest-0_12`
+/// feature): an app midway through the upgrade has both in one build.
+#[derive(Clone)]
+struct App012 {
+    http: reqwest_0_12::Client,
+    b_url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[filibuster::call]
+async fn fetch_with_0_12(app: &App012) -> reqwest_0_12::Result<reqwest_0_12::Response> {
+    app.http.get(format!("{}/b", app.b_url)).timeout(Duration::from_secs(10)).send().await
+}
+
+#[filibuster::handler(service = "a")]
+async fn a_with_0_12(State(app): State<App012>) -> &'static str {
+    let seen = match fetch_with_0_12(&app).await {
+        Ok(response) => format!("response {} from {}", response.status().as_u16(), response.url().path()),
+        Err(error) => format!(
+            "error connect={} timeout={} url={}",
+            error.is_connect(),
+            error.is_timeout(),
+            error.url().map(|u| u.path()).unwrap_or("-"),
+        ),
+    };
+    app.seen.lock().unwrap().push(seen);
+    "done"
+}
+
+/// The same exploration with reqwest 0.12's `.send()`: the same calls and
+/// faults, each reaching the caller as reqwest 0.12's own genuine value.
+#[tokio::test]
+async fn faults_on_reqwest_0_12_calls_are_its_genuine_values() {
+    let explorer = Explorer::new();
+    let layer = explorer.connection().layer();
+    let b_url = support::serve(Router::new().route("/b", get(b)).layer(layer.clone())).await;
+    let app = App012 { http: reqwest_0_12::Client::new(), b_url, seen: Arc::default() };
+    let a_url =
+        support::serve(Router::new().route("/a", get(a_with_0_12)).with_state(app.clone()).layer(layer))
+            .await;
+
+    let report = explorer.run(|_| async { reqwest::get(format!("{a_url}/a")).await.map(|_| ()) }).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 6);
+    let faults: Vec<&str> =
+        report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
+    assert_eq!(faults.len(), 5, "{faults:?}");
+    for fault in ["reqwest.connect", "reqwest.timeout", "status 500", "status 502", "status 503"] {
+        assert!(faults.contains(&fault), "{fault}: {faults:?}");
+    }
+    let mut seen = app.seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "error connect=false timeout=true url=/b",
+            "error connect=true timeout=false url=/b",
+            "response 200 from /b",
+            "response 200 from /b",
+            "response 500 from /b",
+            "response 502 from /b",
+            "response 503 from /b",
+        ]
+    );
+}
+
+/// An injected reqwest 0.12 connection error is the one a closed port
+/// gives: same kind, same `Display`; an injected timeout is a timeout, as a
+/// silent server's is.
+#[tokio::test]
+async fn injected_reqwest_0_12_errors_are_the_real_ones() {
+    use filibuster::fault::ErrorKind;
+    use filibuster::fault::reqwest_0_12 as fault_0_12;
+    let closed = format!("http://127.0.0.1:{}/b", support::free_port());
+    let real = fault_0_12::error_kind;
+    let refused = fault_0_12::error(ErrorKind::Connect, &closed.parse().unwrap()).await;
+    let genuine = reqwest_0_12::Client::new().get(&closed).send().await.unwrap_err();
+    assert_eq!((real(&refused), real(&genuine)), (Some(ErrorKind::Connect), Some(ErrorKind::Connect)));
+    assert_eq!(refused.to_string(), genuine.to_string());
+
+    // A server that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/b", silent.local_addr().unwrap());
+    let genuine =
+        reqwest_0_12::Client::new().get(&url).timeout(Duration::from_millis(50)).send().await.unwrap_err();
+    let injected = fault_0_12::error(ErrorKind::Timeout, &url.parse().unwrap()).await;
+    assert!(genuine.is_timeout() && injected.is_timeout(), "{genuine:?} {injected:?}");
+    assert_eq!((real(&injected), real(&genuine)), (Some(ErrorKind::Timeout), Some(ErrorKind::Timeout)));
+    assert_eq!(injected.to_string(), genuine.to_string());
+    drop(silent);
+}

@@ -32,7 +32,7 @@ where
     if crate::send::plain() {
         return Either::Left(execute(request));
     }
-    Either::Right(crate::send::traced_send(Ok(request), callsite, execute))
+    Either::Right(crate::reqwest_adapter::v0_13::traced_send(Ok(request), callsite, execute))
 }
 
 /// What `#[filibuster::handler(service = ...)]` does around the future

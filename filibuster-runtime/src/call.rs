@@ -5,8 +5,8 @@
 //! how it ended and report that (`invocation_complete`).
 //!
 //! A client takes part through one trait, [`Call`], implemented in one
-//! module of its own: `send.rs` for reqwest (whose `Call` reqwest-middleware
-//! shares, with its own `perform`). [`drive`] is the one state machine.
+//! module of its own: `reqwest_adapter/` for reqwest 0.13 and 0.12 (whose
+//! `Call` reqwest-middleware shares, with its own `perform`). [`drive`] is the one state machine.
 
 use std::borrow::Cow;
 

@@ -9,8 +9,9 @@
 //!
 //! Every instrumented call runs one protocol, the call core (`call.rs`:
 //! the `Call` trait and the one state machine `drive`); each client is an
-//! adapter implementing `Call` in a module of its own (`send.rs` for
-//! reqwest, `middleware.rs` for reqwest-middleware).
+//! adapter implementing `Call` in a module of its own (`reqwest_adapter/`
+//! for reqwest, 0.13 and with the `reqwest-0_12` feature 0.12, one source
+//! compiled against each; `middleware.rs` for reqwest-middleware).
 //!
 //! The server, the explorer and the reports, which only tests link, are the
 //! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
@@ -39,6 +40,7 @@ pub mod otlp;
 mod outgoing;
 pub mod panic;
 pub mod records;
+mod reqwest_adapter;
 mod send;
 pub mod service_layer;
 pub mod spans;

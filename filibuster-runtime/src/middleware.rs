@@ -21,7 +21,8 @@ use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
 use crate::call::drive;
 use crate::callsite::{Callsite, SaidOnce};
-use crate::send::{HttpCall, Instrumentable, SendError, client_request, end_client_span, plain};
+use crate::reqwest_adapter::v0_13::{HttpCall, SendError, client_request, end_client_span};
+use crate::send::{Instrumentable, plain};
 use crate::spans;
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a

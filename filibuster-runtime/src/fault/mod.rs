@@ -13,9 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
 
-mod reqwest;
+pub use crate::reqwest_adapter::v0_13::{error, error_kind, response};
 
-pub use self::reqwest::{error, response};
+/// The genuine values of reqwest 0.12 that faults become on its calls
+/// (feature `reqwest-0_12`): as [`error`], [`error_kind`] and [`response`]
+/// are reqwest 0.13's.
+#[cfg(feature = "reqwest-0_12")]
+pub mod reqwest_0_12 {
+    pub use crate::reqwest_adapter::v0_12::{error, error_kind, response};
+}
 
 /// Name of the connection-error fault of the built-in fault model.
 pub const CONNECT: &str = "reqwest.connect";
