@@ -13,133 +13,97 @@ use axum::extract::State;
 use axum::routing::get;
 use filibuster::Explorer;
 
-#[derive(Clone)]
-struct App {
-    http: reqwest::Client,
-    b_url: String,
-    seen: Arc<Mutex<Vec<String>>>,
-}
+/// Service `a` calling `b` with the reqwest crate `$reqwest`: its state
+/// `$app`, its `#[filibuster::call]` fn `$fetch` and its handler `$a`, which
+/// writes down exactly what the call returned, as the application sees it.
+macro_rules! service_a {
+    ($reqwest:ident, $app:ident, $fetch:ident, $a:ident, $router:ident) => {
+        /// Its router, writing what it saw to `seen`.
+        fn $router(b_url: String, seen: Arc<Mutex<Vec<String>>>) -> Router {
+            let app = $app { http: $reqwest::Client::new(), b_url, seen };
+            Router::new().route("/a", get($a)).with_state(app)
+        }
 
-#[filibuster::call]
-async fn fetch(app: &App) -> reqwest::Result<reqwest::Response> {
-    app.http.get(format!("{}/b", app.b_url)).timeout(Duration::from_secs(10)).send().await
-}
+        #[derive(Clone)]
+        struct $app {
+            http: $reqwest::Client,
+            b_url: String,
+            seen: Arc<Mutex<Vec<String>>>,
+        }
 
-/// Writes down exactly what the call returned, as the application sees it.
-#[filibuster::handler(service = "a")]
-async fn a(State(app): State<App>) -> &'static str {
-    let seen = match fetch(&app).await {
-        Ok(response) => format!("response {} from {}", response.status().as_u16(), response.url().path()),
-        Err(error) => format!(
-            "error connect={} timeout={} url={}",
-            error.is_connect(),
-            error.is_timeout(),
-            error.url().map(|u| u.path()).unwrap_or("-"),
-        ),
+        #[filibuster::call]
+        async fn $fetch(app: &$app) -> $reqwest::Result<$reqwest::Response> {
+            app.http.get(format!("{}/b", app.b_url)).timeout(Duration::from_secs(10)).send().await
+        }
+
+        #[filibuster::handler(service = "a")]
+        async fn $a(State(app): State<$app>) -> &'static str {
+            let seen = match $fetch(&app).await {
+                Ok(response) => {
+                    format!("response {} from {}", response.status().as_u16(), response.url().path())
+                }
+                Err(error) => format!(
+                    "error connect={} timeout={} url={}",
+                    error.is_connect(),
+                    error.is_timeout(),
+                    error.url().map(|u| u.path()).unwrap_or("-"),
+                ),
+            };
+            app.seen.lock().unwrap().push(seen);
+            "done"
+        }
     };
-    app.seen.lock().unwrap().push(seen);
-    "done"
 }
+
+service_a!(reqwest, App, fetch, a, router_a);
+// The same with reqwest 0.12 (filibuster's `reqwest-0_12` feature): an app
+// midway through the upgrade has both in one build.
+service_a!(reqwest_0_12, App012, fetch_with_0_12, a_with_0_12, router_a_0_12);
 
 #[filibuster::handler(service = "b")]
 async fn b() -> &'static str {
     "b"
 }
 
+/// Each fault reaches `a`'s code as its reqwest's own genuine value, with
+/// reqwest 0.13 and with reqwest 0.12 (the same calls, the same faults).
 #[tokio::test]
 async fn faults_are_genuine_reqwest_values() {
-    let explorer = Explorer::new();
-    let layer = explorer.connection().layer();
-    let b_url = support::serve(Router::new().route("/b", get(b)).layer(layer.clone())).await;
-    let app = App { http: reqwest::Client::new(), b_url, seen: Arc::default() };
-    let a_url = support::serve(Router::new().route("/a", get(a)).with_state(app.clone()).layer(layer)).await;
+    type Start = fn(String, Arc<Mutex<Vec<String>>>) -> Router;
+    for router in [router_a as Start, router_a_0_12] {
+        let explorer = Explorer::new();
+        let layer = explorer.connection().layer();
+        let b_url = support::serve(Router::new().route("/b", get(b)).layer(layer.clone())).await;
+        let seen = Arc::default();
+        let a_url = support::serve(router(b_url, Arc::clone(&seen)).layer(layer)).await;
 
-    let report = explorer.run(|_| async { reqwest::get(format!("{a_url}/a")).await.map(|_| ()) }).await;
-    assert!(report.passed());
-    assert_eq!(report.executions_run, 6);
+        let report = explorer.run(|_| async { reqwest::get(format!("{a_url}/a")).await.map(|_| ()) }).await;
+        assert!(report.passed(), "{}", report.failure_message());
+        assert_eq!(report.executions_run, 6);
+        let faults: Vec<&str> =
+            report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
+        assert_eq!(faults.len(), 5, "{faults:?}");
+        for fault in ["reqwest.connect", "reqwest.timeout", "status 500", "status 502", "status 503"] {
+            assert!(faults.contains(&fault), "{fault}: {faults:?}");
+        }
 
-    // The fault-free execution runs twice (the second run checks that it
-    // makes the same calls, and is not counted), then one per fault.
-    let mut seen = app.seen.lock().unwrap().clone();
-    seen.sort();
-    assert_eq!(
-        seen,
-        [
-            "error connect=false timeout=true url=/b",
-            "error connect=true timeout=false url=/b",
-            "response 200 from /b",
-            "response 200 from /b",
-            "response 500 from /b",
-            "response 502 from /b",
-            "response 503 from /b",
-        ]
-    );
-}
-
-/// `a` again, calling `b` with reqwest 0.12 (filibuster's `reqwest-0_12`
-/// feature): an app midway through the upgrade has both in one build.
-#[derive(Clone)]
-struct App012 {
-    http: reqwest_0_12::Client,
-    b_url: String,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-#[filibuster::call]
-async fn fetch_with_0_12(app: &App012) -> reqwest_0_12::Result<reqwest_0_12::Response> {
-    app.http.get(format!("{}/b", app.b_url)).timeout(Duration::from_secs(10)).send().await
-}
-
-#[filibuster::handler(service = "a")]
-async fn a_with_0_12(State(app): State<App012>) -> &'static str {
-    let seen = match fetch_with_0_12(&app).await {
-        Ok(response) => format!("response {} from {}", response.status().as_u16(), response.url().path()),
-        Err(error) => format!(
-            "error connect={} timeout={} url={}",
-            error.is_connect(),
-            error.is_timeout(),
-            error.url().map(|u| u.path()).unwrap_or("-"),
-        ),
-    };
-    app.seen.lock().unwrap().push(seen);
-    "done"
-}
-
-/// The same exploration with reqwest 0.12's `.send()`: the same calls and
-/// faults, each reaching the caller as reqwest 0.12's own genuine value.
-#[tokio::test]
-async fn faults_on_reqwest_0_12_calls_are_its_genuine_values() {
-    let explorer = Explorer::new();
-    let layer = explorer.connection().layer();
-    let b_url = support::serve(Router::new().route("/b", get(b)).layer(layer.clone())).await;
-    let app = App012 { http: reqwest_0_12::Client::new(), b_url, seen: Arc::default() };
-    let a_url =
-        support::serve(Router::new().route("/a", get(a_with_0_12)).with_state(app.clone()).layer(layer))
-            .await;
-
-    let report = explorer.run(|_| async { reqwest::get(format!("{a_url}/a")).await.map(|_| ()) }).await;
-    assert!(report.passed(), "{}", report.failure_message());
-    assert_eq!(report.executions_run, 6);
-    let faults: Vec<&str> =
-        report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
-    assert_eq!(faults.len(), 5, "{faults:?}");
-    for fault in ["reqwest.connect", "reqwest.timeout", "status 500", "status 502", "status 503"] {
-        assert!(faults.contains(&fault), "{fault}: {faults:?}");
+        // The fault-free execution runs twice (the second run checks that it
+        // makes the same calls, and is not counted), then one per fault.
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "error connect=false timeout=true url=/b",
+                "error connect=true timeout=false url=/b",
+                "response 200 from /b",
+                "response 200 from /b",
+                "response 500 from /b",
+                "response 502 from /b",
+                "response 503 from /b",
+            ]
+        );
     }
-    let mut seen = app.seen.lock().unwrap().clone();
-    seen.sort();
-    assert_eq!(
-        seen,
-        [
-            "error connect=false timeout=true url=/b",
-            "error connect=true timeout=false url=/b",
-            "response 200 from /b",
-            "response 200 from /b",
-            "response 500 from /b",
-            "response 502 from /b",
-            "response 503 from /b",
-        ]
-    );
 }
 
 /// An injected reqwest 0.12 connection error is the one a closed port
