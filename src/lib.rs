@@ -586,6 +586,10 @@ pub use filibuster_runtime::{
 /// service. See [`Explorer`].
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer as server;
+/// The former name of [`CallName`].
+#[cfg(feature = "explorer")]
+#[allow(deprecated)]
+pub use filibuster_explorer::CallSite;
 #[cfg(feature = "explorer")]
 pub use filibuster_explorer::{
     CallName, CallReport, Counterexample, CounterexampleError, DEFAULT_GRACE, ExecutionReport,

@@ -874,13 +874,18 @@ impl Explorer {
             Ok(Ok(outcome)) => outcome.into_result(),
             Ok(Err(panic)) => Err(panic_message(panic)),
             Err(deadline) => Err(format!(
-                "the functional test did not return within {:.3} s, the execution's deadline{}: a call \
-                 without a timeout that hangs hangs its caller",
+                "the functional test did not return within {:.3} s, the execution's deadline{}{}",
                 deadline.as_secs_f64(),
                 if self.options.execution_timeout.is_some() {
                     " (`execution_timeout`)"
                 } else {
                     " under a hang fault (set one with `execution_timeout`)"
+                },
+                if hang_planned {
+                    ": a call without a timeout that hangs hangs its caller (a client's timeout set with \
+                     `ClientBuilder::timeout` is seen only when declared: #[filibuster::call(timeout = ..)])"
+                } else {
+                    ""
                 }
             )),
         };

@@ -35,10 +35,11 @@ pub(crate) struct TokenPolicy {
 }
 
 impl TokenPolicy {
-    /// A policy for the run token `token`: once a record has come with it,
-    /// records without it are refused unless `accept_untokened`.
-    pub(crate) fn new(token: String, accept_untokened: bool) -> Self {
-        Self { token: Some(token), accept_untokened, ..Self::default() }
+    /// Sets the run token `token`: once a record has come with it, records
+    /// without it are refused unless `accept_untokened`.
+    pub(crate) fn set(&mut self, token: String, accept_untokened: bool) {
+        self.token = Some(token);
+        self.accept_untokened = accept_untokened;
     }
 
     /// Whether `token` is the run's token.

@@ -35,7 +35,7 @@ pub struct Report {
     /// exploration stopped at a failure.
     pub executions_remaining: usize,
     /// Wall-clock time of the whole exploration.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "crate::options::seconds")]
     pub elapsed: Duration,
     /// Every execution run or pruned, in order.
     pub executions: Vec<ExecutionReport>,
@@ -443,10 +443,6 @@ fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> 
         Ok(value) => value.serialize(s),
         Err(_) => s.serialize_str(text),
     }
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
 }
 
 impl Report {

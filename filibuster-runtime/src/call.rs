@@ -214,11 +214,17 @@ pub(crate) fn drive<C: Call>(
                     }
                 }
                 Decision::DelayThenProceed(_) | Decision::Hang => {
-                    headers.set(call.headers_mut(), None);
                     let delay = match decision {
                         Decision::DelayThenProceed(delay) => Some(delay),
                         _ => None,
                     };
+                    // An instrumented callee sleeps that long before its
+                    // handler (at most `MAX_FORCED_SLEEP`), so that the
+                    // client's own timers, a client timeout nobody declared
+                    // included, run over the wait; a callee that does not
+                    // honour it is waited for here.
+                    let sleep = delay.unwrap_or(crate::headers::MAX_FORCED_SLEEP);
+                    headers.set(call.headers_mut(), Some(sleep.as_secs_f64()));
                     // Boxed: timers are large, and latency faults are rare.
                     match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
                         Ok(response) => C::observe(response, span).await,

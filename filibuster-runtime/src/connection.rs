@@ -148,7 +148,6 @@ impl Connection {
         }
     }
 
-    /// An instrumented handler started handling a request.
     /// The requests in-process handlers are handling, for a connection
     /// that counts them (an in-process explorer's); `None` otherwise.
     pub(crate) fn requests_live(&self) -> Option<usize> {
@@ -161,6 +160,7 @@ impl Connection {
         self.inner.transport.unmarked_request(service, route);
     }
 
+    /// An instrumented handler started handling a request.
     pub(crate) fn request_started(&self) {
         if let Some(live) = &self.inner.live_requests {
             live.fetch_add(1, Ordering::AcqRel);
@@ -257,7 +257,7 @@ impl Connection {
     }
 
     /// Reports a handler's panic; a server that does not know the record
-    /// (the reference's) is not asked again.
+    /// (the reference's answers 404) is not counted as failing.
     pub async fn handler_panicked(&self, panic: &crate::panic::HandlerPanic) {
         if let Err(error) = self.inner.transport.handler_panicked(panic).await {
             tracing::debug!(

@@ -89,10 +89,14 @@ impl IncomingRequest {
             None => (Connection::process_default(), !Connection::process_default_chosen()),
         };
         let headers = FilibusterHeaders::from_headers(headers);
-        let unmarked = (headers.execution_index.is_none() && headers.generated_id.is_none()).then(|| {
-            let route = extensions.get::<axum::extract::MatchedPath>().map_or(uri.path(), |m| m.as_str());
-            format!("{method} {route}").into_boxed_str()
-        });
+        // Only a connection that counts its process' requests (an in-process
+        // explorer's) can tell them apart.
+        let counted = connection.requests_live().is_some();
+        let unmarked =
+            (counted && headers.execution_index.is_none() && headers.generated_id.is_none()).then(|| {
+                let route = extensions.get::<axum::extract::MatchedPath>().map_or(uri.path(), |m| m.as_str());
+                format!("{method} {route}").into_boxed_str()
+            });
         Self { headers, connection, unlayered, by, unmarked }
     }
 }

@@ -36,8 +36,10 @@ impl HandlerPanic {
 }
 
 thread_local! {
-    /// The place of the last panic on this thread, as the hook saw it.
-    static LAST_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The message and place of the last panic on this thread, as the hook
+    /// saw them: the place is that of a caught payload only if the message
+    /// is its message (a payload resumed with `resume_unwind` passes no hook).
+    static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
 /// Installs, once, a panic hook that notes where each panic happened (for
@@ -48,10 +50,12 @@ pub(crate) fn watch_locations() {
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+            let seen = info
+                .location()
+                .map(|l| (message_of(info.payload()).to_owned(), format!("{}:{}", l.file(), l.line())));
             // A panic while the cell is borrowed (never: it is only
             // replaced) must not panic again.
-            let _ = LAST_LOCATION.try_with(|last| last.try_borrow_mut().map(|mut last| *last = location));
+            let _ = LAST_PANIC.try_with(|last| last.try_borrow_mut().map(|mut last| *last = seen));
             previous(info);
         }));
     });
@@ -74,14 +78,20 @@ pub(crate) fn reported(
 /// What the handler of `service` panicked with: its message (from the
 /// payload) and place (from the hook, on this thread).
 fn named(service: &str, payload: &(dyn Any + Send)) -> HandlerPanic {
-    let message = match payload.downcast_ref::<String>() {
-        Some(message) => message.as_str(),
-        None => payload.downcast_ref::<&'static str>().copied().unwrap_or("a panic without a message"),
-    };
+    let message = message_of(payload);
     let mut end = message.len().min(MAX_MESSAGE);
     while !message.is_char_boundary(end) {
         end -= 1;
     }
-    let location = LAST_LOCATION.try_with(|last| last.borrow_mut().take()).ok().flatten();
+    let last = LAST_PANIC.try_with(|last| last.borrow_mut().take()).ok().flatten();
+    let location = last.filter(|(seen, _)| seen == message).map(|(_, location)| location);
     HandlerPanic { service: service.to_owned(), message: message[..end].to_owned(), location }
+}
+
+/// A panic's message, from its payload.
+fn message_of(payload: &(dyn Any + Send)) -> &str {
+    match payload.downcast_ref::<String>() {
+        Some(message) => message.as_str(),
+        None => payload.downcast_ref::<&'static str>().copied().unwrap_or("a panic without a message"),
+    }
 }

@@ -160,8 +160,9 @@ impl FailureMetadata {
     pub fn fault_name(&self) -> String {
         match (&self.return_value, self.latency_ms()) {
             (Some(value), _) => status_fault_name(value.status_code.trim()),
+            // As the runtime decides it: a hang before a latency.
+            (None, _) if self.is_hang() => HANG_FAULT_NAME.to_owned(),
             (None, Some(ms)) => latency_fault_name(compact(ms)),
-            (None, None) if self.is_hang() => HANG_FAULT_NAME.to_owned(),
             (None, None) => "failure".to_owned(),
         }
     }

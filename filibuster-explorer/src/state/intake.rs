@@ -70,7 +70,7 @@ impl Intake {
 
     /// Gives the server its run token (see [`TokenPolicy`]).
     pub(crate) fn set_token(&mut self, token: String, accept_untokened: bool) {
-        self.tokens = TokenPolicy::new(token, accept_untokened);
+        self.tokens.set(token, accept_untokened);
     }
 
     /// Whether `token` is the run's token.

@@ -168,6 +168,7 @@ impl State {
     /// order.
     pub(crate) fn start_run(&mut self, strategy: Strategy) {
         self.unmarked.clear();
+        self.unknown_faults.clear();
         self.intake.start_run();
         self.schedule.set_strategy(strategy);
     }

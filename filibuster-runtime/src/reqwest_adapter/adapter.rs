@@ -250,7 +250,6 @@ fn observe_response(
 /// version, headers and extensions are moved, not copied; only its URL is
 /// (reqwest lends it out only).
 fn rebuilt(mut response: Response, body: bytes::Bytes) -> Response {
-    use reqwest::ResponseBuilderExt;
     // The URL goes in through the builder, the only way reqwest offers:
     // into the response's own extensions, then taken by `Response::from`.
     let mut builder = http::Response::builder();
