@@ -326,3 +326,45 @@ async fn a_timeout_after_the_callee_finds_a_double_booking() {
         assert!(report.failure_message().contains("booked 2 times"), "{}", report.failure_message());
     }
 }
+
+/// `b`, answering a streamed body (no `Content-Length`): the call hands the
+/// response back without reading it.
+#[filibuster::handler(service = "b")]
+async fn b_streamed() -> axum::body::Body {
+    axum::body::Body::from_stream(futures_util::stream::once(async { Ok::<_, std::io::Error>("b") }))
+}
+
+/// A client timeout nobody declared (`ClientBuilder::timeout`, not
+/// `#[filibuster::call(timeout = ..)]`) still fires under a latency fault:
+/// the instrumented callee waits the latency (the forced sleep), and the
+/// client's own timer runs over it. Before, the answer's head came at once
+/// and the caller saw a 200.
+#[tokio::test]
+async fn an_undeclared_client_timeout_fires_under_latency() {
+    let model = filibuster::FaultModel::empty()
+        .with(filibuster::Calls::to("b"), [filibuster::Fault::Latency(Duration::from_secs(3))]);
+    let explorer = Explorer::with_fault_model(model);
+    let b_url =
+        support::serve(Router::new().route("/", get(b_streamed)).layer(explorer.connection().layer())).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let node = Node { http, b_url: format!("{b_url}/"), declared: false };
+    let a_url = support::serve(
+        Router::new().route("/", get(a)).with_state(node).layer(explorer.connection().layer()),
+    )
+    .await;
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = explorer
+        .run(|ctx| {
+            let (a_url, statuses) = (a_url.clone(), statuses.clone());
+            async move {
+                let status = reqwest::get(&a_url).await.map_err(|e| e.to_string())?.status().as_u16();
+                statuses.lock().unwrap().push((ctx.fault_injected(), status));
+                Ok::<(), String>(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    let statuses = statuses.lock().unwrap().clone();
+    assert!(statuses.contains(&(true, 503)), "{statuses:?}");
+    assert!(!statuses.contains(&(true, 200)), "{statuses:?}");
+}
