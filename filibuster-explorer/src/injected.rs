@@ -147,13 +147,13 @@ impl InjectedFault {
 
     /// Whether the call went to `service`.
     pub fn is_on(&self, service: &str) -> bool {
-        self.target.as_deref() == Some(service)
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, None, None)
     }
 
     /// Whether the call went to `service` with the HTTP `method` (any case:
     /// `"GET"` or `"get"`).
     pub fn is_on_method(&self, service: &str, method: &str) -> bool {
-        self.is_on(service) && self.method.eq_ignore_ascii_case(method)
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, Some(method), None)
     }
 
     /// Whether the call went to `service` with `method` and a path `route`
@@ -162,7 +162,7 @@ impl InjectedFault {
     /// non-empty segment and a last `{*rest}` the rest (`/bookings/{user}`).
     /// A `route` without `?` ignores the query of the path.
     pub fn is_on_request(&self, service: &str, method: &str, route: &str) -> bool {
-        self.is_on_method(service, method) && route_matches(route, &self.path)
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, Some(method), Some(route))
     }
 
     /// Whether the call was made at `callsite`: the name of the
@@ -200,6 +200,22 @@ impl InjectedFault {
 /// an axum route pattern whose `{param}` segments match one non-empty
 /// segment each and a last `{*rest}` segment the rest. Without `?` in
 /// `route`, the query of `path` is ignored.
+/// Whether a call to `target` with `method` on `path` went to `service`,
+/// with `wanted_method` (any case) and a path `route` matches, when given:
+/// what [`InjectedFault`] and [`CallReport`](crate::CallReport) are asked.
+pub(crate) fn call_matches(
+    target: Option<&str>,
+    method: &str,
+    path: &str,
+    service: &str,
+    wanted_method: Option<&str>,
+    route: Option<&str>,
+) -> bool {
+    target == Some(service)
+        && wanted_method.is_none_or(|wanted| method.eq_ignore_ascii_case(wanted))
+        && route.is_none_or(|route| route_matches(route, path))
+}
+
 pub(crate) fn route_matches(route: &str, path: &str) -> bool {
     if route == path {
         return true;

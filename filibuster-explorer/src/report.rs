@@ -1,6 +1,7 @@
 //! What an exploration found: every execution, with its calls and faults,
 //! and whatever makes its verdict untrustworthy.
 
+use super::injected::call_matches;
 use super::options::RunOptions;
 use filibuster_runtime::panic::HandlerPanic;
 use std::fmt::Write as _;
@@ -413,27 +414,6 @@ pub struct CallReport {
     /// as `#[filibuster::call(timeout = ..)]` declares it), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
-}
-
-impl CallReport {
-    /// Whether the call went to `service` (an instrumented one).
-    pub fn is_on(&self, service: &str) -> bool {
-        self.target.as_deref() == Some(service)
-    }
-
-    /// Whether the call went to `service` with the HTTP `method` (any case).
-    pub fn is_on_method(&self, service: &str, method: &str) -> bool {
-        self.is_on(service) && self.method.eq_ignore_ascii_case(method)
-    }
-
-    /// Whether the call went to `service` with `method` and a path `route`
-    /// matches: the path as requested, or an axum route pattern
-    /// (`/bookings/{user}`), as [`InjectedFault::is_on_request`] matches.
-    ///
-    /// [`InjectedFault::is_on_request`]: crate::InjectedFault::is_on_request
-    pub fn is_on_request(&self, service: &str, method: &str, route: &str) -> bool {
-        self.is_on_method(service, method) && crate::injected::route_matches(route, &self.path)
-    }
 }
 
 /// A JSON text as the value it holds (as the string itself if it holds
@@ -951,6 +931,24 @@ impl FaultReport {
 }
 
 impl CallReport {
+    /// Whether the call went to `service` (an instrumented one).
+    pub fn is_on(&self, service: &str) -> bool {
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, None, None)
+    }
+
+    /// Whether the call went to `service` with the HTTP `method` (any case).
+    pub fn is_on_method(&self, service: &str, method: &str) -> bool {
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, Some(method), None)
+    }
+
+    /// Whether the call went to `service` with `method` and a path `route`
+    /// matches, as [`InjectedFault::is_on_request`](crate::InjectedFault::is_on_request)
+    /// matches: the path as requested, or an axum route pattern
+    /// (`/bookings/{user}`).
+    pub fn is_on_request(&self, service: &str, method: &str, route: &str) -> bool {
+        call_matches(self.target.as_deref(), &self.method, &self.path, service, Some(method), Some(route))
+    }
+
     /// Where the call comes from and goes to.
     pub fn site(&self) -> CallName {
         CallName {
