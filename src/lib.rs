@@ -491,6 +491,55 @@ pub use filibuster_macros::handler;
 /// ```
 pub use filibuster_macros::call;
 
+/// Makes an `async fn` returning `Result<T, E>` a fault site: a call of a
+/// database, a cache or an SDK, which the exploration fails with genuine
+/// errors of `E`.
+///
+/// ```
+/// #[filibuster::dependency("postgres")]
+/// async fn insert_order(pool: &sqlx::SqlitePool, item: &str) -> Result<i64, sqlx::Error> {
+///     let row: (i64,) = sqlx::query_as("INSERT INTO orders (item) VALUES (?) RETURNING id")
+///         .bind(item)
+///         .fetch_one(pool)
+///         .await?;
+///     Ok(row.0)
+/// }
+/// ```
+///
+/// The argument names the dependency (`"postgres"`, `"redis"`,
+/// `"blob-store"`): the call's target, as a service is an HTTP call's, in
+/// reports, fault models (`Calls::to("postgres")`) and
+/// `TestContext::fault_injected_on("postgres")`. Optional after it:
+/// `operation = "..."`, the operation's name (the fn's name without it),
+/// and `id = "..."`, an explicit callsite id.
+///
+/// With the instrumentation on, the fn, called while an instrumented
+/// request is handled, is an instrumented call of that request: the
+/// explorer is told of it (its record's `module` the error type's crate,
+/// `sqlx`; its `method` the operation; its target the dependency) and may
+/// make it fail, in which case the body does not run and the fn returns
+/// `Err(e)`, `e` the genuine error of that fault, as the dependency's crate
+/// returns it for that failure ([`InjectFault`]): for `sqlx::Error`,
+/// `PoolTimedOut` or an `Io` error of a refused or reset connection. A
+/// non-aborting fault runs the body, then returns the error (a write that
+/// happened, reported as failed). Off, the fn is the fn as written (its
+/// own future, after one relaxed load).
+///
+/// `E` implements [`InjectFault`]: `std::io::Error`, `sqlx::Error` (feature
+/// `sqlx`), `redis::RedisError` (feature `redis`), or an error type of your
+/// own (its docs show how). The built-in fault model tries each fault the
+/// error type names on each call (`sqlx.PoolTimedOut`,
+/// `sqlx.Io.ConnectionRefused`, `sqlx.Io.ConnectionReset`; see
+/// [`fault::sqlx`], [`fault::redis`], [`fault::io_faults`]).
+///
+/// The fn's span is `dependency.client` (target `filibuster::dependency`),
+/// with `db.system` (the dependency), `db.operation.name` and `error.type`.
+///
+/// Misused, it is a compile error at the offending tokens: on a fn that is
+/// not `async`, one that returns nothing, or one whose error type does not
+/// implement [`InjectFault`].
+pub use filibuster_macros::dependency;
+
 /// Makes an async fn a test that explores (feature `explorer`): the
 /// `#[tokio::test]` of Filibuster.
 ///
@@ -576,9 +625,9 @@ pub use filibuster_macros::test;
 
 pub use filibuster_runtime::{
     Callsite, Capture, Connection, DEFAULT_URL, ENV_SERVICE_NAME, ENV_TOKEN, ENV_URL, ExecutionIndex,
-    Instrumentable, InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock, call_hash, capture,
-    disable, enable, enabled, fault, headers, in_current_request, md5_hex, normalized_target,
-    outside_requests, records, service_layer, spans, switch, transport,
+    InjectFault, Instrumentable, InvocationCounters, RequestContext, ServiceLayer, Step, VectorClock,
+    call_hash, capture, disable, enable, enabled, fault, headers, in_current_request, md5_hex,
+    normalized_target, outside_requests, records, service_layer, spans, switch, transport,
 };
 
 /// The explorer, its embedded Filibuster server, fault models, reports and
@@ -686,5 +735,5 @@ pub use filibuster_runtime::otlp;
 pub mod __private {
     #[cfg(feature = "explorer")]
     pub use filibuster_explorer::test_attribute::{TestOptions, no_services, run_test};
-    pub use filibuster_runtime::{Callsite, Incoming, run_handler, run_handler_from_env, send};
+    pub use filibuster_runtime::{Callsite, Incoming, dependency, run_handler, run_handler_from_env, send};
 }

@@ -594,7 +594,7 @@ impl Synthetic {
         let status = answer.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref());
         let ok = match status {
             Some(value) => {
-                let code = value.status_code.parse().unwrap_or(500);
+                let code = value.status_code.as_deref().and_then(|c| c.parse().ok()).unwrap_or(500);
                 server
                     .update(&complete(Some(ReturnValue::response(code, md5_hex(""))), None))
                     .await
@@ -681,7 +681,7 @@ fn call(
         callsite_file: "src/main.rs".into(),
         callsite_line: serde_json::Value::from("42"),
         full_traceback: md5_hex(format!("{source}-{target}")).into(),
-        metadata: InvocationMetadata { timeout: Some(10.0), ssl: None, other: Default::default() },
+        metadata: InvocationMetadata { timeout: Some(10.0), ..Default::default() },
         vclock,
         origin_vclock,
         execution_index: ei.to_wire(),

@@ -537,12 +537,11 @@ impl Explorer {
                     count,
                 })
                 .collect();
-            for (client, name) in state.unknown_faults() {
-                let known = filibuster_runtime::fault::known_exceptions(client).into_iter().flatten();
+            for ((client, name), known) in state.unknown_faults() {
                 report.errors.push(RunError::UnknownFault {
                     client: client.clone(),
                     name: name.chars().take(200).collect(),
-                    known: known.map(str::to_owned).collect(),
+                    known: known.clone(),
                 });
             }
             state.end_run();

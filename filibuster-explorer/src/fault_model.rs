@@ -86,6 +86,17 @@ pub enum Fault {
     /// then decides. Opt-in (the built-in model has none), named `hang`
     /// (`{"hang": true}` in the protocol, this project's addition).
     Hang,
+    /// A dependency call (`#[filibuster::dependency]`) fails with this fault
+    /// of its error type, by its name (`"sqlx.PoolTimedOut"`): the fn
+    /// returns the genuine error `InjectFault` makes of it. Tried on the
+    /// dependency calls whose error type can take it; a name no call's
+    /// error type knows makes the run untested
+    /// ([`RunError::UnknownFault`](crate::RunError::UnknownFault)).
+    DependencyError(String),
+    /// Each fault a dependency call's error type can take, one execution
+    /// each (`InjectFault::FAULTS`): what the built-in model tries on every
+    /// dependency call.
+    DependencyErrors,
 }
 
 /// The calls a rule of a fault model applies to: by the service called,
@@ -183,6 +194,9 @@ impl Rule {
     /// and timeouts when the call is created, statuses and latencies once
     /// it reached any instrumented service (as the analysis file's errors).
     fn faults_for(&self, call: &Invocation, site: FaultSite, target: Option<&str>) -> Vec<ProposedFault> {
+        if let Some(dependency) = &call.metadata.dependency {
+            return self.dependency_faults(call, dependency, site);
+        }
         if !self.calls.matches(call, target.filter(|_| site == FaultSite::RequestReceived)) {
             return Vec::new();
         }
@@ -202,6 +216,7 @@ impl Rule {
             .filter(|fault| match fault {
                 Fault::Timeout | Fault::TimeoutAfterCallee => has_metadata(call, "timeout"),
                 Fault::Hang => !has_metadata(call, "timeout"),
+                Fault::DependencyError(_) | Fault::DependencyErrors => false,
                 _ => true,
             })
             .map(|fault| match fault {
@@ -224,8 +239,46 @@ impl Rule {
                     metadata.insert("abort".to_owned(), Value::Bool(false));
                     ProposedFault::Exception(Exception { name: "reqwest.timeout".to_owned(), metadata })
                 }
+                Fault::DependencyError(_) | Fault::DependencyErrors => unreachable!("filtered out above"),
             })
             .collect()
+    }
+
+    /// The faults of this rule to try on a dependency call of
+    /// `dependency`: all of them when it is created, its target known then;
+    /// its error type's faults, latencies and hangs (nothing of HTTP's).
+    fn dependency_faults(&self, call: &Invocation, dependency: &str, site: FaultSite) -> Vec<ProposedFault> {
+        if site != FaultSite::Invocation || !self.calls.matches(call, Some(dependency)) {
+            return Vec::new();
+        }
+        let exception =
+            |name: &str| ProposedFault::Exception(Exception { name: name.to_owned(), metadata: Map::new() });
+        let declared = call.metadata.faults.iter().flatten();
+        let mut faults = Vec::new();
+        for fault in &self.faults {
+            match fault {
+                Fault::DependencyErrors => faults.extend(declared.clone().map(|name| exception(name))),
+                Fault::DependencyError(name) if declared.clone().any(|known| known == name) => {
+                    faults.push(exception(name))
+                }
+                // A name of the call's crate its error type does not know (a
+                // misspelling): proposed, for the explorer to refuse it,
+                // naming the known ones. A fault of another crate is not
+                // this call's.
+                Fault::DependencyError(name) => {
+                    if name.strip_prefix(call.module.as_ref()).is_some_and(|rest| rest.starts_with('.')) {
+                        faults.push(exception(name));
+                    }
+                }
+                Fault::Latency(delay) => {
+                    let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    faults.push(ProposedFault::Failure(FailureMetadata::latency(millis)));
+                }
+                Fault::Hang => faults.push(ProposedFault::Failure(FailureMetadata::hang())),
+                Fault::ConnectionError | Fault::Timeout | Fault::Status(_) | Fault::TimeoutAfterCallee => {}
+            }
+        }
+        faults
     }
 }
 
@@ -314,9 +367,12 @@ pub enum FaultModelError {
     },
 }
 
-/// The built-in fault model for reqwest, as an analysis file: a connection
-/// error on every call, a timeout on calls that set one, and 500, 502 and 503
-/// on calls whose target is an instrumented service.
+/// The built-in fault model, as an analysis file: on reqwest calls, a
+/// connection error on every call, a timeout on calls that set one, and 500,
+/// 502 and 503 on calls whose target is an instrumented service; on the
+/// dependency calls of the crates filibuster knows (sqlx, redis, std::io),
+/// each fault of their error types. [`FaultModel::reqwest_default`] adds
+/// the faults of any other error type a dependency call declares.
 pub const REQWEST_DEFAULT: &str = r#"{
   "reqwest": {
     "pattern": "reqwest\\.(GET|PUT|POST|HEAD|DELETE|PATCH|OPTIONS)",
@@ -337,6 +393,30 @@ pub const REQWEST_DEFAULT: &str = r#"{
         ]
       }
     ]
+  },
+  "sqlx": {
+    "pattern": "sqlx\\.",
+    "exceptions": [
+      {"name": "sqlx.PoolTimedOut"},
+      {"name": "sqlx.Io.ConnectionRefused"},
+      {"name": "sqlx.Io.ConnectionReset"}
+    ]
+  },
+  "redis": {
+    "pattern": "redis\\.",
+    "exceptions": [
+      {"name": "redis.ConnectionRefused"},
+      {"name": "redis.TimedOut"},
+      {"name": "redis.BUSY"}
+    ]
+  },
+  "io": {
+    "pattern": "io\\.",
+    "exceptions": [
+      {"name": "io.ConnectionRefused"},
+      {"name": "io.ConnectionReset"},
+      {"name": "io.TimedOut"}
+    ]
   }
 }"#;
 
@@ -347,10 +427,16 @@ impl Default for FaultModel {
 }
 
 impl FaultModel {
-    /// The built-in model ([`REQWEST_DEFAULT`]).
+    /// The built-in model: [`REQWEST_DEFAULT`], and on every dependency
+    /// call each fault its error type declares
+    /// ([`Fault::DependencyErrors`]), so that the faults of a service's own
+    /// error types are tried too.
     pub fn reqwest_default() -> Self {
         // The built-in text is valid; a test proves it.
-        Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>")).unwrap_or_else(|_| Self::empty())
+        let mut model =
+            Self::from_json(REQWEST_DEFAULT, Path::new("<built-in>")).unwrap_or_else(|_| Self::empty());
+        model.rules.push(Rule { calls: Calls::any(), faults: vec![Fault::DependencyErrors] });
+        model
     }
 
     /// A model that tries no fault, to add rules to with [`FaultModel::with`].
@@ -615,12 +701,76 @@ mod tests {
     #[test]
     fn built_in_model() {
         let model = FaultModel::reqwest_default();
-        assert_eq!(model.libraries.len(), 2);
+        assert_eq!(model.libraries.len(), 5);
         let with_timeout = model.faults_for(&call("GET", Some(10.0)), FaultSite::Invocation, None);
         assert_eq!(with_timeout.len(), 2);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::Invocation, None).len(), 1);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::RequestReceived, Some("b")).len(), 3);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::RequestReceived, None).len(), 0);
+    }
+
+    /// A dependency call of `module` whose error type declares `faults`.
+    fn dependency_call(module: &str, faults: &[&str]) -> Invocation {
+        let mut call = call("insert_order", None);
+        call.module = module.to_owned().into();
+        call.args = vec!["postgres".to_owned()];
+        call.metadata.dependency = Some("postgres".into());
+        call.metadata.faults = Some(faults.iter().map(|name| name.to_string().into()).collect());
+        call
+    }
+
+    fn names(faults: Vec<ProposedFault>) -> Vec<String> {
+        faults
+            .into_iter()
+            .map(|fault| match fault {
+                ProposedFault::Exception(e) => e.name,
+                ProposedFault::Failure(f) => f.fault_name(),
+            })
+            .collect()
+    }
+
+    /// The built-in model tries each fault a dependency call's error type
+    /// declares, once, whether the analysis file knows its crate or not; a
+    /// dependency call reaches no service, so nothing else.
+    #[test]
+    fn built_in_model_on_dependency_calls() {
+        let model = FaultModel::reqwest_default();
+        let sqlx = ["sqlx.PoolTimedOut", "sqlx.Io.ConnectionRefused", "sqlx.Io.ConnectionReset"];
+        let proposed = model.faults_for(&dependency_call("sqlx", &sqlx), FaultSite::Invocation, None);
+        assert_eq!(names(proposed), sqlx);
+        let own = ["blob_store.Unavailable"];
+        let proposed = model.faults_for(&dependency_call("blob_store", &own), FaultSite::Invocation, None);
+        assert_eq!(names(proposed), own);
+        let none = model.faults_for(&dependency_call("blob_store", &[]), FaultSite::Invocation, None);
+        assert!(none.is_empty());
+        let late = model.faults_for(&dependency_call("sqlx", &sqlx), FaultSite::RequestReceived, Some("b"));
+        assert!(late.is_empty());
+    }
+
+    /// Typed rules match a dependency call by its dependency and operation,
+    /// when it is created, and name its faults.
+    #[test]
+    fn typed_rules_on_dependency_calls() {
+        let sqlx = ["sqlx.PoolTimedOut", "sqlx.Io.ConnectionRefused"];
+        let call = dependency_call("sqlx", &sqlx);
+        let model = FaultModel::empty()
+            .with(
+                Calls::to("postgres").method("insert_order"),
+                [Fault::DependencyError("sqlx.PoolTimedOut".into())],
+            )
+            .with(Calls::to("redis"), [Fault::DependencyErrors])
+            .with(
+                Calls::any(),
+                [Fault::ConnectionError, Fault::Status(503), Fault::Latency(Duration::from_millis(5))],
+            )
+            // Another crate's fault is not this call's; a misspelled one of its
+            // own crate is proposed, for the explorer to refuse it loudly.
+            .with(
+                Calls::any(),
+                [Fault::DependencyError("redis.BUSY".into()), Fault::DependencyError("sqlx.Oops".into())],
+            );
+        let proposed = model.faults_for(&call, FaultSite::Invocation, None);
+        assert_eq!(names(proposed), ["sqlx.PoolTimedOut", "latency 5 ms", "sqlx.Oops"]);
     }
 
     #[test]

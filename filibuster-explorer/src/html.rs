@@ -224,13 +224,24 @@ fn cell_class(cell: GridCell) -> &'static str {
     }
 }
 
+/// Where a fault was injected, in an execution's summary: the call's path,
+/// or a dependency call's dependency and operation.
+fn fault_place(call: &CallName) -> String {
+    match (call.path.is_empty(), &call.target) {
+        (true, Some(target)) => format!("{target} {}", call.method),
+        _ => call.path.clone(),
+    }
+}
+
 /// `source -> target METHOD path`, then `file:line, fn` quieter.
 fn site_html(site: &CallName) -> String {
     let mut out = format!(
-        "{} -&gt; {} <code>{} {}</code>",
+        "{} -&gt; {} <code>{}{}{}</code>",
         Esc(&site.source),
         Esc(site.target.as_deref().unwrap_or("?")),
         Esc(&site.method),
+        // A dependency call has no path.
+        if site.path.is_empty() { "" } else { " " },
         Esc(&site.path)
     );
     let mut place = if site.callsite.is_empty() || site.callsite == ":" {
@@ -301,7 +312,7 @@ fn executions(out: &mut String, report: &Report) -> fmt::Result {
     )?;
     for execution in &report.executions {
         let faults: Vec<String> =
-            execution.faults.iter().map(|f| format!("{} on {}", f.fault, f.call.path)).collect();
+            execution.faults.iter().map(|f| format!("{} on {}", f.fault, fault_place(&f.call))).collect();
         writeln!(
             out,
             "<details class=\"execution\" id=\"execution-{}\"{}>\n<summary>{} Execution {}: {}</summary>",

@@ -98,7 +98,12 @@ impl FaultKind {
             .failure_metadata
             .clone()
             .unwrap_or(FailureMetadata { return_value: None, other: Map::new() });
-        match failure.return_value.as_ref().map(|rv| rv.status_code.trim().parse::<u16>()) {
+        match failure
+            .return_value
+            .as_ref()
+            .and_then(|rv| rv.status_code.as_ref())
+            .map(|code| code.trim().parse::<u16>())
+        {
             Some(Ok(code)) if failure.other.is_empty() => Self::Status { code },
             _ => Self::Failure { failure_metadata: failure },
         }
@@ -135,7 +140,7 @@ impl InjectedFault {
             source: invocation.source_service_name.to_string(),
             target,
             method: invocation.method.to_string(),
-            path: invocation.args.first().cloned().unwrap_or_default(),
+            path: crate::state::path_of(invocation),
             callsite_id: invocation.full_traceback.to_string(),
             file: invocation.callsite_file.to_string(),
             line,
@@ -178,10 +183,12 @@ impl InjectedFault {
     /// what is not known.
     pub fn describe(&self) -> String {
         let mut out = format!(
-            "{} -> {} {} {} ({}",
+            "{} -> {} {}{}{} ({}",
             self.source,
             self.target.as_deref().unwrap_or("?"),
             self.method,
+            // A dependency call has no path.
+            if self.path.is_empty() { "" } else { " " },
             self.path,
             if self.file.is_empty() { "?" } else { &self.file },
         );

@@ -813,8 +813,10 @@ impl RunError {
                 .to_owned(),
             RunError::NoFaultToTry { calls } => format!(
                 "the fault model proposes no fault for any of the {calls} call(s) of the fault-free \
-                 execution: check its `pattern`s (they are matched against `reqwest.GET`, \
-                 `reqwest.POST`, ...) and `restrictions`. To allow it, use `allow_no_calls` \
+                 execution: check its `pattern`s (they are matched against `<module>.<method>`: \
+                 `reqwest.GET`, `reqwest.POST`, ... for reqwest's calls, `sqlx.insert_order` for a \
+                 dependency call's), its `restrictions`, and its rules' services (a dependency call's \
+                 is its dependency), methods and paths. To allow it, use `allow_no_calls` \
                  (`--allow-no-calls`)."
             ),
             RunError::UnmatchedRule { rule, services } => format!(
@@ -900,15 +902,18 @@ pub type CallSite = CallName;
 
 impl CallName {
     /// `source -> target METHOD path (file:line, fn)`, with `?` for what is
-    /// not known.
+    /// not known; `source -> dependency operation (file:line, fn)` for a
+    /// dependency call.
     pub fn describe(&self) -> String {
         let known = |text: &str| if text.is_empty() { "?".to_owned() } else { text.to_owned() };
+        // A dependency call has no path: `orders -> postgres insert_order`.
+        let path = if self.path.is_empty() { String::new() } else { format!(" {}", self.path) };
         let mut out = format!(
-            "{} -> {} {} {} (",
+            "{} -> {} {}{} (",
             known(&self.source),
             self.target.as_deref().unwrap_or("?"),
             known(&self.method),
-            known(&self.path),
+            path,
         );
         if self.callsite.is_empty() || self.callsite == ":" {
             out.push_str("callsite unknown");

@@ -41,6 +41,71 @@ impl ToTokens for Seconds {
     }
 }
 
+/// Arguments of `#[filibuster::dependency("postgres")]`: the dependency's
+/// name, then `operation = "..."` and `id = "..."`, both optional.
+pub(crate) struct DependencyArgs {
+    /// What the fn calls: `"postgres"`, `"redis"`, `"blob-store"`.
+    pub(crate) dependency: LitStr,
+    /// The operation, as records and reports name it; the fn's name without it.
+    pub(crate) operation: Option<LitStr>,
+    pub(crate) id: Option<LitStr>,
+}
+
+const DEPENDENCY_USAGE: &str = "#[filibuster::dependency(\"postgres\")]";
+
+impl DependencyArgs {
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        let name_it = || {
+            syn::Error::new(
+                first_span(&tokens),
+                format!(
+                    "name the dependency this fn calls, as a string first: {DEPENDENCY_USAGE}, or \
+                     #[filibuster::dependency(\"postgres\", operation = \"insert_order\")]"
+                ),
+            )
+        };
+        let mut iter = tokens.clone().into_iter();
+        let first = iter.next();
+        let dependency = match first {
+            Some(TokenTree::Literal(literal)) => match syn::parse2::<LitStr>(literal.into_token_stream()) {
+                Ok(lit) if !lit.value().trim().is_empty() => lit,
+                Ok(lit) => {
+                    return Err(syn::Error::new(lit.span(), "the dependency's name must not be empty"));
+                }
+                Err(_) => return Err(name_it()),
+            },
+            _ => return Err(name_it()),
+        };
+        let rest: TokenStream = match iter.next() {
+            None => TokenStream::new(),
+            Some(TokenTree::Punct(comma)) if comma.as_char() == ',' => iter.collect(),
+            Some(other) => {
+                return Err(syn::Error::new(other.span(), "expected `,` after the dependency's name"));
+            }
+        };
+        let mut operation = None;
+        let mut id = None;
+        syn::meta::parser(|meta| {
+            if meta.path.is_ident("operation") {
+                let value = string_value(&meta, "operation", "the operation, as reports name it")?;
+                set_once(&mut operation, value, &meta, "operation")
+            } else if meta.path.is_ident("id") {
+                let value = string_value(&meta, "id", "the callsite id of this fn's call")?;
+                set_once(&mut id, value, &meta, "id")
+            } else {
+                Err(unknown(
+                    &meta,
+                    "#[filibuster::dependency] takes the dependency's name, then `operation = \"...\"` and \
+                     `id = \"...\"`, both optional",
+                    DEPENDENCY_USAGE,
+                ))
+            }
+        })
+        .parse2(rest)?;
+        Ok(Self { dependency, operation, id })
+    }
+}
+
 const HANDLER_USAGE: &str = "#[filibuster::handler(service = \"users\")]";
 const CALL_USAGE: &str = "#[filibuster::call(id = \"bookings-fetch\")]";
 

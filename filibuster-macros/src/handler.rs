@@ -142,7 +142,7 @@ fn expand_handler(function: MaybeItemFn, args: &HandlerArgs) -> TokenStream {
 /// `tracing-attributes`). It carries the span of the declared type, so that
 /// "return type inferred to be `T` here" points at `-> T`; `impl Trait`,
 /// which cannot be named there, is erased to `_`.
-fn return_type_hint(output: &ReturnType, body_span: proc_macro2::Span) -> TokenStream {
+pub(crate) fn return_type_hint(output: &ReturnType, body_span: proc_macro2::Span) -> TokenStream {
     let (ty, span) = match output {
         ReturnType::Default => (quote!(()), body_span),
         ReturnType::Type(_, ty) => {

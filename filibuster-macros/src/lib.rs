@@ -1,18 +1,19 @@
 //! Attribute macros of [filibuster](https://docs.rs/filibuster): use them
 //! through the `filibuster` crate, as `#[filibuster::handler]`,
-//! `#[filibuster::call]` and `#[filibuster::test]`. The macros only mark code and embed compile-time
+//! `#[filibuster::call]`, `#[filibuster::dependency]` and `#[filibuster::test]`. The macros only mark code and embed compile-time
 //! callsite ids; everything they expand to calls into `filibuster-runtime`.
 //!
 //! One file per stage, as in thiserror's `impl/`: `args.rs` parses the
 //! attributes' arguments and the items they apply to, `macro_args.rs` the
 //! macro invocations whose `.send()`s `#[call]` rewrites, `callsite.rs`
-//! makes the compile-time callsite ids, and `handler.rs`, `call.rs` and
-//! `test.rs` expand each attribute; a misuse is the original item plus a
+//! makes the compile-time callsite ids, and `handler.rs`, `call.rs`,
+//! `dependency.rs` and `test.rs` expand each attribute; a misuse is the original item plus a
 //! `compile_error!` at the offending tokens.
 
 mod args;
 mod call;
 mod callsite;
+mod dependency;
 mod handler;
 mod macro_args;
 mod test;
@@ -41,6 +42,15 @@ pub fn call(args: TokenStream, item: TokenStream) -> TokenStream {
     let file = proc_macro::Span::call_site().local_file();
     let item = proc_macro2::TokenStream::from(item);
     or_error(call::expand(args.into(), item.clone(), file), item)
+}
+
+/// Makes an async fn returning `Result<T, E>` a dependency call, a fault
+/// site; see `filibuster::dependency`.
+#[proc_macro_attribute]
+pub fn dependency(args: TokenStream, item: TokenStream) -> TokenStream {
+    let file = proc_macro::Span::call_site().local_file();
+    let item = proc_macro2::TokenStream::from(item);
+    or_error(dependency::expand(args.into(), item.clone(), file), item)
 }
 
 /// The expansion, or on error the original item plus the error, so that one

@@ -6,7 +6,9 @@
 //!
 //! A client takes part through one trait, [`Call`], implemented in one
 //! module of its own: `reqwest_adapter/` for reqwest 0.13 and 0.12 (whose
-//! `Call` reqwest-middleware shares, with its own `perform`). [`drive`] is the one state machine.
+//! `Call` reqwest-middleware shares, with its own `perform`), and
+//! `dependency.rs` for any `async fn -> Result<T, E>` marked
+//! `#[filibuster::dependency]`. [`drive`] is the one state machine.
 
 use std::borrow::Cow;
 
@@ -18,8 +20,7 @@ use tracing::{Instrument as _, Span};
 use crate::callsite::{Callsite, SaidOnce};
 use crate::connection::Connection;
 use crate::context::{CallStart, RequestContext};
-use crate::decision::Decision;
-use crate::fault::ErrorKind;
+use crate::decision::{self, Decision};
 use crate::headers;
 use crate::outgoing::OutgoingHeaders;
 use crate::records::{
@@ -35,13 +36,18 @@ use crate::wire::md5_hex;
 /// callsite id into the execution index.
 #[derive(Debug)]
 pub(crate) struct CallKey {
-    /// The client library: `reqwest`.
+    /// The client library: `reqwest`; a dependency's crate (`sqlx`).
     pub(crate) module: &'static str,
-    /// The operation: an HTTP method, upper case.
+    /// The operation: an HTTP method, upper case; a dependency call's
+    /// operation (`insert_order`).
     pub(crate) method: Cow<'static, str>,
     /// What the call reaches, without host or port (the path and query of
-    /// a URL), so that indices survive a change of ports.
-    pub(crate) target: String,
+    /// a URL), so that indices survive a change of ports; a dependency's
+    /// name (`postgres`).
+    pub(crate) target: Cow<'static, str>,
+    /// A dependency call's dependency and the faults its error type can
+    /// take, sent in the record's metadata.
+    pub(crate) dependency: Option<(&'static str, &'static [&'static str])>,
     /// The call's own timeout, in seconds, when it sets one (the client's,
     /// which a request does not show, is the callsite's).
     pub(crate) timeout: Option<f64>,
@@ -65,11 +71,15 @@ pub(crate) trait Call: Sized {
     /// What an injected fault is made from once the call is not made (for
     /// an HTTP call, its URL).
     type FaultContext: Clone;
+    /// A fault the call can be failed with, as its client names it (a
+    /// reqwest `ErrorKind`; a dependency's genuine error itself).
+    type Fault;
 
     /// The call's identity ([`CallKey`]).
     fn key(&self) -> CallKey;
-    /// The headers the call sends, where the `X-Filibuster-*` ones go.
-    fn headers_mut(&mut self) -> &mut HeaderMap;
+    /// The headers the call sends, where the `X-Filibuster-*` ones go;
+    /// `None` for a call that sends none (a dependency call).
+    fn headers_mut(&mut self) -> Option<&mut HeaderMap>;
     /// The call's client span, its context propagated in its headers.
     fn client_span(&mut self, callsite: &'static Callsite) -> Span;
     /// Records how the call ended on its client span.
@@ -78,10 +88,19 @@ pub(crate) trait Call: Sized {
     fn fault_context(&self) -> &Self::FaultContext;
     /// Performs the call.
     fn perform(self) -> impl Future<Output = Result<Self::Response, Self::Error>>;
-    /// The genuine answer of a call that answered `status`.
-    fn respond(context: &Self::FaultContext, status: StatusCode) -> Self::Response;
-    /// The genuine error of a call that failed as `kind`.
-    fn fail(context: &Self::FaultContext, kind: ErrorKind) -> impl Future<Output = Self::Error>;
+    /// The fault the server's `exception` stands for on this call; `None`
+    /// for one it cannot take.
+    fn fault(exception: &Exception) -> Option<Self::Fault>;
+    /// The names of the exceptions [`Call::fault`] knows, for the error
+    /// that names an unknown one.
+    fn fault_names() -> Vec<&'static str>;
+    /// The fault of the call's own timeout firing, under a latency fault.
+    fn timeout_fault() -> Option<Self::Fault>;
+    /// The genuine answer of a call that answered `status`; `None` for a
+    /// call that answers no status (a dependency call).
+    fn respond(context: &Self::FaultContext, status: StatusCode) -> Option<Self::Response>;
+    /// The genuine error of a call that failed with `fault`.
+    fn fail(context: &Self::FaultContext, fault: Self::Fault) -> impl Future<Output = Self::Error>;
     /// How a successful call ended: the response handed back (intact) and
     /// what `invocation_complete` reports of it.
     fn observe(
@@ -89,7 +108,7 @@ pub(crate) trait Call: Sized {
         span: &Span,
     ) -> impl Future<Output = (Result<Self::Response, Self::Error>, Outcome)>;
     /// The exception a failed call reports (`reqwest.timeout`, ...).
-    fn exception_name(error: &Self::Error) -> &'static str;
+    fn exception_name(error: &Self::Error) -> Cow<'static, str>;
 }
 
 /// One call, from `callsite`: instrumented when the instrumentation is on
@@ -152,12 +171,20 @@ pub(crate) fn drive<C: Call>(
                     source_service_name: Cow::Borrowed(service),
                     module: Cow::Borrowed(key.module),
                     method: key.method,
-                    args: vec![key.target],
+                    args: vec![key.target.into_owned()],
                     kwargs: Map::new(),
                     callsite_file: Cow::Borrowed(callsite.file),
                     callsite_line: Value::String(line(callsite.line)),
                     full_traceback: Cow::Borrowed(callsite.id),
-                    metadata: InvocationMetadata { timeout, ssl: key.tls.then_some(true), other: Map::new() },
+                    metadata: InvocationMetadata {
+                        timeout,
+                        ssl: key.tls.then_some(true),
+                        dependency: key.dependency.map(|(name, _)| Cow::Borrowed(name)),
+                        faults: key
+                            .dependency
+                            .map(|(_, faults)| faults.iter().map(|&name| Cow::Borrowed(name)).collect()),
+                        other: Map::new(),
+                    },
                     vclock,
                     origin_vclock,
                     execution_index,
@@ -167,13 +194,16 @@ pub(crate) fn drive<C: Call>(
                 // clock and index rather than copies, and the rest is freed now.
                 let Invocation { vclock, execution_index, .. } = invocation;
                 // What the answer decides, taken now: the answer is not kept.
-                (answer.map(|answer| (answer.generated_id, Decision::of(answer))), vclock, execution_index)
+                let decision = |answer: crate::records::CreateResponse| {
+                    (answer.generated_id, Decision::of(answer, C::fault))
+                };
+                (answer.map(decision), vclock, execution_index)
             };
             let Some((generated_id, decision)) = answer else {
                 // No server to ask: the call goes ahead un-faulted, still carrying
                 // the request chain's id.
-                if let Some(request_id) = request_id {
-                    call.headers_mut().insert(headers::name::REQUEST_ID, request_id);
+                if let (Some(request_id), Some(headers)) = (request_id, call.headers_mut()) {
+                    headers.insert(headers::name::REQUEST_ID, request_id);
                 }
                 break 'call in_span(call.perform(), span).await;
             };
@@ -198,19 +228,29 @@ pub(crate) fn drive<C: Call>(
                 request_id: request_id.as_ref(),
             };
             let (result, outcome): (Result<C::Response, C::Error>, Outcome) = match decision {
-                Decision::Status(status) => {
-                    let value = ReturnValue::response(status.as_u16(), md5_hex(""));
-                    (Ok(C::respond(call.fault_context(), status)), Ok(value))
+                Decision::Status(status) => match C::respond(call.fault_context(), status) {
+                    Some(response) => (Ok(response), Ok(ReturnValue::response(status.as_u16(), md5_hex("")))),
+                    // A fault the call cannot take: said, and the call goes ahead.
+                    None => {
+                        decision::status_on_a_call_without_one(call.key().module, status);
+                        proceed(call, &headers, span).await
+                    }
+                },
+                Decision::Unknown(name) => {
+                    decision::unknown_exception(call.key().module, &name, &C::fault_names());
+                    proceed(call, &headers, span).await
                 }
-                Decision::Fail(kind, exception) => {
-                    (Err(C::fail(call.fault_context(), kind).await), Err(exception))
+                Decision::Fail(fault, exception) => {
+                    (Err(C::fail(call.fault_context(), fault).await), Err(exception))
                 }
-                Decision::DelayThenFail(kind, exception, sleep) => {
+                Decision::DelayThenFail(fault, exception, sleep) => {
                     let context = call.fault_context().clone();
-                    headers.set(call.headers_mut(), Some(sleep));
+                    if let Some(carrier) = call.headers_mut() {
+                        headers.set(carrier, Some(sleep));
+                    }
                     match in_span(call.perform(), span).await {
                         Err(error) => observe_error::<C>(error),
-                        Ok(_) => (Err(C::fail(&context, kind).await), Err(exception)),
+                        Ok(_) => (Err(C::fail(&context, fault).await), Err(exception)),
                     }
                 }
                 Decision::DelayThenProceed(_) | Decision::Hang => {
@@ -224,20 +264,16 @@ pub(crate) fn drive<C: Call>(
                     // included, run over the wait; a callee that does not
                     // honour it is waited for here.
                     let sleep = delay.unwrap_or(crate::headers::MAX_FORCED_SLEEP);
-                    headers.set(call.headers_mut(), Some(sleep.as_secs_f64()));
+                    if let Some(carrier) = call.headers_mut() {
+                        headers.set(carrier, Some(sleep.as_secs_f64()));
+                    }
                     // Boxed: timers are large, and latency faults are rare.
                     match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
                         Ok(response) => C::observe(response, span).await,
                         Err(error) => observe_error::<C>(error),
                     }
                 }
-                Decision::Proceed => {
-                    headers.set(call.headers_mut(), None);
-                    match in_span(call.perform(), span).await {
-                        Ok(response) => C::observe(response, span).await,
-                        Err(error) => observe_error::<C>(error),
-                    }
-                }
+                Decision::Proceed => proceed(call, &headers, span).await,
             };
             let (return_value, exception) = match outcome {
                 Ok(value) => (Some(value), None),
@@ -260,6 +296,21 @@ pub(crate) fn drive<C: Call>(
             C::end_client_span(span, result.as_ref());
         }
         result
+    }
+}
+
+/// The call made as it is, with the `X-Filibuster-*` headers, and observed.
+async fn proceed<C: Call>(
+    mut call: C,
+    headers: &OutgoingHeaders<'_>,
+    span: &Span,
+) -> (Result<C::Response, C::Error>, Outcome) {
+    if let Some(carrier) = call.headers_mut() {
+        headers.set(carrier, None);
+    }
+    match in_span(call.perform(), span).await {
+        Ok(response) => C::observe(response, span).await,
+        Err(error) => observe_error::<C>(error),
     }
 }
 
@@ -287,12 +338,16 @@ async fn slow<C: Call>(
         }
         answer
     };
-    let Some(timeout) = timeout.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok()) else {
+    let timeout = timeout.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok());
+    let (Some(timeout), Some(_)) = (timeout, C::timeout_fault()) else {
         return answer.await;
     };
     match tokio::time::timeout(timeout, answer).await {
         Ok(answer) => answer,
-        Err(_elapsed) => Err(C::fail(&context, ErrorKind::Timeout).await),
+        Err(_elapsed) => match C::timeout_fault() {
+            Some(fault) => Err(C::fail(&context, fault).await),
+            None => unreachable!("checked above"),
+        },
     }
 }
 
@@ -335,7 +390,7 @@ impl Drop for Unfinished {
 
 /// A failed call, handed back as it is, and the exception it reports.
 fn observe_error<C: Call>(error: C::Error) -> (Result<C::Response, C::Error>, Outcome) {
-    let exception = Exception { name: C::exception_name(&error).to_owned(), metadata: Map::new() };
+    let exception = Exception { name: C::exception_name(&error).into_owned(), metadata: Map::new() };
     (Err(error), Err(exception))
 }
 
@@ -370,7 +425,7 @@ fn outside_request(callsite: &'static Callsite) {
         function = callsite.function,
         file = callsite.file,
         line = callsite.line,
-        "the `.send()` of `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
+        "the instrumented call in `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
          uninstrumented and no fault is injected there: put `#[filibuster::handler]` on the handler that \
          calls it (or a `filibuster::ServiceLayer` on its router), and in a task it spawns, carry the \
          request's context with `tokio::spawn(filibuster::in_current_request(async move {{ .. }}))` \

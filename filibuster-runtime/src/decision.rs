@@ -1,21 +1,21 @@
 //! What the server's answer to `create` decides for one call: proceed,
-//! fail with an error, answer a status, or wait first. Client-agnostic
-//! apart from the fault kinds and the status, which the adapters turn into
-//! their clients' genuine values.
+//! fail with an error, answer a status, or wait first. Client-agnostic:
+//! each adapter says which exceptions its calls can be failed with (its
+//! `Call::Fault`, a reqwest `ErrorKind` or a dependency's own error), and
+//! turns them and the status into its client's genuine values.
 
 use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::fault::ErrorKind;
 use crate::records::{CreateResponse, Exception, latency_fault_name, status_fault_name};
 
-/// What the server decided for one call.
-pub(crate) enum Decision {
+/// What the server decided for one call, whose faults are `F`s.
+pub(crate) enum Decision<F> {
     Proceed,
-    Fail(ErrorKind, Exception),
+    Fail(F, Exception),
     /// Perform the call with a forced sleep downstream, then fail.
-    DelayThenFail(ErrorKind, Exception, f64),
+    DelayThenFail(F, Exception, f64),
     Status(http::StatusCode),
     /// Perform the call, its answer coming this long after it was sent, its
     /// own timeout firing meanwhile (a latency fault:
@@ -25,33 +25,36 @@ pub(crate) enum Decision {
     /// Perform the call, its answer never coming; its own timeout, or its
     /// caller's, ends it (a hang fault: failure metadata `{"hang": true}`).
     Hang,
+    /// The server asked for an exception this call cannot be failed with
+    /// (named here): it goes ahead un-faulted, said loudly by the caller
+    /// ([`unknown_exception`]), rather than failing with another fault.
+    Unknown(String),
 }
 
-impl Decision {
-    pub(crate) fn of(answer: CreateResponse) -> Self {
+impl<F> Decision<F> {
+    /// What `answer` decides, `fault` naming the fault an exception stands
+    /// for on this call (`None`: one it cannot take).
+    pub(crate) fn of(answer: CreateResponse, fault: impl FnOnce(&Exception) -> Option<F>) -> Self {
         if let Some(exception) = answer.forced_exception {
-            let Some(kind) = ErrorKind::from_name(&exception.name) else {
-                unknown_exception(&exception.name);
-                return Decision::Proceed;
+            let Some(fault) = fault(&exception) else {
+                return Decision::Unknown(exception.name);
             };
             if !exception.after_the_callee() {
-                return Decision::Fail(kind, exception);
+                return Decision::Fail(fault, exception);
             }
             let sleep = exception.metadata.get("sleep").and_then(json_number).unwrap_or(0.0);
-            return Decision::DelayThenFail(kind, exception, sleep_seconds(sleep));
+            return Decision::DelayThenFail(fault, exception, sleep_seconds(sleep));
         }
-        let status = answer.failure_metadata.as_ref().and_then(|f| f.return_value.as_ref());
-        if let Some(value) = status {
-            match value
-                .status_code
-                .trim()
-                .parse::<u16>()
-                .ok()
-                .and_then(|c| http::StatusCode::from_u16(c).ok())
-            {
+        let status = answer
+            .failure_metadata
+            .as_ref()
+            .and_then(|f| f.return_value.as_ref())
+            .and_then(|value| value.status_code.as_ref());
+        if let Some(status_code) = status {
+            match status_code.trim().parse::<u16>().ok().and_then(|c| http::StatusCode::from_u16(c).ok()) {
                 Some(status) => return Decision::Status(status),
                 None => {
-                    tracing::warn!(status = %value.status_code, "ignoring a failure with an invalid status code")
+                    tracing::warn!(status = %status_code, "ignoring a failure with an invalid status code")
                 }
             }
         }
@@ -84,7 +87,7 @@ impl Decision {
     /// proceed as usual.
     pub(crate) fn fault_name(&self) -> Option<Cow<'static, str>> {
         match self {
-            Decision::Proceed => None,
+            Decision::Proceed | Decision::Unknown(_) => None,
             Decision::Fail(_, exception) | Decision::DelayThenFail(_, exception, _) => {
                 Some(Cow::Owned(exception.fault_name()))
             }
@@ -95,20 +98,33 @@ impl Decision {
     }
 }
 
-/// The server asked for an exception no reqwest call can be failed with:
-/// the call goes ahead un-faulted rather than with another fault, said
-/// loudly. (This project's explorer never asks for one: it refuses such a
-/// fault model or counterexample; another server might.)
+/// The server asked for an exception no call of `module` can be failed
+/// with (`known` are the names it can): the call goes ahead un-faulted
+/// rather than with another fault, said loudly. (This project's explorer
+/// never asks for one: it refuses such a fault model or counterexample;
+/// another server might.)
 #[cold]
-fn unknown_exception(name: &str) {
-    let known: Vec<&str> = crate::fault::REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name).collect();
+pub(crate) fn unknown_exception(module: &str, name: &str, known: &[&str]) {
     // Bounded: the name comes from the server.
     let shown: String = name.chars().take(200).collect();
     tracing::error!(
         exception = ?shown,
-        "the server asked for an exception no reqwest call can be failed with, so none is injected \
+        module,
+        "the server asked for an exception no {module} call can be failed with, so none is injected \
          and the call goes ahead: the known names are {}",
         known.join(", ")
+    );
+}
+
+/// The server asked for a status on a call that answers no status (a
+/// dependency call): it goes ahead un-faulted, said loudly.
+#[cold]
+pub(crate) fn status_on_a_call_without_one(module: &str, status: http::StatusCode) {
+    tracing::error!(
+        module,
+        status = status.as_u16(),
+        "the server asked for a status on a {module} call, which answers no status, so none is injected \
+         and the call goes ahead: fault a dependency call with one of the faults its error type names"
     );
 }
 
@@ -135,6 +151,7 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
+    use crate::fault::ErrorKind;
     use crate::headers;
     use crate::outgoing::format_seconds;
     use crate::records::ReturnValue;
@@ -154,10 +171,15 @@ mod tests {
 
     /// The forced sleep a decision sends downstream, as the header's text.
     fn sleep_header(answer: &CreateResponse) -> Option<String> {
-        match Decision::of(answer.clone()) {
+        match reqwest_decision(answer.clone()) {
             Decision::DelayThenFail(_, _, sleep) => Some(format_seconds(sleep)),
             _ => None,
         }
+    }
+
+    /// What `answer` decides for a reqwest call.
+    fn reqwest_decision(answer: CreateResponse) -> Decision<ErrorKind> {
+        Decision::of(answer, |exception| ErrorKind::from_name(&exception.name))
     }
 
     /// What the receiving handler makes of a forced-sleep header.
@@ -198,7 +220,7 @@ mod tests {
                 forced_exception: Some(Exception { name: name.into(), metadata: Map::new() }),
                 ..CreateResponse::default()
             };
-            assert!(matches!(Decision::of(answer), Decision::Proceed), "{name}");
+            assert!(matches!(reqwest_decision(answer), Decision::Unknown(ref n) if n == name), "{name}");
         }
         let answer = CreateResponse {
             generated_id: 1,
@@ -208,7 +230,7 @@ mod tests {
             }),
             ..CreateResponse::default()
         };
-        assert!(matches!(Decision::of(answer), Decision::Fail(ErrorKind::Timeout, _)));
+        assert!(matches!(reqwest_decision(answer), Decision::Fail(ErrorKind::Timeout, _)));
     }
 
     #[test]
@@ -280,12 +302,12 @@ mod tests {
             let status_only = CreateResponse {
                 generated_id: 0,
                 failure_metadata: Some(crate::records::FailureMetadata {
-                    return_value: Some(ReturnValue { class: None, status_code: status.clone().into(), text: None }),
+                    return_value: Some(ReturnValue { class: None, status_code: Some(status.clone().into()), text: None }),
                     other: Map::new(),
                 }),
                 ..CreateResponse::default()
             };
-            match Decision::of(status_only) {
+            match reqwest_decision(status_only) {
                 Decision::Status(code) => prop_assert_eq!(code.as_u16(), status.trim().parse::<u16>().unwrap()),
                 Decision::Proceed => prop_assert!(status.trim().parse::<u16>().ok().and_then(|c| http::StatusCode::from_u16(c).ok()).is_none()),
                 _ => prop_assert!(false, "a status became an exception"),

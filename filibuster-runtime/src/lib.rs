@@ -11,7 +11,9 @@
 //! the `Call` trait and the one state machine `drive`); each client is an
 //! adapter implementing `Call` in a module of its own (`reqwest_adapter/`
 //! for reqwest, 0.13 and with the `reqwest-0_12` feature 0.12, one source
-//! compiled against each; `middleware.rs` for reqwest-middleware).
+//! compiled against each; `middleware.rs` for reqwest-middleware;
+//! `dependency.rs` for `#[filibuster::dependency]` fns, whose error types
+//! say their faults through [`InjectFault`]).
 //!
 //! The server, the explorer and the reports, which only tests link, are the
 //! `filibuster-explorer` crate. Users depend on the `filibuster` crate,
@@ -26,6 +28,7 @@ pub mod capture;
 mod connection;
 mod context;
 mod decision;
+mod dependency;
 mod execution_index;
 pub mod fault;
 mod handler;
@@ -54,7 +57,9 @@ pub use callsite::{Callsite, call_hash, normalized_target};
 pub use capture::Capture;
 pub use connection::{Connection, DEFAULT_URL, ENV_TOKEN, ENV_URL};
 pub use context::{RequestContext, in_current_request};
+pub use dependency::{DependencyResult, dependency};
 pub use execution_index::{ExecutionIndex, InvocationCounters, Step};
+pub use fault::InjectFault;
 pub use handler::{Incoming, run_handler, run_handler_from_env};
 pub use send::{Instrumentable, send};
 pub use service_layer::{ENV_SERVICE_NAME, ServiceLayer};

@@ -58,6 +58,16 @@ pub struct InvocationMetadata {
     /// Whether the call uses TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
+    /// The dependency a dependency call reaches (`"postgres"`), as
+    /// `#[filibuster::dependency]` names it: its target, as the service
+    /// called is an HTTP call's (this project's addition to the protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<Cow<'static, str>>,
+    /// The faults a dependency call's error type can take
+    /// (`"sqlx.PoolTimedOut"`, ...), which the default fault model tries on
+    /// it (this project's addition to the protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Vec<Cow<'static, str>>>,
     /// Anything else a client sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -120,7 +130,11 @@ impl FailureMetadata {
     /// A status-code failure: the call answers `status`, with an empty body.
     pub fn status(status: u16) -> Self {
         Self {
-            return_value: Some(ReturnValue { class: None, status_code: status_text(status), text: None }),
+            return_value: Some(ReturnValue {
+                class: None,
+                status_code: Some(status_text(status)),
+                text: None,
+            }),
             other: Map::new(),
         }
     }
@@ -159,7 +173,8 @@ impl FailureMetadata {
     /// `latency 100 ms`, `hang`, or `failure` for another failure.
     pub fn fault_name(&self) -> String {
         match (&self.return_value, self.latency_ms()) {
-            (Some(value), _) => status_fault_name(value.status_code.trim()),
+            (Some(ReturnValue { status_code: Some(status), .. }), _) => status_fault_name(status.trim()),
+            (Some(value), _) => format!("returns {}", value.outcome()),
             // As the runtime decides it: a hang before a latency.
             (None, _) if self.is_hang() => HANG_FAULT_NAME.to_owned(),
             (None, Some(ms)) => latency_fault_name(compact(ms)),
@@ -193,9 +208,11 @@ pub struct ReturnValue {
     /// `"Response"` in reports of completed calls.
     #[serde(rename = "__class__", default, skip_serializing_if = "Option::is_none")]
     pub class: Option<Cow<'static, str>>,
-    /// The status code, as a decimal string (a number is accepted too).
-    #[serde(deserialize_with = "owned_string_or_number")]
-    pub status_code: Cow<'static, str>,
+    /// The status code, as a decimal string (a number is accepted too);
+    /// `None` for what is no HTTP response (the `Ok` of a dependency call,
+    /// the reference's gRPC replies).
+    #[serde(default, deserialize_with = "owned_string_or_number", skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<Cow<'static, str>>,
     /// md5 hex of the body (completed calls), or the body to return (faults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -204,7 +221,27 @@ pub struct ReturnValue {
 impl ReturnValue {
     /// The return value of a response with `status` and a body of md5 `text`.
     pub fn response(status: u16, text: String) -> Self {
-        Self { class: Some(Cow::Borrowed("Response")), status_code: status_text(status), text: Some(text) }
+        Self {
+            class: Some(Cow::Borrowed("Response")),
+            status_code: Some(status_text(status)),
+            text: Some(text),
+        }
+    }
+
+    /// The return value of a dependency call that answered `Ok`:
+    /// `{"__class__": "Ok"}`.
+    pub fn ok() -> Self {
+        Self { class: Some(Cow::Borrowed("Ok")), status_code: None, text: None }
+    }
+
+    /// What the call answered, as reports give it: its status code, else
+    /// its class (`Ok`).
+    pub fn outcome(&self) -> String {
+        match (&self.status_code, &self.class) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(class)) => class.to_string(),
+            (None, None) => "returned".to_owned(),
+        }
     }
 }
 
@@ -254,18 +291,18 @@ impl CreateResponse {
                 let mut map = object(v, "struct ReturnValue")?;
                 let class = optional(map.remove("__class__"), |v| string(v, "a string"))?.map(Cow::Owned);
                 let status_code = match map.remove("status_code") {
-                    Some(Value::String(s)) => s,
-                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::String(s)) => Some(s),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    None | Some(Value::Null) => None,
                     Some(other) => {
                         return Err(serde::de::Error::custom(format!(
                             "expected a string or a number, found {}",
                             compact(&other)
                         )));
                     }
-                    None => return Err(missing("status_code")),
                 };
                 let text = optional(map.remove("text"), |v| string(v, "a string"))?;
-                Ok(ReturnValue { class, status_code: Cow::Owned(status_code), text })
+                Ok(ReturnValue { class, status_code: status_code.map(Cow::Owned), text })
             })?;
             Ok(FailureMetadata { return_value, other })
         })?;
@@ -419,8 +456,15 @@ fn status_text(status: u16) -> Cow<'static, str> {
 
 fn owned_string_or_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<Cow<'static, str>, D::Error> {
-    string_or_number(deserializer).map(Cow::Owned)
+) -> Result<Option<Cow<'static, str>>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(Cow::Owned(s))),
+        Value::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
+        other => {
+            Err(serde::de::Error::custom(format!("expected a string or a number, found {}", compact(&other))))
+        }
+    }
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -494,6 +538,9 @@ mod tests {
             r#"{"generated_id": 4, "failure_metadata": {"return_value": {"status_code": 404, "text": "no", "__class__": "Response"}, "k": {"v": 1}}}"#,
             r#"{"generated_id": 4, "failure_metadata": {"return_value": null, "other": 1}}"#,
             r#"{"generated_id": 4, "failure_metadata": {}}"#,
+            // What is no HTTP response has no status.
+            r#"{"generated_id": 5, "failure_metadata": {"return_value": {}}}"#,
+            r#"{"generated_id": 6, "failure_metadata": {"return_value": {"__class__": "Ok", "status_code": null}}}"#,
         ];
         for answer in answers {
             let derived: CreateResponse = serde_json::from_str(answer).unwrap();
@@ -509,7 +556,6 @@ mod tests {
             r#"{"generated_id": 1, "execution_index": 5}"#,
             r#"{"generated_id": 1, "forced_exception": {}}"#,
             r#"{"generated_id": 1, "forced_exception": {"name": "x", "metadata": null}}"#,
-            r#"{"generated_id": 1, "failure_metadata": {"return_value": {}}}"#,
             r#"{"generated_id": 1, "failure_metadata": {"return_value": {"status_code": true}}}"#,
             r#"{"generated_id": 1, "failure_metadata": []}"#,
         ];

@@ -570,6 +570,49 @@ pub(crate) fn client_response_body(span: &Span, headers: &HeaderMap, body: &[u8]
     }
 }
 
+/// The target of the spans of dependency calls (`#[filibuster::dependency]`).
+pub const DEPENDENCY_TARGET: &str = "filibuster::dependency";
+/// The `tracing` name of the client span of a dependency call (its
+/// OpenTelemetry name, `<operation> <dependency>`, is its field
+/// `otel.name`).
+pub const DEPENDENCY_SPAN: &str = "dependency.client";
+
+/// Whether a subscriber wants the spans of dependency calls.
+pub(crate) fn dependency_wanted() -> bool {
+    tracing::enabled!(target: DEPENDENCY_TARGET, Level::INFO)
+}
+
+/// The client span of a dependency call from `callsite`: `operation` on
+/// `dependency`, after OpenTelemetry's database conventions (`db.system`,
+/// `db.operation.name`).
+pub(crate) fn dependency(dependency: &str, operation: &str, callsite: &'static Callsite) -> Span {
+    tracing::info_span!(
+        target: DEPENDENCY_TARGET,
+        DEPENDENCY_SPAN,
+        otel.name = %format_args!("{operation} {dependency}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        db.system = dependency,
+        db.operation.name = operation,
+        error.type = tracing::field::Empty,
+        filibuster.execution_index = tracing::field::Empty,
+        filibuster.callsite.id = callsite.id,
+        filibuster.callsite.file = callsite.file,
+        filibuster.callsite.line = callsite.line,
+        filibuster.callsite.fn = callsite.function,
+        filibuster.fault = tracing::field::Empty,
+    )
+}
+
+/// Records how a dependency call ended: its error's fault name as its
+/// `error.type` (`_OTHER` for another error), or nothing for `Ok`.
+pub(crate) fn dependency_end(span: &Span, error_type: Option<&str>) {
+    if let Some(error_type) = error_type {
+        span.record("error.type", error_type);
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// Notes on a call's span the fault injected into it: the field
 /// `filibuster.fault`, and an event [`FAULT_EVENT`] with the same field.
 pub(crate) fn fault(span: &Span, fault: &str) {

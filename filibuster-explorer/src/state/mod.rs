@@ -5,7 +5,7 @@ mod intake;
 mod known_calls;
 mod schedule;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use std::sync::{Arc, OnceLock};
 
@@ -100,7 +100,7 @@ pub(crate) struct State {
     panics: Vec<HandlerPanic>,
     /// The exceptions, by client, that were to be planned or injected but
     /// that the client's calls cannot be failed with (a few kept).
-    unknown_faults: BTreeSet<(String, String)>,
+    unknown_faults: BTreeMap<(String, String), Vec<String>>,
 }
 
 /// What one turn of the exploration did with the execution it took.
@@ -135,7 +135,7 @@ impl State {
             replaying: false,
             panics: Vec::new(),
             unmarked: BTreeMap::new(),
-            unknown_faults: BTreeSet::new(),
+            unknown_faults: BTreeMap::new(),
         }
     }
 
@@ -332,15 +332,21 @@ impl State {
 
     /// `PUT /filibuster/create`.
     pub(crate) fn create(&mut self, invocation: Invocation) -> CreateResponse {
+        // A dependency call's target is known from its record: remembered as
+        // a service's is when it reports `request_received`, for replays.
+        if let Some(dependency) = &invocation.metadata.dependency {
+            let max = self.intake.limits().known_calls;
+            self.calls.note_target(&invocation.execution_index, dependency.to_string(), max);
+        }
         let ordinal = self.log.len() as u64;
         let generated_id = self.epoch * ID_STRIDE + ordinal;
         let execution_index = invocation.execution_index.clone();
         let planned = match self.fault_by_index.get(&execution_index).copied() {
             Some(i) => match &self.faults[i].forced_exception {
-                Some(e) if !client_can_fail(&invocation.module, e) => {
+                Some(e) if !client_can_fail(&invocation, e) => {
                     // Not injected, nor met: a replay says so.
                     let name = e.name.clone();
-                    self.note_unknown(&invocation.module, name);
+                    self.note_unknown(&invocation, name);
                     None
                 }
                 _ => {
@@ -536,7 +542,7 @@ impl State {
                 args: entry.invocation.args.clone(),
             };
             match proposal {
-                ProposedFault::Exception(e) if !client_can_fail(&entry.invocation.module, &e) => {
+                ProposedFault::Exception(e) if !client_can_fail(&entry.invocation, &e) => {
                     unknown.push(e.name);
                     continue;
                 }
@@ -550,9 +556,9 @@ impl State {
             self.schedule.push(Scheduled { prefix: prefix.clone(), faults, key });
         }
         if !unknown.is_empty() {
-            let module = self.log[index].invocation.module.to_string();
+            let invocation = self.log[index].invocation.clone();
             for name in unknown {
-                self.note_unknown(&module, name);
+                self.note_unknown(&invocation, name);
             }
         }
     }
@@ -597,14 +603,16 @@ impl State {
 
     /// Notes an exception the calls of client `module` cannot be failed
     /// with, for the explorer to refuse the run.
-    fn note_unknown(&mut self, module: &str, name: String) {
+    fn note_unknown(&mut self, invocation: &Invocation, name: String) {
         if self.unknown_faults.len() < 16 {
-            self.unknown_faults.insert((module.to_owned(), name));
+            let known = known_faults(invocation).unwrap_or_default();
+            self.unknown_faults.insert((invocation.module.to_string(), name), known);
         }
     }
 
-    /// The exceptions, by client, refused so far: (client, name).
-    pub(crate) fn unknown_faults(&self) -> impl Iterator<Item = &(String, String)> {
+    /// The exceptions, by client, refused so far: (client, name), and the
+    /// names that client's calls can be failed with.
+    pub(crate) fn unknown_faults(&self) -> impl Iterator<Item = (&(String, String), &Vec<String>)> {
         self.unknown_faults.iter()
     }
 
@@ -621,7 +629,7 @@ impl State {
             execution_index: entry.invocation.execution_index.clone(),
             fault: entry.injected.as_ref().map(PlannedFault::name),
             outcome: match (&entry.return_value, &entry.exception) {
-                (Some(value), _) => Some(value.status_code.to_string()),
+                (Some(value), _) => Some(value.outcome()),
                 (None, Some(exception)) => Some(exception.name.clone()),
                 (None, None) => None,
             },
@@ -651,11 +659,13 @@ impl State {
         self.calls.learn_sites(sites);
     }
 
-    /// The service the call at `entry` reached, or would have reached.
+    /// The service the call at `entry` reached, or would have reached; a
+    /// dependency call's dependency.
     pub(crate) fn target_of(&self, entry: &LogEntry) -> Option<String> {
         entry
             .target_service_name
             .clone()
+            .or_else(|| entry.invocation.metadata.dependency.as_ref().map(|name| name.to_string()))
             .or_else(|| self.calls.target(&entry.invocation.execution_index).cloned())
     }
 
@@ -719,11 +729,35 @@ impl State {
     }
 }
 
-/// Whether the calls of client `module` can be failed with `exception`:
-/// any client this runtime does not instrument is trusted to know its own.
-fn client_can_fail(module: &str, exception: &Exception) -> bool {
-    filibuster_runtime::fault::known_exceptions(module)
-        .is_none_or(|mut known| known.any(|name| name == exception.name))
+/// Whether the call of `invocation` can be failed with `exception`: a
+/// dependency call with the faults its error type declared, a reqwest call
+/// with reqwest's; any client this runtime does not instrument is trusted
+/// to know its own.
+fn client_can_fail(invocation: &Invocation, exception: &Exception) -> bool {
+    match &invocation.metadata.faults {
+        Some(faults) => faults.iter().any(|name| *name == exception.name),
+        None => filibuster_runtime::fault::known_exceptions(&invocation.module)
+            .is_none_or(|mut known| known.any(|name| name == exception.name)),
+    }
+}
+
+/// The exceptions the call of `invocation` can be failed with, when they
+/// are known.
+fn known_faults(invocation: &Invocation) -> Option<Vec<String>> {
+    match &invocation.metadata.faults {
+        Some(faults) => Some(faults.iter().map(|name| name.to_string()).collect()),
+        None => filibuster_runtime::fault::known_exceptions(&invocation.module)
+            .map(|known| known.map(str::to_owned).collect()),
+    }
+}
+
+/// The path of the call of `invocation`: its first argument; none for a
+/// dependency call, whose only argument is its target, the dependency.
+pub(crate) fn path_of(invocation: &Invocation) -> String {
+    match invocation.metadata.dependency {
+        Some(_) => String::new(),
+        None => invocation.args.first().cloned().unwrap_or_default(),
+    }
 }
 
 /// Where the call of `invocation` comes from and goes to.
@@ -736,7 +770,7 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallNa
         source: invocation.source_service_name.to_string(),
         target,
         method: invocation.method.to_string(),
-        path: invocation.args.first().cloned().unwrap_or_default(),
+        path: path_of(invocation),
         callsite: format!("{}:{}", invocation.callsite_file, line),
         function: filibuster_runtime::__explorer::function_of(&invocation.full_traceback).map(str::to_owned),
     }

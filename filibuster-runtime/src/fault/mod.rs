@@ -1,7 +1,9 @@
 //! Faults, and the genuine values they become: each client's module makes
 //! the values of its own crate (`reqwest`: a real `reqwest::Error` with
 //! `is_connect()` or `is_timeout()`, a real `reqwest::Response` with the
-//! injected status).
+//! injected status); a dependency call's error type says its own through
+//! [`InjectFault`] (`std::io::Error` here, [`sqlx`] and [`redis`] behind
+//! their features).
 //!
 //! Errors are made ahead of time, off the calls' path: a small pool per
 //! kind, refilled in the background by concurrent attempts, so that an
@@ -13,7 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
 
+mod dependency;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "sqlx")]
+pub mod sqlx;
+
 pub use crate::reqwest_adapter::v0_13::{error, error_kind, response};
+pub use dependency::{InjectFault, io_faults};
 
 /// The genuine values of reqwest 0.12 that faults become on its calls
 /// (feature `reqwest-0_12`): as [`error`], [`error_kind`] and [`response`]

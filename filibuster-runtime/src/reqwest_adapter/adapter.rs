@@ -102,19 +102,21 @@ where
     type Response = Response;
     type Error = E;
     type FaultContext = Url;
+    type Fault = ErrorKind;
 
     fn key(&self) -> CallKey {
         CallKey {
             module: MODULE,
             method: method_name(self.request.method()),
-            target: normalized_target(self.request.url()),
+            target: Cow::Owned(normalized_target(self.request.url())),
+            dependency: None,
             timeout: self.request.timeout().map(Duration::as_secs_f64),
             tls: self.request.url().scheme() == "https",
         }
     }
 
-    fn headers_mut(&mut self) -> &mut HeaderMap {
-        self.request.headers_mut()
+    fn headers_mut(&mut self) -> Option<&mut HeaderMap> {
+        Some(self.request.headers_mut())
     }
 
     fn client_span(&mut self, callsite: &'static Callsite) -> Span {
@@ -135,8 +137,20 @@ where
         (self.execute)(self.request)
     }
 
-    fn respond(url: &Url, status: StatusCode) -> Response {
-        response(status, url, Vec::new())
+    fn fault(exception: &Exception) -> Option<ErrorKind> {
+        ErrorKind::from_name(&exception.name)
+    }
+
+    fn fault_names() -> Vec<&'static str> {
+        fault::REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name).collect()
+    }
+
+    fn timeout_fault() -> Option<ErrorKind> {
+        Some(ErrorKind::Timeout)
+    }
+
+    fn respond(url: &Url, status: StatusCode) -> Option<Response> {
+        Some(response(status, url, Vec::new()))
     }
 
     async fn fail(url: &Url, kind: ErrorKind) -> E {
@@ -148,8 +162,8 @@ where
         (result.map_err(E::from), outcome)
     }
 
-    fn exception_name(error: &E) -> &'static str {
-        exception_name(error.as_reqwest())
+    fn exception_name(error: &E) -> Cow<'static, str> {
+        Cow::Borrowed(exception_name(error.as_reqwest()))
     }
 }
 

@@ -1,0 +1,308 @@
+//! Dependency calls (`#[filibuster::dependency]`): an `async fn` returning
+//! `Result<T, E>` is a fault site, explored like an HTTP call, and an
+//! injected fault is the genuine error of `E`, as its crate returns it for
+//! the real failure (a closed port, a silent server, a pool with no
+//! connection left), checked here against that real failure.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use filibuster::{Calls, Explorer, Fault, FaultModel, InjectFault};
+use sqlx::SqlitePool;
+
+/// Service `orders`: stores an order in SQLite, and writes down what the
+/// store answered, as the application sees it.
+#[derive(Clone)]
+struct Orders {
+    db: SqlitePool,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[filibuster::dependency("sqlite")]
+async fn insert_order(db: &SqlitePool, item: &str) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO orders (item) VALUES (?) RETURNING id").bind(item).fetch_one(db).await?;
+    Ok(id)
+}
+
+#[filibuster::handler(service = "orders")]
+async fn place_order(State(orders): State<Orders>) -> StatusCode {
+    let seen = match insert_order(&orders.db, "tea").await {
+        Ok(_) => "ok".to_owned(),
+        Err(sqlx::Error::PoolTimedOut) => "PoolTimedOut".to_owned(),
+        Err(sqlx::Error::Io(error)) => format!("Io {:?} {error}", error.kind()),
+        Err(other) => format!("other {other}"),
+    };
+    let status = if seen == "ok" { StatusCode::CREATED } else { StatusCode::SERVICE_UNAVAILABLE };
+    orders.seen.lock().unwrap().push(seen);
+    status
+}
+
+/// An in-memory database: one connection, kept (each connection to
+/// `sqlite::memory:` has a database of its own).
+async fn orders_db() -> SqlitePool {
+    let db = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect("sqlite::memory:")
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT NOT NULL)")
+        .execute(&db)
+        .await
+        .unwrap();
+    db
+}
+
+/// Explores `POST /orders` with `model`: 201 without a fault, 503 with one.
+async fn explore_orders(model: FaultModel) -> (filibuster::Report, Vec<String>, SqlitePool) {
+    let explorer = Explorer::with_fault_model(model);
+    let db = orders_db().await;
+    let seen = Arc::default();
+    let orders = Orders { db: db.clone(), seen: Arc::clone(&seen) };
+    let url = support::serve(
+        Router::new()
+            .route("/orders", post(place_order))
+            .with_state(orders)
+            .layer(explorer.connection().layer()),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let request = http.post(format!("{url}/orders"));
+            async move {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                let expected = if ctx.fault_injected_on("sqlite") { 503 } else { 201 };
+                if status != expected {
+                    return Err(format!("expected {expected}, got {status}"));
+                }
+                Ok(())
+            }
+        })
+        .await;
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    (report, seen, db)
+}
+
+/// The built-in model tries each fault of `sqlx::Error` on the call, and
+/// the handler sees each as sqlx's own value; the call is reported as a
+/// call to `sqlite`, its operation the fn's name.
+#[tokio::test]
+async fn the_default_model_tries_each_fault_of_the_error_type() {
+    let (report, seen, db) = explore_orders(FaultModel::default()).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 4, "{}", report.summary());
+    let mut faults: Vec<&str> =
+        report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
+    faults.sort();
+    assert_eq!(faults, ["sqlx.Io.ConnectionRefused", "sqlx.Io.ConnectionReset", "sqlx.PoolTimedOut"]);
+    for fault in report.executions.iter().flat_map(|e| &e.faults) {
+        assert_eq!(fault.call.source, "orders");
+        assert_eq!(fault.call.target.as_deref(), Some("sqlite"));
+        assert_eq!(fault.call.method, "insert_order");
+        assert!(
+            fault.call.describe().starts_with("orders -> sqlite insert_order ("),
+            "{}",
+            fault.call.describe()
+        );
+    }
+    let first = &report.executions[0].calls[0];
+    assert_eq!(first.outcome.as_deref(), Some("Ok"));
+    // The fault-free execution runs twice (checked for determinism).
+    assert_eq!(
+        seen,
+        [
+            "Io ConnectionRefused Connection refused (os error 111)",
+            "Io ConnectionReset Connection reset by peer (os error 104)",
+            "PoolTimedOut",
+            "ok",
+            "ok",
+        ]
+    );
+    // A faulted call's body did not run: two rows, from the runs without faults.
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&db).await.unwrap();
+    assert_eq!(rows, 2);
+}
+
+/// The typed model takes rules by dependency and fault name; a name the
+/// error type does not know is refused loudly, naming the ones it knows.
+#[tokio::test]
+async fn typed_rules_name_the_dependency_and_the_fault() {
+    let model =
+        FaultModel::empty().with(Calls::to("sqlite"), [Fault::DependencyError("sqlx.PoolTimedOut".into())]);
+    let (report, seen, _) = explore_orders(model).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 2);
+    assert_eq!(seen, ["PoolTimedOut", "ok", "ok"]);
+
+    let model = FaultModel::empty().with(Calls::any(), [Fault::DependencyError("sqlx.PoolTimedOutt".into())]);
+    let (report, _, _) = explore_orders(model).await;
+    assert!(!report.passed());
+    let message = report.failure_message();
+    assert!(message.contains("`sqlx.PoolTimedOutt` is no failure a `sqlx` call can have"), "{message}");
+    assert!(message.contains("sqlx.PoolTimedOut, sqlx.Io.ConnectionRefused"), "{message}");
+
+    // A rule for another dependency matches no call: the run says so.
+    let model = FaultModel::empty().with(Calls::to("postgres"), [Fault::DependencyErrors]);
+    let (report, _, _) = explore_orders(model).await;
+    assert_eq!(report.errors, [filibuster::RunError::NoFaultToTry { calls: 1 }]);
+    assert!(report.failure_message().contains("a dependency call's is its dependency"));
+}
+
+/// With the instrumentation off, the fn is the fn as written.
+#[tokio::test]
+async fn off_the_fn_is_the_fn() {
+    let db = orders_db().await;
+    assert!(!filibuster::enabled() || std::env::var_os("FILIBUSTER_ENABLED").is_some());
+    assert_eq!(insert_order(&db, "tea").await.unwrap(), 1);
+    assert_eq!(insert_order(&db, "jam").await.unwrap(), 2);
+}
+
+/// Said once and loudly: a call outside any instrumented request is not a
+/// fault site; inside one, a `?` and an early `return` keep their meaning.
+#[filibuster::dependency("disk", operation = "read config")]
+async fn read_config(path: &std::path::Path) -> std::io::Result<String> {
+    if path.as_os_str().is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no path"));
+    }
+    let text = tokio::fs::read_to_string(path).await?;
+    Ok(text.trim().to_owned())
+}
+
+#[tokio::test]
+async fn question_marks_and_returns_keep_their_meaning() {
+    let error = read_config(std::path::Path::new("")).await.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    let error = read_config(std::path::Path::new("/nonexistent/filibuster")).await.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(error.fault_name(), None);
+}
+
+// ----- each built-in fault against the real failure -----
+
+#[tokio::test]
+async fn injected_io_errors_are_the_real_ones() {
+    let port = support::free_port();
+    let real = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_err();
+    let injected = std::io::Error::inject(filibuster::fault::io_faults::CONNECTION_REFUSED).unwrap();
+    assert_eq!(injected.kind(), real.kind());
+    assert_eq!(injected.raw_os_error(), real.raw_os_error());
+    assert_eq!(injected.to_string(), real.to_string());
+    assert_eq!(real.fault_name(), Some(filibuster::fault::io_faults::CONNECTION_REFUSED));
+}
+
+#[tokio::test]
+async fn injected_sqlx_errors_are_the_real_ones() {
+    use filibuster::fault::sqlx as faults;
+    // A pool whose one connection is taken: the next acquire times out.
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(50))
+        .connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let held = pool.acquire().await.unwrap();
+    let real = pool.acquire().await.unwrap_err();
+    let injected = sqlx::Error::inject(faults::POOL_TIMED_OUT).unwrap();
+    assert!(matches!((&real, &injected), (sqlx::Error::PoolTimedOut, sqlx::Error::PoolTimedOut)), "{real:?}");
+    assert_eq!(injected.to_string(), real.to_string());
+    assert_eq!(real.fault_name(), Some(faults::POOL_TIMED_OUT));
+    drop(held);
+
+    // PostgreSQL at a closed port: a connection is refused...
+    use sqlx::Connection as _;
+    let url = format!("postgres://filibuster@127.0.0.1:{}/shop", support::free_port());
+    let real = sqlx::PgConnection::connect(&url).await.unwrap_err();
+    let injected = sqlx::Error::inject(faults::CONNECTION_REFUSED).unwrap();
+    let (sqlx::Error::Io(real_io), sqlx::Error::Io(injected_io)) = (&real, &injected) else {
+        panic!("not both I/O errors: {real:?} {injected:?}");
+    };
+    assert_eq!(injected_io.kind(), real_io.kind());
+    assert_eq!(injected_io.raw_os_error(), real_io.raw_os_error());
+    assert_eq!(injected.to_string(), real.to_string());
+    assert_eq!(real.fault_name(), Some(faults::CONNECTION_REFUSED));
+    // ... and a pool, which retries until its acquire timeout, times out.
+    let real = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(200))
+        .connect(&url)
+        .await
+        .unwrap_err();
+    assert!(matches!(real, sqlx::Error::PoolTimedOut), "{real:?}");
+}
+
+#[tokio::test]
+async fn injected_redis_errors_are_the_real_ones() {
+    use filibuster::fault::redis as faults;
+    let connect = |port: u16| async move {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let config =
+            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_millis(100)));
+        client.get_multiplexed_async_connection_with_config(&config).await
+    };
+    // Nothing listens: refused.
+    let real = connect(support::free_port()).await.unwrap_err();
+    let injected = redis::RedisError::inject(faults::CONNECTION_REFUSED).unwrap();
+    assert!(real.is_connection_refusal() && injected.is_connection_refusal(), "{real:?} {injected:?}");
+    assert_eq!((injected.kind(), injected.to_string()), (real.kind(), real.to_string()));
+    assert_eq!(real.fault_name(), Some(faults::CONNECTION_REFUSED));
+
+    // A server that accepts and never answers: the response times out.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    // The connection's own handshake gets no answer.
+    let real = connect(port).await.unwrap_err();
+    let injected = redis::RedisError::inject(faults::TIMED_OUT).unwrap();
+    assert!(real.is_timeout() && injected.is_timeout(), "{real:?} {injected:?}");
+    assert_eq!((injected.kind(), injected.to_string()), (real.kind(), real.to_string()));
+    assert_eq!(real.fault_name(), Some(faults::TIMED_OUT));
+    held.abort();
+
+    // A server busy running a script answers `BUSY`, as Redis words it.
+    let busy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = busy.accept().await {
+            tokio::spawn(async move {
+                let answer: &[u8] =
+                    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.\r\n";
+                let mut buffer = [0; 4096];
+                while let Ok(n) = socket.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    // One answer per command (an array, `*<n>`), pipelined or not.
+                    let read = &buffer[..n];
+                    let commands = usize::from(read.first() == Some(&b'*'))
+                        + read.windows(3).filter(|w| w == b"\r\n*").count();
+                    if socket.write_all(&answer.repeat(commands)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut connection = connect(port).await.unwrap();
+    let real =
+        redis::cmd("GET").arg("order:1").query_async::<Option<String>>(&mut connection).await.unwrap_err();
+    let injected = redis::RedisError::inject(faults::BUSY).unwrap();
+    assert_eq!((injected.kind(), injected.code()), (real.kind(), real.code()));
+    assert_eq!(injected.to_string(), real.to_string());
+    assert_eq!(real.fault_name(), Some(faults::BUSY));
+    server.abort();
+}

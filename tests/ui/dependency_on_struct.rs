@@ -1,0 +1,6 @@
+#[filibuster::dependency("postgres")]
+struct Orders {
+    pool: u32,
+}
+
+fn main() {}
