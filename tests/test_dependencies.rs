@@ -306,3 +306,73 @@ async fn injected_redis_errors_are_the_real_ones() {
     assert_eq!(real.fault_name(), Some(faults::BUSY));
     server.abort();
 }
+
+// ----- the shop example -----
+
+/// Explores the shop (`examples/shop/`) with the default model.
+async fn explore_shop(explorer: &Explorer, bug: shop::Bug) -> filibuster::Report {
+    let started = shop::start(&explorer.connection(), bug).await.unwrap();
+    let http = reqwest::Client::new();
+    explorer
+        .run(|ctx| {
+            let (http, started) = (&http, &started);
+            async move {
+                shop::check_order(http, &started.orders, &started.orders_db, async || ctx.fault_injected())
+                    .await
+            }
+        })
+        .await
+}
+
+/// The shop's counts, as the README reasons them: 1 fault-free execution,
+/// 5 faults on the call to `inventory`, 3 on each database call; the 503
+/// on the call to `inventory` is pruned, as a database fault in `inventory`
+/// already made that call answer 503.
+#[tokio::test]
+async fn the_shop_explores_its_database_calls() {
+    let report = explore_shop(&Explorer::new(), shop::Bug::None).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!((report.executions_run, report.executions_pruned), (11, 1), "{}", report.summary());
+    let grid = report.grid();
+    let calls: Vec<String> = grid.rows.iter().map(|row| row.site.describe()).collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(calls[1].starts_with("inventory -> sqlite take_from_stock ("), "{calls:?}");
+    assert!(calls[2].starts_with("orders -> sqlite insert_order ("), "{calls:?}");
+    let table = report.grid_table();
+    assert!(table.contains("sqlx.PoolTimedOut"), "{table}");
+}
+
+/// With the bug, a database fault on the order's write is found (an order
+/// confirmed and lost), and its counterexample replays it; without the
+/// bug, the replay passes.
+#[tokio::test]
+async fn the_shops_bug_is_found_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop-counterexample.json");
+    let report =
+        explore_shop(&Explorer::new().counterexample_file(&path), shop::Bug::ConfirmUnwrittenOrders).await;
+    assert!(!report.passed());
+    let failed = report.failures().next().expect("a failed execution");
+    let faults: Vec<(&str, Option<&str>, &str)> = failed
+        .faults
+        .iter()
+        .map(|f| (f.call.method.as_str(), f.call.target.as_deref(), f.fault.as_str()))
+        .collect();
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert_eq!(faults[0].0, "insert_order");
+    assert_eq!(faults[0].1, Some("sqlite"));
+    assert!(faults[0].2.starts_with("sqlx."), "{faults:?}");
+    assert!(
+        report.failure_message().contains("is not in the orders' database"),
+        "{}",
+        report.failure_message()
+    );
+
+    let counterexample = filibuster::Counterexample::load(&path).unwrap();
+    let replay =
+        explore_shop(&Explorer::new().replay(counterexample.clone()), shop::Bug::ConfirmUnwrittenOrders)
+            .await;
+    assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Reproduced));
+    let replay = explore_shop(&Explorer::new().replay(counterexample), shop::Bug::None).await;
+    assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Fixed), "{}", replay.failure_message());
+}

@@ -34,7 +34,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 // ----- a subscriber layer that records the spans -------------------------------
 
-/// One recorded span of target `filibuster::http`.
+/// One recorded span of target `filibuster::http` or `filibuster::dependency`.
 #[derive(Clone, Debug, Default)]
 struct Recorded {
     name: String,
@@ -51,7 +51,8 @@ impl Recorded {
     }
 }
 
-/// Records the spans of `filibuster::http` and their events.
+/// Records the spans of `filibuster::http` and `filibuster::dependency`,
+/// and their events.
 #[derive(Clone, Default)]
 struct Spans(Arc<Mutex<Vec<Recorded>>>);
 
@@ -77,7 +78,8 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        if attrs.metadata().target() != filibuster::spans::TARGET {
+        let target = attrs.metadata().target();
+        if target != filibuster::spans::TARGET && target != filibuster::spans::DEPENDENCY_TARGET {
             return;
         }
         let span = ctx.span(id).expect("a new span");
@@ -627,4 +629,62 @@ async fn each_attempt_of_a_retrying_client_is_a_client_span_child() {
     assert_eq!(field("http.request.resend_count"), [None, Some("1"), Some("2")], "{clients:#?}");
     assert_eq!(field("filibuster.callsite.fn"), [Some("via_middleware"); 3]);
     assert!(clients.iter().all(|(_, span)| span.parent.is_none()), "siblings, not nested: {clients:#?}");
+}
+
+/// A dependency call's span, a child of its request's server span, after
+/// OpenTelemetry's database conventions; under a fault, the fault and the
+/// error's fault name as its `error.type`.
+#[tokio::test]
+async fn dependency_calls_have_database_spans() {
+    let spans = Spans::default();
+    let _subscriber = spans.install();
+    let explorer = Explorer::new();
+    let started = shop::start(&explorer.connection(), shop::Bug::None).await.unwrap();
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let (http, started) = (&http, &started);
+            async move {
+                shop::check_order(http, &started.orders, &started.orders_db, async || ctx.fault_injected())
+                    .await
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    let all = spans.all();
+    let inserts: Vec<&Recorded> = all
+        .iter()
+        .filter(|s| {
+            s.name == filibuster::spans::DEPENDENCY_SPAN
+                && s.field("db.operation.name") == Some("insert_order")
+        })
+        .collect();
+    assert!(inserts.len() >= 4, "{inserts:#?}");
+    for span in &inserts {
+        for (field, value) in
+            [("otel.name", "insert_order sqlite"), ("otel.kind", "client"), ("db.system", "sqlite")]
+        {
+            assert_eq!(span.field(field), Some(value), "{span:#?}");
+        }
+        assert!(
+            span.field("filibuster.callsite.file").is_some_and(|f| f.ends_with("shop/src/lib.rs")),
+            "{span:#?}"
+        );
+        let parent = &all[span.parent.expect("a parent")];
+        assert_eq!(
+            (parent.name.as_str(), parent.field("filibuster.service")),
+            (filibuster::spans::SERVER_SPAN, Some("orders"))
+        );
+    }
+    let faulted: Vec<(Option<&str>, Option<&str>)> = inserts
+        .iter()
+        .filter(|s| s.field("filibuster.fault").is_some())
+        .map(|s| (s.field("filibuster.fault"), s.field("error.type")))
+        .collect();
+    assert_eq!(faulted.len(), 3, "{inserts:#?}");
+    for (fault, error_type) in faulted {
+        assert_eq!(fault, error_type, "the injected error is reported under its fault's name");
+    }
+    let clean = inserts.iter().find(|s| s.field("filibuster.fault").is_none()).unwrap();
+    assert_eq!((clean.field("error.type"), clean.field("otel.status_code")), (None, None));
 }
