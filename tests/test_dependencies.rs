@@ -280,7 +280,7 @@ async fn injected_redis_errors_are_the_real_ones() {
         while let Ok((mut socket, _)) = busy.accept().await {
             tokio::spawn(async move {
                 let answer: &[u8] =
-                    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.\r\n";
+                    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
                 let mut buffer = [0; 4096];
                 while let Ok(n) = socket.read(&mut buffer).await {
                     if n == 0 {
@@ -375,4 +375,179 @@ async fn the_shops_bug_is_found_and_replays() {
     assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Reproduced));
     let replay = explore_shop(&Explorer::new().replay(counterexample), shop::Bug::None).await;
     assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Fixed), "{}", replay.failure_message());
+}
+
+// ----- real servers: PostgreSQL and Redis -----
+
+/// An order service on PostgreSQL, explored with the default model: each
+/// fault of `sqlx::Error` on its write; then the server is stopped, and what
+/// sqlx returns is what the faults injected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_calls_are_explored_and_fail_as_faults_make_them() {
+    use sqlx::Connection as _;
+    use sqlx::PgPool;
+
+    let Some(mut server) =
+        support::servers::postgres("postgres_calls_are_explored_and_fail_as_faults_make_them")
+    else {
+        return;
+    };
+    let url = support::servers::postgres_url(server.port);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_millis(500))
+        .connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, item TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    #[filibuster::dependency("postgres")]
+    async fn insert(db: &PgPool, item: &str) -> Result<i64, sqlx::Error> {
+        let (id,): (i64,) = sqlx::query_as("INSERT INTO orders (item) VALUES ($1) RETURNING id")
+            .bind(item)
+            .fetch_one(db)
+            .await?;
+        Ok(id)
+    }
+
+    #[filibuster::handler(service = "orders")]
+    async fn order(State(db): State<PgPool>) -> StatusCode {
+        match insert(&db, "tea").await {
+            Ok(_) => StatusCode::CREATED,
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    let explorer = Explorer::new();
+    let router = Router::new()
+        .route("/orders", post(order))
+        .with_state(pool.clone())
+        .layer(explorer.connection().layer());
+    let orders = support::serve(router).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let request = http.post(format!("{orders}/orders"));
+            async move {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                let expected = if ctx.fault_injected_on("postgres") { 503 } else { 201 };
+                if status != expected {
+                    return Err(format!("expected {expected}, got {status}"));
+                }
+                Ok(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 4, "{}", report.summary());
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 2, "only the fault-free runs wrote");
+
+    // The server stops: a new connection is refused, a pool times out.
+    let mut held = pool.acquire().await.unwrap();
+    server.kill();
+    let refused = sqlx::PgConnection::connect(&url).await.unwrap_err();
+    let injected = sqlx::Error::inject(filibuster::fault::sqlx::CONNECTION_REFUSED).unwrap();
+    assert_eq!(refused.to_string(), injected.to_string());
+    assert_eq!(refused.fault_name(), injected.fault_name());
+    let timed_out = pool.acquire().await.unwrap_err();
+    assert_eq!(timed_out.to_string(), sqlx::Error::PoolTimedOut.to_string());
+    assert_eq!(timed_out.fault_name(), Some(filibuster::fault::sqlx::POOL_TIMED_OUT));
+    // A connection the server dropped fails its next query with an I/O error.
+    let dropped = sqlx::query("SELECT 1").execute(&mut *held).await.unwrap_err();
+    assert!(matches!(dropped, sqlx::Error::Io(_)), "{dropped:?}");
+}
+
+/// A cache on Redis, explored with the default model; and the real `BUSY`
+/// of a server running a long script, and the refusal of a stopped one,
+/// are what the faults inject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_calls_are_explored_and_fail_as_faults_make_them() {
+    use redis::AsyncCommands as _;
+    use redis::aio::MultiplexedConnection;
+
+    let Some(mut server) = support::servers::redis("redis_calls_are_explored_and_fail_as_faults_make_them")
+    else {
+        return;
+    };
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
+    let connection = client.get_multiplexed_async_connection().await.unwrap();
+
+    #[filibuster::dependency("redis", operation = "count visit")]
+    async fn count_visit(mut cache: MultiplexedConnection) -> redis::RedisResult<i64> {
+        cache.incr("visits", 1).await
+    }
+
+    #[filibuster::handler(service = "front")]
+    async fn visit(State(cache): State<MultiplexedConnection>) -> StatusCode {
+        match count_visit(cache).await {
+            Ok(_) => StatusCode::OK,
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    let explorer = Explorer::new();
+    let router = Router::new()
+        .route("/visit", post(visit))
+        .with_state(connection.clone())
+        .layer(explorer.connection().layer());
+    let front = support::serve(router).await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let request = http.post(format!("{front}/visit"));
+            async move {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                let expected = if ctx.fault_injected_on("redis") { 503 } else { 200 };
+                if status != expected {
+                    return Err(format!("expected {expected}, got {status}"));
+                }
+                Ok(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 4, "{}", report.summary());
+    let mut faults: Vec<&str> =
+        report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
+    faults.sort();
+    assert_eq!(faults, ["redis.BUSY", "redis.ConnectionRefused", "redis.TimedOut"]);
+
+    // A script that never ends keeps the server busy: others get `BUSY`.
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg("50")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let mut looping = client.get_multiplexed_async_connection().await.unwrap();
+    let script = tokio::spawn(async move {
+        redis::cmd("EVAL").arg("while true do end").arg(0).query_async::<()>(&mut looping).await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let busy = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match redis::cmd("GET").arg("visits").query_async::<Option<i64>>(&mut admin).await {
+            Err(error) => break error,
+            Ok(_) => assert!(std::time::Instant::now() < deadline, "the server never got busy"),
+        }
+    };
+    let injected = redis::RedisError::inject(filibuster::fault::redis::BUSY).unwrap();
+    assert_eq!((busy.kind(), busy.code()), (injected.kind(), injected.code()), "{busy:?}");
+    assert_eq!(busy.to_string(), injected.to_string());
+    assert_eq!(busy.fault_name(), Some(filibuster::fault::redis::BUSY));
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query_async(&mut admin).await.unwrap();
+    assert!(script.await.unwrap().is_err(), "the killed script fails");
+
+    // The server stops: a new connection is refused.
+    server.kill();
+    let refused = client.get_multiplexed_async_connection().await.unwrap_err();
+    let injected = redis::RedisError::inject(filibuster::fault::redis::CONNECTION_REFUSED).unwrap();
+    assert!(refused.is_connection_refusal(), "{refused:?}");
+    assert_eq!((refused.kind(), refused.to_string()), (injected.kind(), injected.to_string()));
 }

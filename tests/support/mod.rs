@@ -5,6 +5,8 @@
 //! Every test binary compiles this module and uses only part of it.
 #![allow(dead_code, unreachable_pub)] // a module of each test crate: `pub` here is no public API
 
+pub mod servers;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

@@ -17,7 +17,7 @@ pub const BUSY: &str = "redis.BUSY";
 
 /// What the server says with `BUSY`, as Redis words it.
 const BUSY_DETAIL: &str =
-    "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.";
+    "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 impl InjectFault for ::redis::RedisError {
     const MODULE: &'static str = "redis";
