@@ -76,6 +76,8 @@ fn as_postgres(program: &Path, args: &[&str]) -> Command {
 pub fn postgres(test: &str) -> Option<Server> {
     let initdb = postgres_program(test, "initdb")?;
     let postgres = postgres_program(test, "postgres")?;
+    let pg_ctl = postgres_program(test, "pg_ctl")?;
+    let createdb = postgres_program(test, "createdb")?;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -109,10 +111,10 @@ pub fn postgres(test: &str) -> Option<Server> {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let stop = as_postgres(&postgres_program(test, "pg_ctl")?, &["stop", "-D", data_text, "-m", "immediate"]);
+    let stop = as_postgres(&pg_ctl, &["stop", "-D", data_text, "-m", "immediate"]);
     let server = Server { child, port, stop: Some(stop), _dir: dir };
     wait_for_port(port, "postgres");
-    let created = Command::new(postgres_program(test, "createdb")?)
+    let created = Command::new(createdb)
         .args(["-h", "127.0.0.1", "-p", &port_text, "-U", "filibuster", "shop"])
         .status()
         .unwrap();
