@@ -5,6 +5,8 @@
 //! connection left), checked here against that real failure.
 
 mod support;
+#[path = "support/servers.rs"]
+mod servers;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -388,11 +390,11 @@ async fn postgres_calls_are_explored_and_fail_as_faults_make_them() {
     use sqlx::PgPool;
 
     let Some(mut server) =
-        support::servers::postgres("postgres_calls_are_explored_and_fail_as_faults_make_them")
+        servers::postgres("postgres_calls_are_explored_and_fail_as_faults_make_them")
     else {
         return;
     };
-    let url = support::servers::postgres_url(server.port);
+    let url = servers::postgres_url(server.port);
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_millis(500))
@@ -469,7 +471,7 @@ async fn redis_calls_are_explored_and_fail_as_faults_make_them() {
     use redis::AsyncCommands as _;
     use redis::aio::MultiplexedConnection;
 
-    let Some(mut server) = support::servers::redis("redis_calls_are_explored_and_fail_as_faults_make_them")
+    let Some(mut server) = servers::redis("redis_calls_are_explored_and_fail_as_faults_make_them")
     else {
         return;
     };

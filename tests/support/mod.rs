@@ -5,8 +5,6 @@
 //! Every test binary compiles this module and uses only part of it.
 #![allow(dead_code, unreachable_pub)] // a module of each test crate: `pub` here is no public API
 
-pub mod servers;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

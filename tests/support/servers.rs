@@ -3,7 +3,7 @@
 //! free loopback port in a directory of its own, and killed when dropped.
 //! Without the package, `None` after a line saying the test skipped, or a
 //! failure where the packages are mandatory (`.ci/run`), as
-//! [`super::system_program`] does.
+//! [`crate::support::system_program`] does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,7 +50,7 @@ fn postgres_program(test: &str, name: &str) -> Option<PathBuf> {
     if installed.is_some() {
         return installed;
     }
-    super::system_program(test, "postgresql", &[name])
+    crate::support::system_program(test, "postgresql", &[name])
 }
 
 /// Whether this process runs as root, whom PostgreSQL refuses to run as.
@@ -90,7 +90,7 @@ pub fn postgres(test: &str) -> Option<Server> {
         .output()
         .unwrap();
     assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
-    let port = super::free_port();
+    let port = crate::support::free_port();
     let port_text = port.to_string();
     let child = as_postgres(
         &postgres,
@@ -129,9 +129,9 @@ pub fn postgres_url(port: u16) -> String {
 
 /// A Redis server that keeps nothing on disk.
 pub fn redis(test: &str) -> Option<Server> {
-    let program = super::system_program(test, "redis-server", &["redis-server"])?;
+    let program = crate::support::system_program(test, "redis-server", &["redis-server"])?;
     let dir = tempfile::tempdir().unwrap();
-    let port = super::free_port();
+    let port = crate::support::free_port();
     let child = Command::new(program)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .arg("--dir")
