@@ -4,9 +4,9 @@
 //! the real failure (a closed port, a silent server, a pool with no
 //! connection left), checked here against that real failure.
 
-mod support;
 #[path = "support/servers.rs"]
 mod servers;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -389,8 +389,7 @@ async fn postgres_calls_are_explored_and_fail_as_faults_make_them() {
     use sqlx::Connection as _;
     use sqlx::PgPool;
 
-    let Some(mut server) =
-        servers::postgres("postgres_calls_are_explored_and_fail_as_faults_make_them")
+    let Some(mut server) = servers::postgres("postgres_calls_are_explored_and_fail_as_faults_make_them")
     else {
         return;
     };
@@ -471,8 +470,7 @@ async fn redis_calls_are_explored_and_fail_as_faults_make_them() {
     use redis::AsyncCommands as _;
     use redis::aio::MultiplexedConnection;
 
-    let Some(mut server) = servers::redis("redis_calls_are_explored_and_fail_as_faults_make_them")
-    else {
+    let Some(mut server) = servers::redis("redis_calls_are_explored_and_fail_as_faults_make_them") else {
         return;
     };
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();

@@ -4,6 +4,9 @@
 //! Without the package, `None` after a line saying the test skipped, or a
 //! failure where the packages are mandatory (`.ci/run`), as
 //! [`crate::support::system_program`] does.
+//! A module of the test crates that start servers:
+//! `#[path = "support/servers.rs"] mod servers;`.
+#![allow(unreachable_pub)] // a module of a test crate: `pub` here is no public API
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -16,8 +16,7 @@ pub const TIMED_OUT: &str = "redis.TimedOut";
 pub const BUSY: &str = "redis.BUSY";
 
 /// What the server says with `BUSY`, as Redis words it.
-const BUSY_DETAIL: &str =
-    "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const BUSY_DETAIL: &str = "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 impl InjectFault for ::redis::RedisError {
     const MODULE: &'static str = "redis";
