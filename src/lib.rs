@@ -222,6 +222,9 @@
 //!   `Explorer`, reports, the grid, verdicts, replays.
 //! - [Adopting it in an existing app](guide::adopting): versions, lockfiles,
 //!   stacking attributes, spawned work, what to assert.
+//! - [Databases, caches and SDKs](guide::dependencies):
+//!   `#[filibuster::dependency]`, the faults of sqlx, redis and `std::io`,
+//!   an error type of your own, the shop example.
 //! - [Observability](guide::observability), [the fault
 //!   model](guide::fault_model), [across processes](guide::across_processes),
 //!   [wire compatibility](guide::compatibility), [limits, load and hostile
@@ -248,6 +251,7 @@ macro_rules! chapter_links {
 [cinema.md]: crate::guide::cinema
 [cinema.md#seeing-an-exploration-in-jaeger]: crate::guide::cinema#seeing-an-exploration-in-jaeger
 [cinema.md#the-html-report]: crate::guide::cinema#the-html-report
+[dependencies.md]: crate::guide::dependencies
 [compatibility.md]: crate::guide::compatibility
 [costs.md]: crate::guide::costs
 [fault-model.md]: crate::guide::fault_model
@@ -294,6 +298,10 @@ pub mod guide {
     #[doc = chapter_links!()]
     #[doc = include_str!("../docs/adopting.md")]
     pub mod adopting {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/dependencies.md")]
+    pub mod dependencies {}
 
     #[doc = chapter_links!()]
     #[doc = include_str!("../docs/observability.md")]
