@@ -662,7 +662,9 @@ pub use filibuster_explorer::{
 pub use filibuster_explorer::{ProgressWriter, progress_writer};
 
 /// Instrumented calls through [reqwest-middleware](https://docs.rs/reqwest-middleware)
-/// clients (feature `reqwest-middleware`).
+/// clients (feature `reqwest-middleware`; reqwest-middleware 0.4, on
+/// reqwest 0.12, with `reqwest-middleware-0_4`, through the same
+/// [`Instrument`]).
 ///
 /// A `.send()` of a `reqwest_middleware::RequestBuilder` in a
 /// [`#[filibuster::call]`](call) fn is instrumented like one of reqwest's,

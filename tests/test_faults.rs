@@ -106,6 +106,72 @@ async fn faults_are_genuine_reqwest_values() {
     }
 }
 
+/// Service `a` calling `b` through a reqwest-middleware 0.4 client (on
+/// reqwest 0.12), `Instrument` last: what it saw.
+#[derive(Clone)]
+struct AppMiddleware04 {
+    http: reqwest_middleware_0_4::ClientWithMiddleware,
+    b_url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[filibuster::call]
+async fn fetch_through_middleware_0_4(
+    app: &AppMiddleware04,
+) -> reqwest_middleware_0_4::Result<reqwest_0_12::Response> {
+    app.http.get(format!("{}/b", app.b_url)).timeout(Duration::from_secs(10)).send().await
+}
+
+#[filibuster::handler(service = "a")]
+async fn a_through_middleware_0_4(State(app): State<AppMiddleware04>) -> &'static str {
+    let seen = match fetch_through_middleware_0_4(&app).await {
+        Ok(response) => format!("response {} from {}", response.status().as_u16(), response.url().path()),
+        Err(reqwest_middleware_0_4::Error::Reqwest(error)) => format!(
+            "error connect={} timeout={} url={}",
+            error.is_connect(),
+            error.is_timeout(),
+            error.url().map(|u| u.path()).unwrap_or("-"),
+        ),
+        Err(other) => format!("middleware error {other}"),
+    };
+    app.seen.lock().unwrap().push(seen);
+    "done"
+}
+
+/// reqwest-middleware 0.4 (filibuster's `reqwest-middleware-0_4` feature):
+/// the same exploration, the same genuine reqwest 0.12 values, through
+/// the one `Instrument`.
+#[tokio::test]
+async fn faults_through_reqwest_middleware_0_4_are_genuine() {
+    let explorer = Explorer::new();
+    let layer = explorer.connection().layer();
+    let b_url = support::serve(Router::new().route("/b", get(b)).layer(layer.clone())).await;
+    let seen = Arc::default();
+    let http = reqwest_middleware_0_4::ClientBuilder::new(reqwest_0_12::Client::new())
+        .with(filibuster::middleware::Instrument)
+        .build();
+    let app = AppMiddleware04 { http, b_url, seen: Arc::clone(&seen) };
+    let router = Router::new().route("/a", get(a_through_middleware_0_4)).with_state(app).layer(layer);
+    let a_url = support::serve(router).await;
+    let report = explorer.run(|_| async { reqwest::get(format!("{a_url}/a")).await.map(|_| ()) }).await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(report.executions_run, 6);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "error connect=false timeout=true url=/b",
+            "error connect=true timeout=false url=/b",
+            "response 200 from /b",
+            "response 200 from /b",
+            "response 500 from /b",
+            "response 502 from /b",
+            "response 503 from /b",
+        ]
+    );
+}
+
 /// An injected reqwest 0.12 connection error is the one a closed port
 /// gives: same kind, same `Display`; an injected timeout is a timeout, as a
 /// silent server's is.

@@ -11,7 +11,8 @@
 //! the `Call` trait and the one state machine `drive`); each client is an
 //! adapter implementing `Call` in a module of its own (`reqwest_adapter/`
 //! for reqwest, 0.13 and with the `reqwest-0_12` feature 0.12, one source
-//! compiled against each; `middleware.rs` for reqwest-middleware;
+//! compiled against each; `middleware/` for reqwest-middleware, 0.5 and
+//! with the `reqwest-middleware-0_4` feature 0.4, likewise;
 //! `dependency.rs` for `#[filibuster::dependency]` fns, whose error types
 //! say their faults through [`InjectFault`]).
 //!

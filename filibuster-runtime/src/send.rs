@@ -28,15 +28,17 @@ pub fn send<B: Instrumentable>(
 /// A request builder whose `.send()` `#[filibuster::call]` instruments:
 /// [`reqwest::RequestBuilder`] (0.13), reqwest 0.12's with the
 /// `reqwest-0_12` feature, and `reqwest_middleware::RequestBuilder` with the
-/// `reqwest-middleware` feature (see the `middleware` module).
+/// `reqwest-middleware` feature (0.4's with `reqwest-middleware-0_4`; see
+/// the `middleware` module).
 ///
 /// Sealed: implemented for those builders only.
 #[diagnostic::on_unimplemented(
     message = "`#[filibuster::call]` cannot instrument the `.send()` of `{Self}`",
-    label = "not a request builder of reqwest 0.13 or 0.12 (nor of reqwest-middleware 0.5)",
+    label = "not a request builder of reqwest 0.13 or 0.12 (nor of reqwest-middleware 0.5 or 0.4)",
     note = "filibuster instruments the `.send()` of reqwest 0.13's `RequestBuilder`, of reqwest \
-            0.12's with filibuster's `reqwest-0_12` feature, and of reqwest-middleware 0.5's with \
-            its `reqwest-middleware` feature",
+            0.12's with filibuster's `reqwest-0_12` feature, of reqwest-middleware 0.5's with its \
+            `reqwest-middleware` feature, and of reqwest-middleware 0.4's with its \
+            `reqwest-middleware-0_4` feature",
     note = "a `reqwest::RequestBuilder` here is another reqwest's: for 0.12, turn on filibuster's \
             `reqwest-0_12` feature; for an older one, move this crate to reqwest 0.13 or 0.12; \
             `cargo tree -i reqwest` names both versions, and `cargo tree -i \
@@ -56,9 +58,6 @@ pub(crate) mod sealed {
     /// Only the builders of this crate are [`Instrumentable`](super::Instrumentable).
     #[allow(unreachable_pub)] // reachable by no one: it seals the trait
     pub trait Sealed {}
-
-    #[cfg(feature = "reqwest-middleware")]
-    impl Sealed for reqwest_middleware::RequestBuilder {}
 }
 
 /// Whether a `.send()` is the builder's own: the instrumentation is off
