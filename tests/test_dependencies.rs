@@ -160,6 +160,59 @@ async fn typed_rules_name_the_dependency_and_the_fault() {
     assert!(report.failure_message().contains("a dependency call's is its dependency"));
 }
 
+/// An error type that names no fault: its calls are reported, never
+/// failed, and that is said once, naming the fn and the type.
+#[derive(Debug)]
+struct Faultless;
+
+impl InjectFault for Faultless {
+    const MODULE: &'static str = "faultless";
+    const FAULTS: &'static [&'static str] = &[];
+
+    fn inject(_: &str) -> Option<Self> {
+        None
+    }
+
+    fn fault_name(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+#[filibuster::dependency("ledger")]
+async fn record_in_ledger() -> Result<(), Faultless> {
+    Ok(())
+}
+
+#[filibuster::handler(service = "books")]
+async fn keep_books() -> StatusCode {
+    let _ = record_in_ledger().await;
+    let _ = record_in_ledger().await;
+    StatusCode::OK
+}
+
+#[tokio::test]
+async fn an_error_type_without_faults_is_said() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let explorer = Explorer::new();
+    let url =
+        support::serve(Router::new().route("/books", post(keep_books)).layer(explorer.connection().layer()))
+            .await;
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|_| {
+            let request = http.post(format!("{url}/books"));
+            async move { request.send().await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+    assert_eq!(report.errors, [filibuster::RunError::NoFaultToTry { calls: 2 }]);
+    let warnings: Vec<String> =
+        logs.of(tracing::Level::WARN).into_iter().filter(|w| w.contains("names no fault")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("`record_in_ledger`") && warnings[0].contains("Faultless"), "{warnings:?}");
+}
+
 /// With the instrumentation off, the fn is the fn as written.
 #[tokio::test]
 async fn off_the_fn_is_the_fn() {
@@ -550,4 +603,26 @@ async fn redis_calls_are_explored_and_fail_as_faults_make_them() {
     let injected = redis::RedisError::inject(filibuster::fault::redis::CONNECTION_REFUSED).unwrap();
     assert!(refused.is_connection_refusal(), "{refused:?}");
     assert_eq!((refused.kind(), refused.to_string()), (injected.kind(), injected.to_string()));
+}
+
+/// The built-in analysis file names the faults of the built-in error types,
+/// as they name them, so that a server reading it (the reference's too)
+/// tries each.
+#[test]
+fn the_built_in_model_names_the_faults_of_the_built_in_error_types() {
+    let model: serde_json::Value = serde_json::from_str(filibuster::REQWEST_DEFAULT).unwrap();
+    for (module, faults) in [
+        ("sqlx", <sqlx::Error as InjectFault>::FAULTS),
+        ("redis", <redis::RedisError as InjectFault>::FAULTS),
+        ("io", <std::io::Error as InjectFault>::FAULTS),
+    ] {
+        let names: Vec<&str> = model[module]["exceptions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {module} in the built-in model"))
+            .iter()
+            .map(|exception| exception["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, faults, "{module}");
+        assert_eq!(model[module]["pattern"], format!("{module}\\."), "{module}");
+    }
 }

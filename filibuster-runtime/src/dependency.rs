@@ -15,7 +15,7 @@ use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
 use crate::call::{Call, CallKey, Outcome, drive};
-use crate::callsite::Callsite;
+use crate::callsite::{Callsite, SaidOnce};
 use crate::fault::InjectFault;
 use crate::records::{Exception, ReturnValue};
 use crate::spans;
@@ -41,8 +41,33 @@ where
     if !switch::enabled() && !spans::dependency_wanted() {
         return Either::Left(future);
     }
+    if R::Err::FAULTS.is_empty() && switch::enabled() {
+        no_faults(callsite, std::any::type_name::<R::Err>());
+    }
     let call = DependencyCall { future, dependency, operation, output: PhantomData };
     Either::Right(futures_util::FutureExt::map(Box::pin(drive(call, callsite, None)), R::from_result))
+}
+
+/// The error type of the fn at `callsite` can take no fault: its calls are
+/// reported, and never failed. Said once per callsite.
+#[cold]
+fn no_faults(callsite: &'static Callsite, error_type: &str) {
+    static SAID: SaidOnce = SaidOnce::new();
+    if !SAID.first_time(callsite) {
+        return;
+    }
+    tracing::warn!(
+        callsite = callsite.id,
+        function = callsite.function,
+        file = callsite.file,
+        line = callsite.line,
+        "the error type of the dependency call `{}` at {}:{}, `{error_type}`, names no fault in its \
+         `InjectFault::FAULTS`, so the call is never failed: name the faults it can take there (said once \
+         per callsite)",
+        callsite.function,
+        callsite.file,
+        callsite.line,
+    );
 }
 
 /// What a dependency fn returns: a `Result`.
