@@ -117,6 +117,9 @@ fn main() {
         "profile-handler-on",
         "profile-call-off-spans",
         "profile-handler-off-spans",
+        "profile-dependency-plain",
+        "profile-dependency-off",
+        "profile-dependency-on",
     ];
     if let Some(section) = profile.iter().find(|p| sections.iter().any(|s| s == *p)) {
         let mut work = common::PerCall::new();
@@ -133,7 +136,7 @@ fn main() {
         } else {
             filibuster::enable();
         }
-        let calls = if work.backtrace { 1_000 } else { 20_000 };
+        let calls: u64 = if work.backtrace { 1_000 } else { 20_000 };
         current.block_on(async {
             match *section {
                 "profile-call-plain" => {
@@ -150,6 +153,24 @@ fn main() {
                     for _ in 0..calls {
                         black_box(work.instrumented().await);
                     }
+                }
+                "profile-dependency-plain" => {
+                    for n in 0..calls {
+                        black_box(work.plain_dependency(n).await);
+                    }
+                }
+                "profile-dependency-off" => {
+                    for n in 0..calls {
+                        black_box(work.dependency(n).await);
+                    }
+                }
+                "profile-dependency-on" => {
+                    work.in_handler(async {
+                        for n in 0..calls {
+                            black_box(work.dependency(n).await);
+                        }
+                    })
+                    .await
                 }
                 _ => {
                     work.in_handler(async {
@@ -290,6 +311,28 @@ fn main() {
             "≥ 100×",
             Some(ratio >= 100.0),
         );
+        let dependency = current.block_on(async {
+            let mut samples = vec![Vec::new(); 3];
+            for _ in 0..5 {
+                filibuster::disable();
+                samples[0].push(per_op(|| work.plain_dependency(1), 3, batch).await);
+                samples[1].push(work.in_handler(per_op(|| work.dependency(1), 3, batch)).await);
+                filibuster::enable();
+                samples[2].push(work.in_handler(per_op(|| work.dependency(1), 3, batch)).await);
+            }
+            filibuster::disable();
+            samples.into_iter().map(|s| s.into_iter().fold(f64::INFINITY, f64::min)).collect::<Vec<_>>()
+        });
+        let [plain_dependency, dependency_off, dependency_on] = dependency[..] else { unreachable!() };
+        let (dependency_off, dependency_on) =
+            (dependency_off - plain_dependency, dependency_on - plain_dependency);
+        table.row(
+            "per dependency call: added by #[filibuster::dependency], off",
+            ns(dependency_off),
+            "< 50 ns",
+            Some(dependency_off < 50.0),
+        );
+        table.row("per dependency call: added, on", ns(dependency_on), "", None);
         let deep = Runtime::new().expect("a runtime").block_on(common::backtrace_in_axum_handler(300));
         table.row("  a backtrace callsite alone, in an axum handler", ns(deep), "", None);
         let ratio = (deep + on) / on.max(1.0);

@@ -213,17 +213,19 @@ async fn an_error_type_without_faults_is_said() {
     assert!(warnings[0].contains("`record_in_ledger`") && warnings[0].contains("Faultless"), "{warnings:?}");
 }
 
-/// With the instrumentation off, the fn is the fn as written.
+/// Outside a request (on purpose: in `outside_requests`, as a service's
+/// startup or background job runs), the fn is the fn as written, on or off.
 #[tokio::test]
-async fn off_the_fn_is_the_fn() {
+async fn outside_a_request_the_fn_is_the_fn() {
     let db = orders_db().await;
-    assert!(!filibuster::enabled() || std::env::var_os("FILIBUSTER_ENABLED").is_some());
-    assert_eq!(insert_order(&db, "tea").await.unwrap(), 1);
-    assert_eq!(insert_order(&db, "jam").await.unwrap(), 2);
+    filibuster::outside_requests(async {
+        assert_eq!(insert_order(&db, "tea").await.unwrap(), 1);
+        assert_eq!(insert_order(&db, "jam").await.unwrap(), 2);
+    })
+    .await;
 }
 
-/// Said once and loudly: a call outside any instrumented request is not a
-/// fault site; inside one, a `?` and an early `return` keep their meaning.
+/// A `?` and an early `return` in the body keep their meaning.
 #[filibuster::dependency("disk", operation = "read config")]
 async fn read_config(path: &std::path::Path) -> std::io::Result<String> {
     if path.as_os_str().is_empty() {
@@ -235,11 +237,14 @@ async fn read_config(path: &std::path::Path) -> std::io::Result<String> {
 
 #[tokio::test]
 async fn question_marks_and_returns_keep_their_meaning() {
-    let error = read_config(std::path::Path::new("")).await.unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
-    let error = read_config(std::path::Path::new("/nonexistent/filibuster")).await.unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
-    assert_eq!(error.fault_name(), None);
+    filibuster::outside_requests(async {
+        let error = read_config(std::path::Path::new("")).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        let error = read_config(std::path::Path::new("/nonexistent/filibuster")).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(error.fault_name(), None);
+    })
+    .await;
 }
 
 // ----- each built-in fault against the real failure -----
@@ -395,6 +400,11 @@ async fn the_shop_explores_its_database_calls() {
     assert!(calls[2].starts_with("orders -> sqlite insert_order ("), "{calls:?}");
     let table = report.grid_table();
     assert!(table.contains("sqlx.PoolTimedOut"), "{table}");
+    // The HTML report names a dependency call by its dependency and
+    // operation, without a path.
+    let html = report.to_html();
+    assert!(html.contains("orders -&gt; sqlite <code>insert_order</code>"), "{html}");
+    assert!(html.contains("sqlx.Io.ConnectionReset on sqlite insert_order"), "{html}");
 }
 
 /// With the bug, a database fault on the order's write is found (an order
@@ -625,4 +635,113 @@ fn the_built_in_model_names_the_faults_of_the_built_in_error_types() {
         assert_eq!(names, faults, "{module}");
         assert_eq!(model[module]["pattern"], format!("{module}\\."), "{module}");
     }
+}
+
+// ----- on the wire, against a server of any kind -----
+
+/// A server that answers each `create` with the next of `answers` (its
+/// `generated_id` added), and records what it was sent.
+#[derive(Clone, Default)]
+struct Scripted {
+    answers: Arc<Mutex<Vec<serde_json::Value>>>,
+    records: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Scripted {
+    fn router(&self) -> Router {
+        use axum::Json;
+        use axum::routing::{get, put};
+        let create = |State(s): State<Scripted>, Json(body): Json<serde_json::Value>| async move {
+            s.records.lock().unwrap().push(body);
+            let mut answer = s.answers.lock().unwrap().remove(0);
+            answer["generated_id"] = serde_json::json!(s.records.lock().unwrap().len());
+            Json(answer)
+        };
+        let update = |State(s): State<Scripted>, Json(body): Json<serde_json::Value>| async move {
+            s.records.lock().unwrap().push(body);
+            Json(serde_json::json!({}))
+        };
+        Router::new()
+            .route("/filibuster/create", put(create))
+            .route("/filibuster/update", post(update))
+            .route(
+                "/filibuster/new-test-execution/{service}",
+                get(|| async { Json(serde_json::json!({"new-test-execution": false})) }),
+            )
+            .with_state(self.clone())
+    }
+}
+
+/// How often `append_line`'s body ran.
+static APPENDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[filibuster::dependency("disk", operation = "append line")]
+async fn append_line() -> std::io::Result<()> {
+    APPENDED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+#[filibuster::handler(service = "journal")]
+async fn journal() -> String {
+    match append_line().await {
+        Ok(()) => "ok".to_owned(),
+        Err(error) => format!("{:?}", error.kind()),
+    }
+}
+
+/// The records of a dependency call, and what a server's answers make of
+/// it: a status or an exception it cannot take lets it go ahead, said; a
+/// non-aborting fault runs the body, then fails.
+#[tokio::test]
+async fn dependency_calls_on_the_wire() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let server = Scripted::default();
+    *server.answers.lock().unwrap() = vec![
+        serde_json::json!({}),
+        serde_json::json!({"failure_metadata": {"return_value": {"status_code": "503"}}}),
+        serde_json::json!({"forced_exception": {"name": "redis.BUSY"}}),
+        serde_json::json!({"forced_exception": {"name": "io.ConnectionReset", "metadata": {"abort": false}}}),
+        serde_json::json!({"forced_exception": {"name": "io.TimedOut"}}),
+    ];
+    let connection = filibuster::Connection::http(support::serve(server.router()).await);
+    filibuster::enable();
+    let url = support::serve(Router::new().route("/journal", post(journal)).layer(connection.layer())).await;
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(http.post(format!("{url}/journal")).send().await.unwrap().text().await.unwrap());
+    }
+    assert_eq!(seen, ["ok", "ok", "ok", "ConnectionReset", "TimedOut"]);
+    // The body ran but under the aborting fault.
+    assert_eq!(APPENDED.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    let records = server.records.lock().unwrap().clone();
+    let creates: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["instrumentation_type"] == "invocation").collect();
+    assert_eq!(creates.len(), 5);
+    let first = creates[0];
+    assert_eq!(
+        (&first["module"], &first["method"], &first["args"]),
+        (&"io".into(), &"append line".into(), &serde_json::json!(["disk"]))
+    );
+    assert_eq!(first["metadata"]["dependency"], "disk");
+    assert_eq!(
+        first["metadata"]["faults"],
+        serde_json::json!(["io.ConnectionRefused", "io.ConnectionReset", "io.TimedOut"])
+    );
+    let completes: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["instrumentation_type"] == "invocation_complete").collect();
+    assert_eq!(completes[0]["return_value"], serde_json::json!({"__class__": "Ok"}));
+    assert_eq!(completes[3]["exception"]["name"], "io.ConnectionReset");
+    assert_eq!(completes[4]["exception"]["name"], "io.TimedOut");
+
+    let errors = logs.of(tracing::Level::ERROR);
+    assert!(errors.iter().any(|e| e.contains("asked for a status on a io call")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("redis.BUSY")
+            && e.contains("io.ConnectionRefused, io.ConnectionReset, io.TimedOut")),
+        "{errors:#?}"
+    );
 }

@@ -181,6 +181,17 @@ impl PerCall {
         get_bookings(request).await.expect("the stub answers")
     }
 
+    /// A dependency call (`#[filibuster::dependency]`) whose body answers
+    /// at once: what the instrumentation adds to a database call.
+    pub async fn dependency(&self, n: u64) -> u64 {
+        stub_query(n).await.expect("the stub answers")
+    }
+
+    /// The same fn without the attribute.
+    pub async fn plain_dependency(&self, n: u64) -> u64 {
+        plain_stub_query(n).await.expect("the stub answers")
+    }
+
     /// Runs `body` in the instrumented handler of `users`, reached by the
     /// instrumented call of the headers.
     pub async fn in_handler<F: Future>(&self, body: F) -> F::Output {
@@ -721,4 +732,15 @@ pub fn index_10() -> ExecutionIndex {
         ei.push(md5_hex(format!("call-{i}")), (i % 3) + 1);
     }
     ei
+}
+
+/// A database call whose body answers at once.
+#[filibuster::dependency("stub-db")]
+async fn stub_query(n: u64) -> Result<u64, std::io::Error> {
+    Ok(std::hint::black_box(n) + 1)
+}
+
+/// [`stub_query`] without the attribute.
+async fn plain_stub_query(n: u64) -> Result<u64, std::io::Error> {
+    Ok(std::hint::black_box(n) + 1)
 }

@@ -227,53 +227,69 @@ pub(crate) fn drive<C: Call>(
                 execution_index,
                 request_id: request_id.as_ref(),
             };
-            let (result, outcome): (Result<C::Response, C::Error>, Outcome) = match decision {
-                Decision::Status(status) => match C::respond(call.fault_context(), status) {
-                    Some(response) => (Ok(response), Ok(ReturnValue::response(status.as_u16(), md5_hex("")))),
-                    // A fault the call cannot take: said, and the call goes ahead.
-                    None => {
-                        decision::status_on_a_call_without_one(call.key().module, status);
-                        proceed(call, &headers, span).await
+            // A loop only so that a fault the call cannot take goes on as
+            // `Proceed`: said, and the call goes ahead.
+            let mut decision = decision;
+            let (result, outcome): (Result<C::Response, C::Error>, Outcome) = loop {
+                break match decision {
+                    Decision::Status(status) => match C::respond(call.fault_context(), status) {
+                        Some(response) => {
+                            (Ok(response), Ok(ReturnValue::response(status.as_u16(), md5_hex(""))))
+                        }
+                        None => {
+                            decision::status_on_a_call_without_one(call.key().module, status);
+                            decision = Decision::Proceed;
+                            continue;
+                        }
+                    },
+                    Decision::Unknown(name) => {
+                        decision::unknown_exception(call.key().module, &name, &C::fault_names());
+                        decision = Decision::Proceed;
+                        continue;
                     }
-                },
-                Decision::Unknown(name) => {
-                    decision::unknown_exception(call.key().module, &name, &C::fault_names());
-                    proceed(call, &headers, span).await
-                }
-                Decision::Fail(fault, exception) => {
-                    (Err(C::fail(call.fault_context(), fault).await), Err(exception))
-                }
-                Decision::DelayThenFail(fault, exception, sleep) => {
-                    let context = call.fault_context().clone();
-                    if let Some(carrier) = call.headers_mut() {
-                        headers.set(carrier, Some(sleep));
+                    Decision::Fail(fault, exception) => {
+                        (Err(C::fail(call.fault_context(), fault).await), Err(exception))
                     }
-                    match in_span(call.perform(), span).await {
-                        Err(error) => observe_error::<C>(error),
-                        Ok(_) => (Err(C::fail(&context, fault).await), Err(exception)),
+                    Decision::DelayThenFail(fault, exception, sleep) => {
+                        let context = call.fault_context().clone();
+                        if let Some(carrier) = call.headers_mut() {
+                            headers.set(carrier, Some(sleep));
+                        }
+                        match in_span(call.perform(), span).await {
+                            Err(error) => observe_error::<C>(error),
+                            Ok(_) => (Err(C::fail(&context, fault).await), Err(exception)),
+                        }
                     }
-                }
-                Decision::DelayThenProceed(_) | Decision::Hang => {
-                    let delay = match decision {
-                        Decision::DelayThenProceed(delay) => Some(delay),
-                        _ => None,
-                    };
-                    // An instrumented callee sleeps that long before its
-                    // handler (at most `MAX_FORCED_SLEEP`), so that the
-                    // client's own timers, a client timeout nobody declared
-                    // included, run over the wait; a callee that does not
-                    // honour it is waited for here.
-                    let sleep = delay.unwrap_or(crate::headers::MAX_FORCED_SLEEP);
-                    if let Some(carrier) = call.headers_mut() {
-                        headers.set(carrier, Some(sleep.as_secs_f64()));
+                    Decision::DelayThenProceed(_) | Decision::Hang => {
+                        let delay = match decision {
+                            Decision::DelayThenProceed(delay) => Some(delay),
+                            _ => None,
+                        };
+                        // An instrumented callee sleeps that long before its
+                        // handler (at most `MAX_FORCED_SLEEP`), so that the
+                        // client's own timers, a client timeout nobody declared
+                        // included, run over the wait; a callee that does not
+                        // honour it is waited for here.
+                        let sleep = delay.unwrap_or(crate::headers::MAX_FORCED_SLEEP);
+                        if let Some(carrier) = call.headers_mut() {
+                            headers.set(carrier, Some(sleep.as_secs_f64()));
+                        }
+                        // Boxed: timers are large, and latency faults are rare.
+                        match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
+                            Ok(response) => C::observe(response, span).await,
+                            Err(error) => observe_error::<C>(error),
+                        }
                     }
-                    // Boxed: timers are large, and latency faults are rare.
-                    match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
-                        Ok(response) => C::observe(response, span).await,
-                        Err(error) => observe_error::<C>(error),
+                    Decision::Proceed => {
+                        if let Some(carrier) = call.headers_mut() {
+                            headers.set(carrier, None);
+                        }
+                        match in_span(call.perform(), span).await {
+                            Ok(response) => C::observe(response, span).await,
+                            Err(error) => observe_error::<C>(error),
+                        }
                     }
-                }
-                Decision::Proceed => proceed(call, &headers, span).await,
+                };
             };
             let (return_value, exception) = match outcome {
                 Ok(value) => (Some(value), None),
@@ -296,21 +312,6 @@ pub(crate) fn drive<C: Call>(
             C::end_client_span(span, result.as_ref());
         }
         result
-    }
-}
-
-/// The call made as it is, with the `X-Filibuster-*` headers, and observed.
-async fn proceed<C: Call>(
-    mut call: C,
-    headers: &OutgoingHeaders<'_>,
-    span: &Span,
-) -> (Result<C::Response, C::Error>, Outcome) {
-    if let Some(carrier) = call.headers_mut() {
-        headers.set(carrier, None);
-    }
-    match in_span(call.perform(), span).await {
-        Ok(response) => C::observe(response, span).await,
-        Err(error) => observe_error::<C>(error),
     }
 }
 
