@@ -12,7 +12,7 @@
 //! confirmed order is in `orders`' database ([`shop::check_order`]). The
 //! default fault model fails the HTTP call from `orders` to `inventory`
 //! and the database calls of both services (`sqlx.PoolTimedOut`,
-//! `sqlx.Io.ConnectionRefused`, `sqlx.Io.ConnectionReset`); the grid shows
+//! `sqlx.Io.ConnectionRefused`, `sqlx.Io.UnexpectedEof`); the grid shows
 //! each call and what each fault did. Logs go to stderr, `warn` and up
 //! unless `RUST_LOG` says otherwise.
 

@@ -528,7 +528,7 @@ pub use filibuster_macros::call;
 /// make it fail, in which case the body does not run and the fn returns
 /// `Err(e)`, `e` the genuine error of that fault, as the dependency's crate
 /// returns it for that failure ([`InjectFault`]): for `sqlx::Error`,
-/// `PoolTimedOut` or an `Io` error of a refused or reset connection. A
+/// `PoolTimedOut` or an `Io` error of a refused or closed connection. A
 /// non-aborting fault runs the body, then returns the error (a write that
 /// happened, reported as failed). Off, the fn is the fn as written (its
 /// own future, after one relaxed load).
@@ -537,7 +537,7 @@ pub use filibuster_macros::call;
 /// `sqlx`), `redis::RedisError` (feature `redis`), or an error type of your
 /// own (its docs show how). The built-in fault model tries each fault the
 /// error type names on each call (`sqlx.PoolTimedOut`,
-/// `sqlx.Io.ConnectionRefused`, `sqlx.Io.ConnectionReset`; see
+/// `sqlx.Io.ConnectionRefused`, `sqlx.Io.UnexpectedEof`; see
 /// [`fault::sqlx`], [`fault::redis`], [`fault::io_faults`]).
 ///
 /// The fn's span is `dependency.client` (target `filibuster::dependency`),

@@ -106,7 +106,7 @@ async fn the_default_model_tries_each_fault_of_the_error_type() {
     let mut faults: Vec<&str> =
         report.executions.iter().flat_map(|e| &e.faults).map(|f| f.fault.as_str()).collect();
     faults.sort();
-    assert_eq!(faults, ["sqlx.Io.ConnectionRefused", "sqlx.Io.ConnectionReset", "sqlx.PoolTimedOut"]);
+    assert_eq!(faults, ["sqlx.Io.ConnectionRefused", "sqlx.Io.UnexpectedEof", "sqlx.PoolTimedOut"]);
     for fault in report.executions.iter().flat_map(|e| &e.faults) {
         assert_eq!(fault.call.source, "orders");
         assert_eq!(fault.call.target.as_deref(), Some("sqlite"));
@@ -124,7 +124,7 @@ async fn the_default_model_tries_each_fault_of_the_error_type() {
         seen,
         [
             "Io ConnectionRefused Connection refused (os error 111)",
-            "Io ConnectionReset Connection reset by peer (os error 104)",
+            "Io UnexpectedEof expected to read 5 bytes, got 0 bytes at EOF",
             "PoolTimedOut",
             "ok",
             "ok",
@@ -258,6 +258,21 @@ async fn injected_io_errors_are_the_real_ones() {
     assert_eq!(injected.raw_os_error(), real.raw_os_error());
     assert_eq!(injected.to_string(), real.to_string());
     assert_eq!(real.fault_name(), Some(filibuster::fault::io_faults::CONNECTION_REFUSED));
+
+    // A peer that resets the connection (`SO_LINGER` 0, then closed).
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let resetting = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        socket.set_zero_linger().unwrap();
+    });
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    resetting.await.unwrap();
+    let real = stream.read(&mut [0; 16]).await.unwrap_err();
+    let injected = std::io::Error::inject(filibuster::fault::io_faults::CONNECTION_RESET).unwrap();
+    assert_eq!((injected.kind(), injected.raw_os_error()), (real.kind(), real.raw_os_error()));
+    assert_eq!(injected.to_string(), real.to_string());
 }
 
 #[tokio::test]
@@ -404,7 +419,7 @@ async fn the_shop_explores_its_database_calls() {
     // operation, without a path.
     let html = report.to_html();
     assert!(html.contains("orders -&gt; sqlite <code>insert_order</code>"), "{html}");
-    assert!(html.contains("sqlx.Io.ConnectionReset on sqlite insert_order"), "{html}");
+    assert!(html.contains("sqlx.Io.UnexpectedEof on sqlite insert_order"), "{html}");
 }
 
 /// With the bug, a database fault on the order's write is found (an order
@@ -520,9 +535,15 @@ async fn postgres_calls_are_explored_and_fail_as_faults_make_them() {
     let timed_out = pool.acquire().await.unwrap_err();
     assert_eq!(timed_out.to_string(), sqlx::Error::PoolTimedOut.to_string());
     assert_eq!(timed_out.fault_name(), Some(filibuster::fault::sqlx::POOL_TIMED_OUT));
-    // A connection the server dropped fails its next query with an I/O error.
+    // A connection the server closed fails its next query at the end of
+    // its stream.
     let dropped = sqlx::query("SELECT 1").execute(&mut *held).await.unwrap_err();
-    assert!(matches!(dropped, sqlx::Error::Io(_)), "{dropped:?}");
+    let injected = sqlx::Error::inject(filibuster::fault::sqlx::UNEXPECTED_EOF).unwrap();
+    let (sqlx::Error::Io(dropped_io), sqlx::Error::Io(injected_io)) = (&dropped, &injected) else {
+        panic!("not both I/O errors: {dropped:?} {injected:?}");
+    };
+    assert_eq!((dropped_io.kind(), dropped.to_string()), (injected_io.kind(), injected.to_string()));
+    assert_eq!(dropped.fault_name(), Some(filibuster::fault::sqlx::UNEXPECTED_EOF));
 }
 
 /// A cache on Redis, explored with the default model; and the real `BUSY`

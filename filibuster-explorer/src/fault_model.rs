@@ -399,7 +399,7 @@ pub const REQWEST_DEFAULT: &str = r#"{
     "exceptions": [
       {"name": "sqlx.PoolTimedOut"},
       {"name": "sqlx.Io.ConnectionRefused"},
-      {"name": "sqlx.Io.ConnectionReset"}
+      {"name": "sqlx.Io.UnexpectedEof"}
     ]
   },
   "redis": {
@@ -735,7 +735,7 @@ mod tests {
     #[test]
     fn built_in_model_on_dependency_calls() {
         let model = FaultModel::reqwest_default();
-        let sqlx = ["sqlx.PoolTimedOut", "sqlx.Io.ConnectionRefused", "sqlx.Io.ConnectionReset"];
+        let sqlx = ["sqlx.PoolTimedOut", "sqlx.Io.ConnectionRefused", "sqlx.Io.UnexpectedEof"];
         let proposed = model.faults_for(&dependency_call("sqlx", &sqlx), FaultSite::Invocation, None);
         assert_eq!(names(proposed), sqlx);
         let own = ["blob_store.Unavailable"];
