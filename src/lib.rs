@@ -531,7 +531,7 @@ pub use filibuster_macros::call;
 /// `PoolTimedOut` or an `Io` error of a refused or closed connection. A
 /// non-aborting fault runs the body, then returns the error (a write that
 /// happened, reported as failed). Off, the fn is the fn as written (its
-/// own future, after one relaxed load).
+/// own future, after one relaxed load), unless a subscriber takes its span.
 ///
 /// `E` implements [`InjectFault`]: `std::io::Error`, `sqlx::Error` (feature
 /// `sqlx`), `redis::RedisError` (feature `redis`), or an error type of your

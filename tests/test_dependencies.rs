@@ -766,3 +766,56 @@ async fn dependency_calls_on_the_wire() {
         "{errors:#?}"
     );
 }
+
+/// An `InjectFault` that names a fault it cannot make.
+#[derive(Debug)]
+struct Liar;
+
+impl InjectFault for Liar {
+    const MODULE: &'static str = "liar";
+    const FAULTS: &'static [&'static str] = &["liar.Down"];
+
+    fn inject(_: &str) -> Option<Self> {
+        None
+    }
+
+    fn fault_name(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+#[filibuster::dependency("liar")]
+async fn ask_the_liar() -> Result<(), Liar> {
+    Ok(())
+}
+
+#[filibuster::handler(service = "asker")]
+async fn ask() -> &'static str {
+    match ask_the_liar().await {
+        Ok(()) => "ok",
+        Err(Liar) => "err",
+    }
+}
+
+/// An error type that names a fault it cannot make is said, naming the
+/// type and the fault, and the call goes ahead.
+#[tokio::test]
+async fn a_broken_inject_fault_is_said() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let server = Scripted::default();
+    *server.answers.lock().unwrap() = vec![serde_json::json!({"forced_exception": {"name": "liar.Down"}})];
+    let connection = filibuster::Connection::http(support::serve(server.router()).await);
+    filibuster::enable();
+    let url = support::serve(Router::new().route("/ask", post(ask)).layer(connection.layer())).await;
+    let answer =
+        reqwest::Client::new().post(format!("{url}/ask")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(answer, "ok");
+    let errors = logs.of(tracing::Level::ERROR);
+    assert!(
+        errors.iter().any(|e| e.contains("names `liar.Down` among its `FAULTS` but makes no error of it")
+            && e.contains("Liar")),
+        "{errors:#?}"
+    );
+}

@@ -89,9 +89,11 @@ pub enum Fault {
     /// A dependency call (`#[filibuster::dependency]`) fails with this fault
     /// of its error type, by its name (`"sqlx.PoolTimedOut"`): the fn
     /// returns the genuine error `InjectFault` makes of it. Tried on the
-    /// dependency calls whose error type can take it; a name no call's
-    /// error type knows makes the run untested
-    /// ([`RunError::UnknownFault`](crate::RunError::UnknownFault)).
+    /// dependency calls whose error type can take it; on a call of the
+    /// crate it names (`sqlx.`) whose error type does not know it (a
+    /// misspelling), it makes the run untested
+    /// ([`RunError::UnknownFault`](crate::RunError::UnknownFault)); the
+    /// calls of other crates are not its.
     DependencyError(String),
     /// Each fault a dependency call's error type can take, one execution
     /// each (`InjectFault::FAULTS`): what the built-in model tries on every
@@ -139,7 +141,9 @@ impl Calls {
 
     /// Whether `call`, which reached `target` (when known), is one of them.
     fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
-        self.matches_parts(&call.method, call.args.first().map(String::as_str), target)
+        // A dependency call has no path: its only argument is its target.
+        let path = call.args.first().filter(|_| call.metadata.dependency.is_none());
+        self.matches_parts(&call.method, path.map(String::as_str), target)
     }
 
     /// Whether a call with `method` to `path`, which reached `target` (when

@@ -44,7 +44,9 @@ pub(crate) fn expand(
     let name = sig.ident.to_string();
     let operation = args.operation.map_or_else(|| name.clone(), |operation| operation.value());
     let key = callsite::key(args.id.map(|id| id.value()), &name, file);
-    let id = callsite::id(&key, 1);
+    // Salted: not the id of the first `.send()` of a `#[filibuster::call]`
+    // fn of the same name (an SDK's fn may be both).
+    let id = callsite::id(&format!("{key}#dependency"), 1);
     let line = callsite::line(sig.ident.span());
     let dependency = &args.dependency;
     let return_hint = return_type_hint(&sig.output, body.span());

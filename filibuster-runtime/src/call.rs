@@ -214,12 +214,9 @@ pub(crate) fn drive<C: Call>(
             let Some(Ended { execution_index, vclock, .. }) = &unfinished.ended else {
                 unreachable!("just set")
             };
-            // Named only for a span that records it.
-            if !span.is_disabled()
-                && let Some(fault) = decision.fault_name()
-            {
-                spans::fault(span, &fault);
-            }
+            // Named only for a span that records it, once injected: not a
+            // fault the call cannot take.
+            let mut fault_name = if span.is_disabled() { None } else { decision.fault_name() };
             let headers = OutgoingHeaders {
                 generated_id,
                 vclock,
@@ -238,6 +235,7 @@ pub(crate) fn drive<C: Call>(
                         }
                         None => {
                             decision::status_on_a_call_without_one(call.key().module, status);
+                            fault_name = None;
                             decision = Decision::Proceed;
                             continue;
                         }
@@ -291,6 +289,9 @@ pub(crate) fn drive<C: Call>(
                     }
                 };
             };
+            if let Some(fault) = fault_name {
+                spans::fault(span, &fault);
+            }
             let (return_value, exception) = match outcome {
                 Ok(value) => (Some(value), None),
                 Err(exception) => (None, Some(exception)),

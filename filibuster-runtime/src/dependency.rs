@@ -70,6 +70,20 @@ fn no_faults(callsite: &'static Callsite, error_type: &str) {
     );
 }
 
+/// The `InjectFault` of `E` does not keep its word for the fault `name`:
+/// the call is not failed as planned, or is reported under another name.
+#[cold]
+fn broken_contract<E: InjectFault>(name: &str, what: &str) {
+    tracing::error!(
+        fault = name,
+        error_type = std::any::type_name::<E>(),
+        "the `InjectFault` of `{}` names `{name}` among its `FAULTS` but {what}: an exploration that \
+         plans it is not told the truth; make `inject` return the error of each name of `FAULTS`, and \
+         `fault_name` name it back",
+        std::any::type_name::<E>(),
+    );
+}
+
 /// What a dependency fn returns: a `Result`.
 #[diagnostic::on_unimplemented(
     message = "`#[filibuster::dependency]` applies to an async fn returning `Result<T, E>`, not `{Self}`",
@@ -151,7 +165,16 @@ where
     }
 
     fn fault(exception: &Exception) -> Option<E> {
-        E::inject(&exception.name)
+        let error = E::inject(&exception.name);
+        let declared = E::FAULTS.contains(&exception.name.as_str());
+        match &error {
+            None if declared => broken_contract::<E>(&exception.name, "makes no error of it"),
+            Some(error) if error.fault_name() != Some(exception.name.as_str()) => {
+                broken_contract::<E>(&exception.name, "makes an error `fault_name` does not name so")
+            }
+            _ => {}
+        }
+        error
     }
 
     fn fault_names() -> Vec<&'static str> {

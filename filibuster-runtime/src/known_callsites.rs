@@ -91,7 +91,8 @@ impl fmt::Display for CallsiteCollision {
              so the exploration takes their calls for one another. Give them distinct ids: put \
              #[filibuster::call] on each impl block rather than on its methods (the ids of methods \
              then include the type, as in `Type::method`), or give one fn \
-             #[filibuster::call(id = \"...\")]",
+             #[filibuster::call(id = \"...\")] (#[filibuster::dependency(\"..\", id = \"...\")] for a \
+             dependency call)",
             first.id, first.function, first.file, first.line, second.function, second.file, second.line,
         )
     }

@@ -5,7 +5,9 @@
 //! retries until then), a connection made directly to a stopped database
 //! `Error::Io` of the refused connection, and a connection the database
 //! closed (a crash, a restart) `Error::Io` of the end of the stream, worded
-//! as sqlx's PostgreSQL and MySQL readers word it.
+//! as sqlx's PostgreSQL reader words it (checked against a stopped
+//! PostgreSQL). These are a networked database's failures: on SQLite they
+//! stand for what a server would do.
 
 use std::io;
 
