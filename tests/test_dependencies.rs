@@ -153,6 +153,22 @@ async fn typed_rules_name_the_dependency_and_the_fault() {
     assert!(message.contains("`sqlx.PoolTimedOutt` is no failure a `sqlx` call can have"), "{message}");
     assert!(message.contains("sqlx.PoolTimedOut, sqlx.Io.ConnectionRefused"), "{message}");
 
+    // A rule whose faults none of its calls can take (an HTTP fault on a
+    // dependency call): said, not skipped.
+    let model = FaultModel::empty()
+        .with(Calls::to("sqlite"), [Fault::DependencyError("sqlx.PoolTimedOut".into())])
+        .with(Calls::to("sqlite").method("insert_order"), [Fault::ConnectionError, Fault::Status(503)]);
+    let (report, _, _) = explore_orders(model).await;
+    assert_eq!(report.executions_run, 2);
+    assert_eq!(
+        report.errors,
+        [filibuster::RunError::IdleRule {
+            rule: "calls to `sqlite` with INSERT_ORDER".into(),
+            faults: "[ConnectionError, Status(503)]".into()
+        }]
+    );
+    assert!(report.failure_message().contains("none of its faults"), "{}", report.failure_message());
+
     // A rule for another dependency matches no call: the run says so.
     let model = FaultModel::empty().with(Calls::to("postgres"), [Fault::DependencyErrors]);
     let (report, _, _) = explore_orders(model).await;

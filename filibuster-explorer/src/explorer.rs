@@ -574,15 +574,23 @@ impl Explorer {
         let calls = report.executions.iter().flat_map(|execution| &execution.calls);
         let parts =
             calls.clone().map(|call| (call.target.as_deref(), call.method.as_str(), call.path.as_str()));
-        let unmatched = self.server.lock().model().unmatched_rules(parts);
+        let (unmatched, idle) = {
+            let state = self.server.lock();
+            (
+                state.model().unmatched_rules(parts.clone()),
+                state.model().idle_rules(parts, state.rules_used()),
+            )
+        };
+        let idle = idle.into_iter().map(|(rule, faults)| RunError::IdleRule { rule, faults });
         if unmatched.is_empty() {
-            return Vec::new();
+            return idle.collect();
         }
         let services: BTreeSet<&str> = calls.filter_map(|call| call.target.as_deref()).collect();
         let services: Vec<String> = services.into_iter().map(str::to_owned).collect();
         unmatched
             .into_iter()
             .map(|rule| RunError::UnmatchedRule { rule, services: services.clone() })
+            .chain(idle)
             .collect()
     }
 

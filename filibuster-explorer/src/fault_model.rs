@@ -546,6 +546,18 @@ impl FaultModel {
         site: FaultSite,
         target_service: Option<&str>,
     ) -> Vec<ProposedFault> {
+        self.faults_noting_rules(call, site, target_service, |_| {})
+    }
+
+    /// [`FaultModel::faults_for`], calling `used` with the index of each
+    /// rule (in the order of [`FaultModel::with`]) that proposed a fault.
+    pub(crate) fn faults_noting_rules(
+        &self,
+        call: &Invocation,
+        site: FaultSite,
+        target_service: Option<&str>,
+        mut used: impl FnMut(usize),
+    ) -> Vec<ProposedFault> {
         let callsite = format!("{}.{}", call.module, call.method);
         let mut faults = Vec::new();
         for library in self.libraries.iter().filter(|l| l.pattern.is_match(&callsite)) {
@@ -571,14 +583,47 @@ impl FaultModel {
                 }
             }
         }
-        for rule in &self.rules {
-            for fault in rule.faults_for(call, site, target_service) {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let proposed = rule.faults_for(call, site, target_service);
+            if !proposed.is_empty() {
+                used(index);
+            }
+            for fault in proposed {
                 if !faults.contains(&fault) {
                     faults.push(fault);
                 }
             }
         }
         faults
+    }
+
+    /// How many rules the model has ([`FaultModel::with`]).
+    pub(crate) fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The rules scoped by service, method or path that match some of
+    /// `calls` (each `(target, method, path)`) but proposed no fault for
+    /// them (`used[i]` false for the `i`-th rule): each as its calls and its
+    /// faults, written as in [`Calls`]'s `Display` and `Debug`. An HTTP fault
+    /// on a dependency call, a dependency's fault on an HTTP call, a
+    /// timeout on calls without one: faults that were never tried.
+    pub(crate) fn idle_rules<'a>(
+        &self,
+        calls: impl Iterator<Item = (Option<&'a str>, &'a str, &'a str)> + Clone,
+        used: &[bool],
+    ) -> Vec<(String, String)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(index, rule)| rule.calls.is_scoped() && !used.get(*index).copied().unwrap_or(false))
+            .filter(|(_, rule)| {
+                calls
+                    .clone()
+                    .any(|(target, method, path)| rule.calls.matches_parts(method, Some(path), target))
+            })
+            .map(|(_, rule)| (rule.calls.to_string(), format!("{:?}", rule.faults)))
+            .collect()
     }
 }
 

@@ -215,6 +215,17 @@ pub enum RunError {
         /// The services the calls went to (those instrumented).
         services: Vec<String>,
     },
+    /// A rule of the fault model, scoped by service, method or path,
+    /// matched calls of a complete exploration but proposed none of its
+    /// faults for them (an HTTP fault on a dependency call, a dependency's
+    /// fault on an HTTP call, a timeout on calls without one), so they were
+    /// never tried.
+    IdleRule {
+        /// The calls the rule is for (`calls to `postgres``).
+        rule: String,
+        /// Its faults (`[ConnectionError, Status(503)]`).
+        faults: String,
+    },
     /// The fault model or the counterexample named an exception that the
     /// calls of a client cannot be failed with (a misspelled name): it was
     /// neither injected nor mapped to another fault.
@@ -827,6 +838,12 @@ impl RunError {
                     true => "no instrumented service".to_owned(),
                     false => services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
                 }
+            ),
+            RunError::IdleRule { rule, faults } => format!(
+                "the fault model's rule for {rule} matched calls, but none of its faults {faults} applies \
+                 to them, so they were never tried: a dependency call takes `DependencyError`s, \
+                 `DependencyErrors`, latencies and hangs, an HTTP call connection errors, timeouts (when \
+                 it has one), statuses, latencies and hangs"
             ),
             RunError::MissingLayer { services } => format!(
                 "handlers of {} ran in a router without the explorer's layer, so their calls were not \

@@ -101,6 +101,8 @@ pub(crate) struct State {
     /// The exceptions, by client, that were to be planned or injected but
     /// that the client's calls cannot be failed with (a few kept).
     unknown_faults: BTreeMap<(String, String), Vec<String>>,
+    /// Per rule of the model, whether it proposed a fault in this run.
+    rules_used: Vec<bool>,
 }
 
 /// What one turn of the exploration did with the execution it took.
@@ -136,12 +138,18 @@ impl State {
             panics: Vec::new(),
             unmarked: BTreeMap::new(),
             unknown_faults: BTreeMap::new(),
+            rules_used: Vec::new(),
         }
     }
 
     /// The fault model tried.
     pub(crate) fn model(&self) -> &FaultModel {
         &self.model
+    }
+
+    /// Per rule of the model, whether it proposed a fault in this run.
+    pub(crate) fn rules_used(&self) -> &[bool] {
+        &self.rules_used
     }
 
     /// The records' way in: tokens, limits, what was refused.
@@ -169,6 +177,7 @@ impl State {
     pub(crate) fn start_run(&mut self, strategy: Strategy) {
         self.unmarked.clear();
         self.unknown_faults.clear();
+        self.rules_used = vec![false; self.model.rule_count()];
         self.intake.start_run();
         self.schedule.set_strategy(strategy);
     }
@@ -528,7 +537,17 @@ impl State {
         if self.fault_by_index.contains_key(execution_index) {
             return;
         }
-        let proposals = self.model.faults_for(&entry.invocation, site, entry.target_service_name.as_deref());
+        let rules_used = &mut self.rules_used;
+        let proposals = self.model.faults_noting_rules(
+            &entry.invocation,
+            site,
+            entry.target_service_name.as_deref(),
+            |i| {
+                if let Some(used) = rules_used.get_mut(i) {
+                    *used = true;
+                }
+            },
+        );
         if proposals.is_empty() {
             return;
         }
