@@ -63,33 +63,40 @@ async fn orders_db() -> SqlitePool {
     db
 }
 
-/// Explores `POST /orders` with `model`: 201 without a fault, 503 with one.
-async fn explore_orders(model: FaultModel) -> (filibuster::Report, Vec<String>, SqlitePool) {
+/// Explores `POST {path}` of `router` (given the explorer's layer) with
+/// `model`: `ok` without a fault on `dependency`, 503 with one.
+async fn explore_post(
+    model: FaultModel,
+    router: Router,
+    path: &str,
+    dependency: &'static str,
+    ok: u16,
+) -> filibuster::Report {
     let explorer = Explorer::with_fault_model(model);
-    let db = orders_db().await;
-    let seen = Arc::default();
-    let orders = Orders { db: db.clone(), seen: Arc::clone(&seen) };
-    let url = support::serve(
-        Router::new()
-            .route("/orders", post(place_order))
-            .with_state(orders)
-            .layer(explorer.connection().layer()),
-    )
-    .await;
+    let url = support::serve(router.layer(explorer.connection().layer())).await;
     let http = reqwest::Client::new();
-    let report = explorer
+    explorer
         .run(|ctx| {
-            let request = http.post(format!("{url}/orders"));
+            let request = http.post(format!("{url}{path}"));
             async move {
                 let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected_on("sqlite") { 503 } else { 201 };
+                let expected = if ctx.fault_injected_on(dependency) { 503 } else { ok };
                 if status != expected {
                     return Err(format!("expected {expected}, got {status}"));
                 }
                 Ok(())
             }
         })
-        .await;
+        .await
+}
+
+/// Explores `POST /orders` with `model`: 201 without a fault, 503 with one.
+async fn explore_orders(model: FaultModel) -> (filibuster::Report, Vec<String>, SqlitePool) {
+    let db = orders_db().await;
+    let seen = Arc::default();
+    let orders = Orders { db: db.clone(), seen: Arc::clone(&seen) };
+    let router = Router::new().route("/orders", post(place_order)).with_state(orders);
+    let report = explore_post(model, router, "/orders", "sqlite", 201).await;
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();
     (report, seen, db)
@@ -516,26 +523,8 @@ async fn postgres_calls_are_explored_and_fail_as_faults_make_them() {
         }
     }
 
-    let explorer = Explorer::new();
-    let router = Router::new()
-        .route("/orders", post(order))
-        .with_state(pool.clone())
-        .layer(explorer.connection().layer());
-    let orders = support::serve(router).await;
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let request = http.post(format!("{orders}/orders"));
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected_on("postgres") { 503 } else { 201 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await;
+    let router = Router::new().route("/orders", post(order)).with_state(pool.clone());
+    let report = explore_post(FaultModel::default(), router, "/orders", "postgres", 201).await;
     assert!(report.passed(), "{}", report.failure_message());
     assert_eq!(report.executions_run, 4, "{}", report.summary());
     let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.unwrap();
@@ -589,26 +578,8 @@ async fn redis_calls_are_explored_and_fail_as_faults_make_them() {
         }
     }
 
-    let explorer = Explorer::new();
-    let router = Router::new()
-        .route("/visit", post(visit))
-        .with_state(connection.clone())
-        .layer(explorer.connection().layer());
-    let front = support::serve(router).await;
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let request = http.post(format!("{front}/visit"));
-            async move {
-                let status = request.send().await.map_err(|e| e.to_string())?.status();
-                let expected = if ctx.fault_injected_on("redis") { 503 } else { 200 };
-                if status != expected {
-                    return Err(format!("expected {expected}, got {status}"));
-                }
-                Ok(())
-            }
-        })
-        .await;
+    let router = Router::new().route("/visit", post(visit)).with_state(connection.clone());
+    let report = explore_post(FaultModel::default(), router, "/visit", "redis", 200).await;
     assert!(report.passed(), "{}", report.failure_message());
     assert_eq!(report.executions_run, 4, "{}", report.summary());
     let mut faults: Vec<&str> =
@@ -685,6 +656,16 @@ struct Scripted {
 }
 
 impl Scripted {
+    /// Serves a server answering `answers`, and `app` reporting to it, the
+    /// instrumentation on: the server, and the app's base URL.
+    async fn serve(answers: Vec<serde_json::Value>, app: Router) -> (Self, String) {
+        let server = Self { answers: Arc::new(Mutex::new(answers)), ..Self::default() };
+        let connection = filibuster::Connection::http(support::serve(server.router()).await);
+        filibuster::enable();
+        let url = support::serve(app.layer(connection.layer())).await;
+        (server, url)
+    }
+
     fn router(&self) -> Router {
         use axum::Json;
         use axum::routing::{get, put};
@@ -734,17 +715,14 @@ async fn dependency_calls_on_the_wire() {
     use tracing_subscriber::layer::SubscriberExt as _;
     let logs = support::Logs::of_target("filibuster");
     let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
-    let server = Scripted::default();
-    *server.answers.lock().unwrap() = vec![
+    let answers = vec![
         serde_json::json!({}),
         serde_json::json!({"failure_metadata": {"return_value": {"status_code": "503"}}}),
         serde_json::json!({"forced_exception": {"name": "redis.BUSY"}}),
         serde_json::json!({"forced_exception": {"name": "io.ConnectionReset", "metadata": {"abort": false}}}),
         serde_json::json!({"forced_exception": {"name": "io.TimedOut"}}),
     ];
-    let connection = filibuster::Connection::http(support::serve(server.router()).await);
-    filibuster::enable();
-    let url = support::serve(Router::new().route("/journal", post(journal)).layer(connection.layer())).await;
+    let (server, url) = Scripted::serve(answers, Router::new().route("/journal", post(journal))).await;
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for _ in 0..5 {
@@ -820,11 +798,8 @@ async fn a_broken_inject_fault_is_said() {
     use tracing_subscriber::layer::SubscriberExt as _;
     let logs = support::Logs::of_target("filibuster");
     let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
-    let server = Scripted::default();
-    *server.answers.lock().unwrap() = vec![serde_json::json!({"forced_exception": {"name": "liar.Down"}})];
-    let connection = filibuster::Connection::http(support::serve(server.router()).await);
-    filibuster::enable();
-    let url = support::serve(Router::new().route("/ask", post(ask)).layer(connection.layer())).await;
+    let answers = vec![serde_json::json!({"forced_exception": {"name": "liar.Down"}})];
+    let (_server, url) = Scripted::serve(answers, Router::new().route("/ask", post(ask))).await;
     let answer =
         reqwest::Client::new().post(format!("{url}/ask")).send().await.unwrap().text().await.unwrap();
     assert_eq!(answer, "ok");

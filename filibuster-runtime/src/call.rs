@@ -17,7 +17,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 use tracing::{Instrument as _, Span};
 
-use crate::callsite::{Callsite, SaidOnce};
+use crate::callsite::{Callsite, SaidOnce, say_once};
 use crate::connection::Connection;
 use crate::context::{CallStart, RequestContext};
 use crate::decision::{self, Decision};
@@ -419,14 +419,13 @@ fn line(line: u32) -> String {
 #[cold]
 fn outside_request(callsite: &'static Callsite) {
     static WARNED: SaidOnce = SaidOnce::new();
-    if !crate::watch::outside_request(callsite) || !WARNED.first_time(callsite) {
+    if !crate::watch::outside_request(callsite) {
         return;
     }
-    tracing::warn!(
-        callsite = callsite.id,
-        function = callsite.function,
-        file = callsite.file,
-        line = callsite.line,
+    say_once!(
+        WARNED,
+        warn,
+        callsite,
         "the instrumented call in `{}` at {}:{} runs outside any instrumented request, so it goes ahead \
          uninstrumented and no fault is injected there: put `#[filibuster::handler]` on the handler that \
          calls it (or a `filibuster::ServiceLayer` on its router), and in a task it spawns, carry the \

@@ -207,9 +207,29 @@ mod tests {
     }
 }
 
+/// Says, once per callsite (`$said`, a [`SaidOnce`], remembers which), a
+/// `tracing` event at `$level` about `$callsite`: its id, fn, file and line
+/// as fields, then the message.
+macro_rules! say_once {
+    ($said:expr, $level:ident, $callsite:expr, $($message:tt)+) => {{
+        let callsite: &'static $crate::callsite::Callsite = $callsite;
+        if $said.first_time(callsite) {
+            tracing::$level!(
+                callsite = callsite.id,
+                function = callsite.function,
+                file = callsite.file,
+                line = callsite.line,
+                $($message)+
+            );
+        }
+    }};
+}
+pub(crate) use say_once;
+
 /// The callsites something was said about, so that a warning is said once
 /// per callsite: `static SAID: SaidOnce = SaidOnce::new();`.
 #[derive(Debug)]
+
 pub(crate) struct SaidOnce(std::sync::Mutex<std::collections::BTreeSet<&'static str>>);
 
 impl SaidOnce {

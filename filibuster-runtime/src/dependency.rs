@@ -15,7 +15,7 @@ use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
 use crate::call::{Call, CallKey, Outcome, drive};
-use crate::callsite::{Callsite, SaidOnce};
+use crate::callsite::{Callsite, SaidOnce, say_once};
 use crate::fault::InjectFault;
 use crate::records::{Exception, ReturnValue};
 use crate::spans;
@@ -53,14 +53,10 @@ where
 #[cold]
 fn no_faults(callsite: &'static Callsite, error_type: &str) {
     static SAID: SaidOnce = SaidOnce::new();
-    if !SAID.first_time(callsite) {
-        return;
-    }
-    tracing::warn!(
-        callsite = callsite.id,
-        function = callsite.function,
-        file = callsite.file,
-        line = callsite.line,
+    say_once!(
+        SAID,
+        warn,
+        callsite,
         "the error type of the dependency call `{}` at {}:{}, `{error_type}`, names no fault in its \
          `InjectFault::FAULTS`, so the call is never failed: name the faults it can take there (said once \
          per callsite)",

@@ -17,7 +17,7 @@
 //! against that version and its reqwest's adapter, as `reqwest_adapter/`
 //! is: one [`Instrument`] for both, a middleware of each.
 
-use crate::callsite::{Callsite, SaidOnce};
+use crate::callsite::{Callsite, SaidOnce, say_once};
 
 /// The middleware that makes each attempt of an instrumented `.send()` of a
 /// `reqwest_middleware::RequestBuilder` an instrumented call of its own.
@@ -72,14 +72,10 @@ mod v0_4 {
 #[cold]
 fn warn_missing(callsite: &'static Callsite) {
     static SAID: SaidOnce = SaidOnce::new();
-    if !SAID.first_time(callsite) {
-        return;
-    }
-    tracing::warn!(
-        callsite = callsite.id,
-        function = callsite.function,
-        file = callsite.file,
-        line = callsite.line,
+    say_once!(
+        SAID,
+        warn,
+        callsite,
         "the reqwest-middleware client of the `.send()` of `{}` at {}:{} has no \
          `filibuster::middleware::Instrument`: filibuster instrumented each attempt at the end of its \
          middleware chain instead; add `.with(filibuster::middleware::Instrument)` last to the client's \
@@ -96,14 +92,10 @@ fn warn_missing(callsite: &'static Callsite) {
 #[cold]
 fn error_not_last(callsite: &'static Callsite) {
     static SAID: SaidOnce = SaidOnce::new();
-    if !SAID.first_time(callsite) {
-        return;
-    }
-    tracing::error!(
-        callsite = callsite.id,
-        function = callsite.function,
-        file = callsite.file,
-        line = callsite.line,
+    say_once!(
+        SAID,
+        error,
+        callsite,
         "a middleware after `filibuster::middleware::Instrument` in the client of the `.send()` of `{}` at \
          {}:{} repeated a request (a retry?): the repeats are hidden inside one instrumented call, and no \
          fault can be injected into them; add `.with(filibuster::middleware::Instrument)` last to the \
