@@ -86,6 +86,37 @@ async fn well_formed_records() {
     assert_eq!(c.get("/filibuster/fault-injected/service/b").await, (200, json!({"result": false})));
 }
 
+/// The records of the other implementations' gRPC instrumentation are
+/// taken: the Python reference's (`args` the method and the request's text,
+/// a return value without `status_code`) and Filibuster for Java's (`args`
+/// an object).
+#[tokio::test]
+async fn grpc_records_of_the_other_implementations() {
+    let c = Client::start().await;
+    let mut python = invocation(r#"[["g", 1]]"#);
+    python["module"] = json!("grpc");
+    python["method"] = json!("insecure_channel");
+    python["args"] = json!(["/cinema.Movies/GetMovie", "id: \"creed\"\n"]);
+    let (status, answer) = c.create(python.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    let complete = json!({"instrumentation_type": "invocation_complete", "generated_id": answer["generated_id"],
+                          "execution_index": r#"[["g", 1]]"#, "vclock": {"a": 1},
+                          "return_value": {"__class__": "HelloReply"}});
+    assert_eq!(c.update(complete.to_string()).await, (200, json!({})));
+
+    let mut java = invocation(r#"[["j", 1]]"#);
+    java["module"] = json!("cinema.Movies");
+    java["method"] = json!("cinema.Movies/GetMovie");
+    java["args"] = json!({"__class__": "GetMovieRequest", "toString": "id: \"creed\""});
+    let (status, answer) = c.create(java.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    let failed = json!({"instrumentation_type": "invocation_complete", "generated_id": answer["generated_id"],
+                        "execution_index": r#"[["j", 1]]"#, "vclock": {"a": 1},
+                        "exception": {"name": "io.grpc.StatusRuntimeException",
+                                      "metadata": {"code": "UNAVAILABLE", "description": "", "cause": ""}}});
+    assert_eq!(c.update(failed.to_string()).await, (200, json!({})));
+}
+
 #[tokio::test]
 async fn malformed_input_gets_a_message_and_changes_nothing() {
     let c = Client::start().await;

@@ -24,7 +24,12 @@ pub struct Invocation {
     pub module: Cow<'static, str>,
     /// The HTTP method (upper case here).
     pub method: Cow<'static, str>,
-    /// The normalized target (path and query) as the only element.
+    /// The normalized target (path and query) as the only element; a
+    /// dependency call's dependency. Read from any JSON the other
+    /// implementations send: an element that is no string (the Python
+    /// reference's gRPC request text is one, Filibuster for Java's `args` is
+    /// an object) is kept as its compact JSON text.
+    #[serde(deserialize_with = "args_as_text")]
     pub args: Vec<String>,
     /// Always `{}`.
     #[serde(default)]
@@ -452,6 +457,18 @@ fn status_text(status: u16) -> Cow<'static, str> {
             Cow::Owned(text)
         }
     }
+}
+
+fn args_as_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let text = |value: Value| match value {
+        Value::String(text) => text,
+        other => compact(&other),
+    };
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Array(values) => values.into_iter().map(text).collect(),
+        Value::Null => Vec::new(),
+        other => vec![text(other)],
+    })
 }
 
 fn owned_string_or_number<'de, D: serde::Deserializer<'de>>(
