@@ -218,6 +218,60 @@ async fn limits_fail_loudly() {
     assert_eq!(answer["error"], "more than 3 distinct service names: refused `w`");
 }
 
+/// Limits count bytes too: an execution whose records outgrow its byte
+/// budget (few calls, huge paths) is untested; a standalone server starts
+/// its log anew; a record larger than the whole budget is refused.
+#[tokio::test]
+async fn byte_budgets_bound_what_records_can_hold() {
+    let huge = |n: usize| {
+        let mut call = invocation(n, false);
+        call.args = vec![format!("/b/{}", "x".repeat(400 << 10))];
+        call
+    };
+    let limits = Limits { bytes_per_execution: 1 << 20, ..Limits::default() };
+    let explorer = Explorer::new().grace(Duration::ZERO);
+    explorer.server().clone().with_limits(limits.clone());
+    let connection = explorer.connection();
+    let report = explorer
+        .run(|_| {
+            let connection = connection.clone();
+            async move {
+                for n in 0..3 {
+                    connection.create(&huge(n)).await;
+                }
+            }
+        })
+        .await;
+    assert_eq!(report.verdict(), Verdict::Untested);
+    assert_eq!(
+        report.errors,
+        [RunError::LimitReached { limit: "more than 1048576 bytes of records in one test execution".into() }]
+    );
+
+    // Standalone: the log starts anew when the next record would not fit.
+    let server = Server::default().with_limits(limits);
+    let base = support::serve(server.router()).await;
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (status, answer) =
+            send(&http, reqwest::Method::PUT, format!("{base}/filibuster/create"), json!(huge(n))).await;
+        assert_eq!(status, 200, "{answer}");
+        ids.push(answer["generated_id"].as_u64().unwrap());
+    }
+    assert_eq!(ids, [0, 1, 1_000_000_000, 1_000_000_001, 2_000_000_000]);
+
+    // A record larger than a whole execution may hold: refused, saying so.
+    let server =
+        Server::default().with_limits(Limits { bytes_per_execution: 100 << 10, ..Limits::default() });
+    let base = support::serve(server.router()).await;
+    let (status, answer) =
+        send(&http, reqwest::Method::PUT, format!("{base}/filibuster/create"), json!(huge(0))).await;
+    assert_eq!(status, 429, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("more than the 102400 bytes one test execution may hold"), "{error}");
+}
+
 /// Records a service could not deliver, as its transport says in its next
 /// requests: the run is untested, with the count.
 #[tokio::test]

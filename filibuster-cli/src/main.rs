@@ -45,6 +45,10 @@ struct ServerArgs {
     /// anew past it; `filibuster test` fails the run).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_calls: u64,
+    /// Bytes of records one test execution may hold (their texts and
+    /// clocks, about), past which as past `--max-calls`.
+    #[arg(long, default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_execution_bytes: u64,
     /// Fault model (the reference's analysis-file JSON); the built-in reqwest
     /// model when absent.
     #[arg(long)]
@@ -203,7 +207,11 @@ async fn listen(router: axum::Router, args: &ServerArgs) -> Result<tokio::task::
 }
 
 fn limits(args: &ServerArgs) -> Limits {
-    Limits { calls_per_execution: usize::try_from(args.max_calls).unwrap_or(usize::MAX), ..Limits::default() }
+    Limits {
+        calls_per_execution: usize::try_from(args.max_calls).unwrap_or(usize::MAX),
+        bytes_per_execution: usize::try_from(args.max_execution_bytes).unwrap_or(usize::MAX),
+        ..Limits::default()
+    }
 }
 
 async fn server(args: ServerArgs) -> Result<ExitCode, String> {

@@ -918,6 +918,16 @@ impl RunError {
 pub type CallSite = CallName;
 
 impl CallName {
+    /// About how many bytes its texts hold.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        self.source.len()
+            + self.target.as_ref().map_or(0, String::len)
+            + self.method.len()
+            + self.path.len()
+            + self.callsite.len()
+            + self.function.as_ref().map_or(0, String::len)
+    }
+
     /// `source -> target METHOD path (file:line, fn)`, with `?` for what is
     /// not known; `source -> dependency operation (file:line, fn)` for a
     /// dependency call.

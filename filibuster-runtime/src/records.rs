@@ -54,6 +54,30 @@ pub struct Invocation {
     pub execution_index: String,
 }
 
+impl Invocation {
+    /// About how many bytes the record holds: the length of its texts and
+    /// clocks, which is what a peer can make large. What bounds the bytes
+    /// a server keeps (the explorer's `Limits`).
+    pub fn approx_bytes(&self) -> usize {
+        let metadata = &self.metadata;
+        let faults: usize = metadata.faults.iter().flatten().map(|name| name.len()).sum();
+        let other =
+            if metadata.other.is_empty() { 0 } else { compact(&Value::Object(metadata.other.clone())).len() };
+        self.source_service_name.len()
+            + self.module.len()
+            + self.method.len()
+            + self.args.iter().map(String::len).sum::<usize>()
+            + self.callsite_file.len()
+            + self.full_traceback.len()
+            + self.execution_index.len()
+            + self.vclock.approx_bytes()
+            + self.origin_vclock.approx_bytes()
+            + metadata.dependency.as_ref().map_or(0, |d| d.len())
+            + faults
+            + other
+    }
+}
+
 /// The `metadata` of an [`Invocation`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InvocationMetadata {
@@ -403,6 +427,34 @@ pub enum Update {
     RequestReceived(RequestReceived),
     /// From a call.
     InvocationComplete(InvocationComplete),
+}
+
+impl Update {
+    /// About how many bytes the record adds to its call: its texts and
+    /// clock (see [`Invocation::approx_bytes`]).
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Update::RequestReceived(r) => {
+                r.generated_id.len() + r.execution_index.len() + r.target_service_name.len()
+            }
+            Update::InvocationComplete(c) => {
+                let value = c.return_value.as_ref().map_or(0, |v| {
+                    v.class.as_ref().map_or(0, |c| c.len())
+                        + v.status_code.as_ref().map_or(0, |s| s.len())
+                        + v.text.as_ref().map_or(0, String::len)
+                });
+                let exception = c.exception.as_ref().map_or(0, |e| {
+                    e.name.len()
+                        + if e.metadata.is_empty() {
+                            0
+                        } else {
+                            compact(&Value::Object(e.metadata.clone())).len()
+                        }
+                });
+                c.execution_index.len() + c.vclock.approx_bytes() + value + exception
+            }
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Update {

@@ -78,6 +78,12 @@ impl VectorClock {
         self.0.is_empty()
     }
 
+    /// About how many bytes the clock holds: its services' names and their
+    /// counts.
+    pub fn approx_bytes(&self) -> usize {
+        self.0.iter().map(|(service, _)| service.len() + 8).sum()
+    }
+
     /// The count of `service`, 0 when absent.
     pub fn get(&self, service: &str) -> u64 {
         self.0.get(service).copied().unwrap_or(0)

@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 
+use super::Limits;
 use crate::report::CallName;
 use filibuster_runtime::records::Invocation;
 
-/// The calls seen in any execution, at most `max` of each kind.
+/// The calls seen in any execution, within the [`Limits`]' `known_calls`
+/// of each kind and `known_bytes` in all.
 #[derive(Debug, Default)]
 pub(crate) struct KnownCalls {
     /// The service each call reached, learned from `request_received`.
@@ -17,17 +19,21 @@ pub(crate) struct KnownCalls {
     sites: HashMap<String, CallName>,
     /// The callsite id of each call, or as a counterexample names it.
     callsite_ids: HashMap<String, String>,
+    /// About how many bytes the three hold (what was remembered, not what
+    /// replaced it).
+    bytes: usize,
 }
 
 impl KnownCalls {
-    /// Learns where the call of `invocation` comes from, keeping at most
-    /// `max` calls.
-    pub(crate) fn note_call(&mut self, invocation: &Invocation, max: usize) {
+    /// Learns where the call of `invocation` comes from, within `limits`.
+    pub(crate) fn note_call(&mut self, invocation: &Invocation, limits: &Limits) {
         let execution_index = &invocation.execution_index;
-        let room = self.sites.len() < max;
+        let room = self.sites.len() < limits.known_calls && self.bytes < limits.known_bytes;
         match self.sites.get_mut(execution_index) {
             None if room => {
-                self.sites.insert(execution_index.clone(), super::site_of(invocation, None));
+                let site = super::site_of(invocation, None);
+                self.bytes += execution_index.len() + site.approx_bytes();
+                self.sites.insert(execution_index.clone(), site);
             }
             None => {}
             Some(site) if site.function.is_none() => {
@@ -36,15 +42,18 @@ impl KnownCalls {
             }
             Some(_) => {}
         }
-        if self.callsite_ids.len() < max && !self.callsite_ids.contains_key(execution_index) {
+        if room && !self.callsite_ids.contains_key(execution_index) {
+            self.bytes += execution_index.len() + invocation.full_traceback.len();
             self.callsite_ids.insert(execution_index.clone(), invocation.full_traceback.to_string());
         }
     }
 
-    /// Learns the service the call `execution_index` reached, keeping at
-    /// most `max` calls.
-    pub(crate) fn note_target(&mut self, execution_index: &str, target: String, max: usize) {
-        if self.targets.len() < max || self.targets.contains_key(execution_index) {
+    /// Learns the service the call `execution_index` reached, within
+    /// `limits`.
+    pub(crate) fn note_target(&mut self, execution_index: &str, target: String, limits: &Limits) {
+        let room = self.targets.len() < limits.known_calls && self.bytes < limits.known_bytes;
+        if room || self.targets.contains_key(execution_index) {
+            self.bytes += execution_index.len() + target.len();
             self.targets.insert(execution_index.to_owned(), target);
         }
     }

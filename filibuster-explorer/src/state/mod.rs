@@ -37,11 +37,26 @@ pub struct Limits {
     /// Distinct calls (execution indices) the server remembers the targets
     /// and callsites of, for reports.
     pub known_calls: usize,
+    /// Bytes of records one test execution may hold (their texts and
+    /// clocks, about): past it, as past `calls_per_execution`. With the
+    /// count, what bounds the log's memory against a peer that sends few
+    /// but huge records (megabyte paths, clocks of thousands of services).
+    pub bytes_per_execution: usize,
+    /// Bytes of what the server remembers of the calls for reports (their
+    /// targets and callsites, about): past it, it remembers no more, as past
+    /// `known_calls`.
+    pub known_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { calls_per_execution: 100_000, services: 1_000, known_calls: 1_000_000 }
+        Self {
+            calls_per_execution: 100_000,
+            services: 1_000,
+            known_calls: 1_000_000,
+            bytes_per_execution: 256 << 20,
+            known_bytes: 256 << 20,
+        }
     }
 }
 
@@ -68,6 +83,8 @@ pub(crate) struct State {
 
     // The current test execution.
     log: Vec<LogEntry>,
+    /// About how many bytes the log's records hold ([`Limits::bytes_per_execution`]).
+    log_bytes: usize,
     /// Per entry, the chain of the log's entry digests up to it (see
     /// [`chain`]).
     chains: Vec<Digest>,
@@ -123,6 +140,7 @@ impl State {
             schedule: Schedule::default(),
             calls: KnownCalls::default(),
             log: Vec::new(),
+            log_bytes: 0,
             chains: Vec::new(),
             moment: 0,
             frozen: Arc::default(),
@@ -218,6 +236,7 @@ impl State {
         }
         self.begun = true;
         self.log.clear();
+        self.log_bytes = 0;
         self.chains.clear();
         self.frozen = Arc::default();
         self.services_seen.clear();
@@ -324,18 +343,32 @@ impl State {
     ) -> Result<CreateResponse, RecordError> {
         self.intake.admit(origin)?;
         self.intake.admit_service(&invocation.source_service_name)?;
-        let max = self.intake.limits().calls_per_execution;
-        if self.log.len() >= max {
-            if self.intake.ring() {
-                tracing::warn!(
-                    calls = self.log.len(),
-                    "Filibuster server: the log is full; it starts anew (records of the calls before are dropped)"
-                );
-                self.begin(None);
+        let limits = self.intake.limits();
+        let (max, max_bytes) = (limits.calls_per_execution, limits.bytes_per_execution);
+        let bytes = invocation.approx_bytes();
+        if self.log.len() >= max || self.log_bytes.saturating_add(bytes) > max_bytes {
+            let full = if self.log.len() >= max {
+                format!("more than {max} calls in one test execution")
             } else {
-                return Err(self.intake.reached(format!("more than {max} calls in one test execution")));
+                format!("more than {max_bytes} bytes of records in one test execution")
+            };
+            if !self.intake.ring() {
+                return Err(self.intake.reached(full));
+            }
+            tracing::warn!(
+                calls = self.log.len(),
+                bytes = self.log_bytes,
+                "Filibuster server: the log is full ({full}); it starts anew (records of the calls before are \
+                 dropped)"
+            );
+            self.begin(None);
+            if bytes > max_bytes {
+                return Err(self.intake.reached(format!(
+                    "a record of {bytes} bytes, more than the {max_bytes} bytes one test execution may hold"
+                )));
             }
         }
+        self.log_bytes += bytes;
         Ok(self.create(invocation))
     }
 
@@ -344,8 +377,7 @@ impl State {
         // A dependency call's target is known from its record: remembered as
         // a service's is when it reports `request_received`, for replays.
         if let Some(dependency) = &invocation.metadata.dependency {
-            let max = self.intake.limits().known_calls;
-            self.calls.note_target(&invocation.execution_index, dependency.to_string(), max);
+            self.calls.note_target(&invocation.execution_index, dependency.to_string(), self.intake.limits());
         }
         let ordinal = self.log.len() as u64;
         let generated_id = self.epoch * ID_STRIDE + ordinal;
@@ -369,7 +401,7 @@ impl State {
         let mut entry = LogEntry::new(ordinal, invocation, self.moment);
         entry.injected = planned.clone();
         self.any_injected |= planned.is_some();
-        self.calls.note_call(&entry.invocation, self.intake.limits().known_calls);
+        self.calls.note_call(&entry.invocation, self.intake.limits());
         self.chains.push(chain(self.log_chain(), entry.digest));
         self.log.push(entry);
         if self.is_new(self.log.len() - 1) {
@@ -399,6 +431,14 @@ impl State {
     /// it), never its target nor an outcome already reported.
     pub(crate) fn update_from(&mut self, update: Update, origin: Origin) -> Result<(), RecordError> {
         self.intake.admit(origin)?;
+        let bytes = update.approx_bytes();
+        let max_bytes = self.intake.limits().bytes_per_execution;
+        if self.log_bytes.saturating_add(bytes) > max_bytes {
+            return Err(self
+                .intake
+                .reached(format!("more than {max_bytes} bytes of records in one test execution")));
+        }
+        self.log_bytes += bytes;
         let may_rewrite = origin == Origin::Untokened;
         match update {
             Update::RequestReceived(record) => {
@@ -427,7 +467,7 @@ impl State {
                 self.calls.note_target(
                     &entry.invocation.execution_index,
                     record.target_service_name.into_owned(),
-                    self.intake.limits().known_calls,
+                    self.intake.limits(),
                 );
                 if self.is_new(index) {
                     self.generate(index, FaultSite::RequestReceived);
