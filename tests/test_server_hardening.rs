@@ -27,6 +27,10 @@ fn invocation(n: usize, timeout: bool) -> Invocation {
     .unwrap()
 }
 
+/// Held by the tests that measure the process' resident memory, so that
+/// one's allocations are not counted in another's growth.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Resident memory of this process, in bytes (Linux).
 fn resident() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -41,6 +45,7 @@ fn resident() -> u64 {
 async fn three_thousand_calls_in_one_execution_keep_memory_bounded() {
     let explorer = Explorer::new().max_executions(1).repeat_initial_execution(false).grace(Duration::ZERO);
     let connection = explorer.connection();
+    let _measuring = MEASURING.lock().await;
     let before = resident();
     let report = explorer
         .run(|_| {
@@ -406,4 +411,25 @@ impl Write for Writer {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// A standalone server sent 200 records with 1.9 MB paths (380 MB) keeps
+/// what its byte budgets allow (128 MiB of records, 128 MiB remembered for
+/// reports), not all of them (400 once grew it by 1 GB).
+#[tokio::test]
+async fn huge_records_keep_a_standalone_server_bounded() {
+    let base = support::serve(Server::default().router()).await;
+    let http = reqwest::Client::new();
+    let path = format!("/b/{}", "x".repeat(1_900_000));
+    let _measuring = MEASURING.lock().await;
+    let before = resident();
+    for n in 0..200 {
+        let mut call = invocation(n, false);
+        call.args = vec![path.clone()];
+        let (status, answer) =
+            send(&http, reqwest::Method::PUT, format!("{base}/filibuster/create"), json!(call)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let grown = resident().saturating_sub(before);
+    assert!(grown < 350 << 20, "{} MB", grown >> 20);
 }

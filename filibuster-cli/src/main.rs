@@ -47,7 +47,7 @@ struct ServerArgs {
     max_calls: u64,
     /// Bytes of records one test execution may hold (their texts and
     /// clocks, about), past which as past `--max-calls`.
-    #[arg(long, default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 128 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_execution_bytes: u64,
     /// Fault model (the reference's analysis-file JSON); the built-in reqwest
     /// model when absent.

@@ -54,8 +54,8 @@ impl Default for Limits {
             calls_per_execution: 100_000,
             services: 1_000,
             known_calls: 1_000_000,
-            bytes_per_execution: 256 << 20,
-            known_bytes: 256 << 20,
+            bytes_per_execution: 128 << 20,
+            known_bytes: 128 << 20,
         }
     }
 }
