@@ -236,13 +236,10 @@ fn fault_place(call: &CallName) -> String {
 /// `source -> target METHOD path`, then `file:line, fn` quieter.
 fn site_html(site: &CallName) -> String {
     let mut out = format!(
-        "{} -&gt; {} <code>{}{}{}</code>",
+        "{} -&gt; {} <code>{}</code>",
         Esc(&site.source),
         Esc(site.target.as_deref().unwrap_or("?")),
-        Esc(&site.method),
-        // A dependency call has no path.
-        if site.path.is_empty() { "" } else { " " },
-        Esc(&site.path)
+        Esc(&crate::report::operation(&site.method, &site.path))
     );
     let mut place = if site.callsite.is_empty() || site.callsite == ":" {
         "callsite unknown".to_owned()

@@ -183,13 +183,10 @@ impl InjectedFault {
     /// what is not known.
     pub fn describe(&self) -> String {
         let mut out = format!(
-            "{} -> {} {}{}{} ({}",
+            "{} -> {} {} ({}",
             self.source,
             self.target.as_deref().unwrap_or("?"),
-            self.method,
-            // A dependency call has no path.
-            if self.path.is_empty() { "" } else { " " },
-            self.path,
+            crate::report::operation(&self.method, &self.path),
             if self.file.is_empty() { "?" } else { &self.file },
         );
         if let Some(line) = self.line {

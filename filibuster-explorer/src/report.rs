@@ -917,6 +917,12 @@ impl RunError {
 #[deprecated(since = "0.1.0", note = "renamed `CallName`: `Callsite` is the runtime's place in the source")]
 pub type CallSite = CallName;
 
+/// What a call does, as the reports write it: `GET /movies/7`, or a
+/// dependency call's operation alone (it has no path): `insert_order`.
+pub(crate) fn operation(method: &str, path: &str) -> String {
+    if path.is_empty() { method.to_owned() } else { format!("{method} {path}") }
+}
+
 impl CallName {
     /// About how many bytes its texts hold.
     pub(crate) fn approx_bytes(&self) -> usize {
@@ -933,14 +939,11 @@ impl CallName {
     /// dependency call.
     pub fn describe(&self) -> String {
         let known = |text: &str| if text.is_empty() { "?".to_owned() } else { text.to_owned() };
-        // A dependency call has no path: `orders -> postgres insert_order`.
-        let path = if self.path.is_empty() { String::new() } else { format!(" {}", self.path) };
         let mut out = format!(
-            "{} -> {} {}{} (",
+            "{} -> {} {} (",
             known(&self.source),
             self.target.as_deref().unwrap_or("?"),
-            known(&self.method),
-            path,
+            operation(&known(&self.method), &self.path),
         );
         if self.callsite.is_empty() || self.callsite == ":" {
             out.push_str("callsite unknown");

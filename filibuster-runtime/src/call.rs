@@ -99,8 +99,13 @@ pub(crate) trait Call: Sized {
     /// The genuine answer of a call that answered `status`; `None` for a
     /// call that answers no status (a dependency call).
     fn respond(context: &Self::FaultContext, status: StatusCode) -> Option<Self::Response>;
-    /// The genuine error of a call that failed with `fault`.
-    fn fail(context: &Self::FaultContext, fault: Self::Fault) -> impl Future<Output = Self::Error>;
+    /// What a call that failed with `fault` answers: the client's genuine
+    /// error (a reqwest error, a dependency's), or, for a client whose
+    /// failures are answers (a gRPC status), a genuine response.
+    fn fail(
+        context: &Self::FaultContext,
+        fault: Self::Fault,
+    ) -> impl Future<Output = Result<Self::Response, Self::Error>>;
     /// How a successful call ended: the response handed back (intact) and
     /// what `invocation_complete` reports of it.
     fn observe(
@@ -246,7 +251,7 @@ pub(crate) fn drive<C: Call>(
                         continue;
                     }
                     Decision::Fail(fault, exception) => {
-                        (Err(C::fail(call.fault_context(), fault).await), Err(exception))
+                        (C::fail(call.fault_context(), fault).await, Err(exception))
                     }
                     Decision::DelayThenFail(fault, exception, sleep) => {
                         let context = call.fault_context().clone();
@@ -255,7 +260,7 @@ pub(crate) fn drive<C: Call>(
                         }
                         match in_span(call.perform(), span).await {
                             Err(error) => observe_error::<C>(error),
-                            Ok(_) => (Err(C::fail(&context, fault).await), Err(exception)),
+                            Ok(_) => (C::fail(&context, fault).await, Err(exception)),
                         }
                     }
                     Decision::DelayThenProceed(_) | Decision::Hang => {
@@ -347,7 +352,7 @@ async fn slow<C: Call>(
     match tokio::time::timeout(timeout, answer).await {
         Ok(answer) => answer,
         Err(_elapsed) => match C::timeout_fault() {
-            Some(fault) => Err(C::fail(&context, fault).await),
+            Some(fault) => C::fail(&context, fault).await,
             None => unreachable!("checked above"),
         },
     }

@@ -185,8 +185,8 @@ where
         None
     }
 
-    async fn fail((): &(), fault: E) -> E {
-        fault
+    async fn fail((): &(), fault: E) -> Result<T, E> {
+        Err(fault)
     }
 
     async fn observe(response: T, _span: &Span) -> (Result<T, E>, Outcome) {

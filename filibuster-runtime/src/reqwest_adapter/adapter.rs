@@ -153,8 +153,8 @@ where
         Some(response(status, url, Vec::new()))
     }
 
-    async fn fail(url: &Url, kind: ErrorKind) -> E {
-        error(kind, url).await.into()
+    async fn fail(url: &Url, kind: ErrorKind) -> Result<Response, E> {
+        Err(error(kind, url).await.into())
     }
 
     async fn observe(response: Response, span: &Span) -> (Result<Response, E>, Outcome) {
