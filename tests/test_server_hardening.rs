@@ -413,6 +413,32 @@ impl Write for Writer {
     }
 }
 
+/// A planned fault keeps a bounded copy of its call's arguments (for
+/// people), so that a huge path is not copied into every execution it
+/// schedules, nor into the counterexample.
+#[tokio::test]
+async fn planned_faults_keep_bounded_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counterexample.json");
+    let explorer = Explorer::new().grace(Duration::ZERO).counterexample_file(&file);
+    let connection = explorer.connection();
+    let report = explorer
+        .run(|ctx| {
+            let connection = connection.clone();
+            async move {
+                let mut call = invocation(0, false);
+                call.args = vec![format!("/b/{}", "x".repeat(100_000))];
+                connection.create(&call).await;
+                if ctx.fault_injected() { Err("a fault") } else { Ok(()) }
+            }
+        })
+        .await;
+    assert_eq!(report.verdict(), Verdict::Failed);
+    let counterexample = filibuster::Counterexample::load(&file).unwrap();
+    let arg = &counterexample.faults[0].args[0];
+    assert!(arg.starts_with("/b/xxx") && arg.len() <= 1024, "{} bytes", arg.len());
+}
+
 /// A standalone server sent 200 records with 1.9 MB paths (380 MB) keeps
 /// what its byte budgets allow (128 MiB of records, 128 MiB remembered for
 /// reports), not all of them (400 once grew it by 1 GB).

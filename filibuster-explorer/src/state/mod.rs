@@ -68,6 +68,10 @@ impl Default for Limits {
 /// dropped instead of being taken for a call of the current execution.
 pub(crate) const ID_STRIDE: u64 = 1_000_000_000;
 
+/// The bytes of each argument of a call a planned fault keeps, for people
+/// (`PlannedFault::args`): a scheduled execution copies its faults.
+const MAX_PLANNED_ARG: usize = 1024;
+
 /// Everything the server knows. Guarded by one mutex in [`super::Server`];
 /// every operation is short and never awaits.
 ///
@@ -598,7 +602,14 @@ impl State {
                 execution_index: execution_index.clone(),
                 forced_exception: None,
                 failure_metadata: None,
-                args: entry.invocation.args.clone(),
+                // For people, and copied into every execution it schedules:
+                // bounded, so that huge paths do not multiply.
+                args: entry
+                    .invocation
+                    .args
+                    .iter()
+                    .map(|arg| truncated(arg, MAX_PLANNED_ARG).to_owned())
+                    .collect(),
             };
             match proposal {
                 ProposedFault::Exception(e) if !client_can_fail(&entry.invocation, &e) => {
