@@ -240,12 +240,20 @@ async fn an_error_type_without_faults_is_said() {
 /// startup or background job runs), the fn is the fn as written, on or off.
 #[tokio::test]
 async fn outside_a_request_the_fn_is_the_fn() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     let db = orders_db().await;
+    filibuster::enable();
     filibuster::outside_requests(async {
         assert_eq!(insert_order(&db, "tea").await.unwrap(), 1);
         assert_eq!(insert_order(&db, "jam").await.unwrap(), 2);
     })
     .await;
+    // On purpose, so nothing is said (outside `outside_requests`, a
+    // warning would name the fn).
+    let said = logs.of(tracing::Level::WARN);
+    assert!(!said.iter().any(|w| w.contains("outside any instrumented request")), "{said:#?}");
 }
 
 /// A `?` and an early `return` in the body keep their meaning.
