@@ -725,6 +725,28 @@ pub mod middleware {
     pub use filibuster_runtime::middleware::Instrument;
 }
 
+/// gRPC through tonic 0.14 (feature `tonic`): every RPC of a tonic client
+/// over a [`grpc::ClientLayer`] is an instrumented call, failed with
+/// tonic's genuine statuses; a tonic server takes the [`ServiceLayer`] as it
+/// is. See [the gRPC chapter](crate::guide::grpc).
+///
+/// ```no_run
+/// # fn main() {
+/// use tonic::transport::{Endpoint, Server};
+///
+/// let channel = Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let channel = tower::ServiceBuilder::new().layer(filibuster::grpc::ClientLayer::new()).service(channel);
+/// // `MoviesClient::new(channel)`: a generated client takes it as it takes a channel.
+/// # let _ = channel;
+///
+/// let server = Server::builder().layer(filibuster::ServiceLayer::new("movies"));
+/// // `.add_service(MoviesServer::new(..)).serve(..)`.
+/// # let _ = server;
+/// # }
+/// ```
+#[cfg(feature = "tonic")]
+pub use filibuster_runtime::grpc;
+
 /// Export of the service's `tracing` spans over OTLP/HTTP to an
 /// OpenTelemetry collector (Jaeger, Tempo, ...), set up in one call
 /// (feature `otlp`):

@@ -398,6 +398,25 @@ pub const REQWEST_DEFAULT: &str = r#"{
       }
     ]
   },
+  "tonic": {
+    "pattern": "tonic\\.",
+    "exceptions": [
+      {"name": "tonic.Status", "metadata": {"code": "UNAVAILABLE"}},
+      {"name": "tonic.Status", "metadata": {"code": "DEADLINE_EXCEEDED"}},
+      {"name": "tonic.timeout", "restrictions": "timeout"}
+    ]
+  },
+  "grpc": {
+    "pattern": "tonic\\.",
+    "errors": [
+      {
+        "service_name": ".*",
+        "types": [
+          {"exception": {"metadata": {"code": "NOT_FOUND"}}}
+        ]
+      }
+    ]
+  },
   "sqlx": {
     "pattern": "sqlx\\.",
     "exceptions": [
@@ -750,12 +769,24 @@ mod tests {
     #[test]
     fn built_in_model() {
         let model = FaultModel::reqwest_default();
-        assert_eq!(model.libraries.len(), 5);
+        assert_eq!(model.libraries.len(), 7);
         let with_timeout = model.faults_for(&call("GET", Some(10.0)), FaultSite::Invocation, None);
         assert_eq!(with_timeout.len(), 2);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::Invocation, None).len(), 1);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::RequestReceived, Some("b")).len(), 3);
         assert_eq!(model.faults_for(&call("GET", None), FaultSite::RequestReceived, None).len(), 0);
+        // An RPC: the reference's two exceptions, tonic's timeout where it
+        // has one, and the callee's NOT_FOUND on an instrumented callee.
+        let rpc = |timeout| Invocation { module: "tonic".into(), ..call("/cinema.Movies/GetMovie", timeout) };
+        assert_eq!(model.faults_for(&rpc(None), FaultSite::Invocation, None).len(), 2);
+        assert_eq!(model.faults_for(&rpc(Some(1.0)), FaultSite::Invocation, None).len(), 3);
+        let errors = model.faults_for(&rpc(None), FaultSite::RequestReceived, Some("movies"));
+        assert_eq!(errors.len(), 1);
+        assert!(
+            matches!(&errors[0], ProposedFault::Failure(f) if f.fault_name() == "status NOT_FOUND"),
+            "{errors:?}"
+        );
+        assert_eq!(model.faults_for(&rpc(None), FaultSite::RequestReceived, None).len(), 0);
     }
 
     /// A dependency call of `module` whose error type declares `faults`.

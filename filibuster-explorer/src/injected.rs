@@ -136,16 +136,17 @@ impl InjectedFault {
             Value::Number(line) => line.as_u64().and_then(|n| u32::try_from(n).ok()),
             _ => None,
         };
+        let (method, path) = crate::state::operation_of(invocation);
         Self {
             source: invocation.source_service_name.to_string(),
             target,
-            method: invocation.method.to_string(),
-            path: crate::state::path_of(invocation),
+            method,
+            path,
             callsite_id: invocation.full_traceback.to_string(),
             file: invocation.callsite_file.to_string(),
-            line,
-            function: filibuster_runtime::__explorer::function_of(&invocation.full_traceback)
-                .map(str::to_owned),
+            // Line 0: a callsite that is no line (an RPC's, the client layer).
+            line: line.filter(|line| *line != 0),
+            function: crate::state::function_of(invocation),
             fault: FaultKind::of(fault),
         }
     }

@@ -106,14 +106,25 @@ pub(crate) trait Call: Sized {
         context: &Self::FaultContext,
         fault: Self::Fault,
     ) -> impl Future<Output = Result<Self::Response, Self::Error>>;
+    /// The fault the callee's own error stands for on this call (an
+    /// `errors` fault of the reference's model: `failure_metadata.exception`,
+    /// a gRPC status), and the exception it is reported as; `None` for a
+    /// call that cannot take one.
+    fn callee_error(_error: &Map<String, Value>) -> Option<(Self::Fault, Exception)> {
+        None
+    }
     /// How a successful call ended: the response handed back (intact) and
-    /// what `invocation_complete` reports of it.
+    /// what `invocation_complete` reports of it; `None` when the response
+    /// took `completion` ([`Completion::defer`]) to report when it ends
+    /// later (a gRPC response, at its trailers).
     fn observe(
         response: Self::Response,
         span: &Span,
-    ) -> impl Future<Output = (Result<Self::Response, Self::Error>, Outcome)>;
-    /// The exception a failed call reports (`reqwest.timeout`, ...).
-    fn exception_name(error: &Self::Error) -> Cow<'static, str>;
+        completion: &mut Completion,
+    ) -> impl Future<Output = (Result<Self::Response, Self::Error>, Option<Outcome>)>;
+    /// The exception a failed call reports (`reqwest.timeout`, a gRPC
+    /// status with its code, ...).
+    fn exception(error: &Self::Error) -> Exception;
 }
 
 /// One call, from `callsite`: instrumented when the instrumentation is on
@@ -200,7 +211,7 @@ pub(crate) fn drive<C: Call>(
                 let Invocation { vclock, execution_index, .. } = invocation;
                 // What the answer decides, taken now: the answer is not kept.
                 let decision = |answer: crate::records::CreateResponse| {
-                    (answer.generated_id, Decision::of(answer, C::fault))
+                    (answer.generated_id, Decision::of(answer, C::fault, C::callee_error))
                 };
                 (answer.map(decision), vclock, execution_index)
             };
@@ -214,9 +225,9 @@ pub(crate) fn drive<C: Call>(
             };
             // From here until `invocation_complete`, a call dropped by its
             // caller reports itself cancelled.
-            let mut unfinished =
-                Unfinished { connection, ended: Some(Ended { generated_id, execution_index, vclock }) };
-            let Some(Ended { execution_index, vclock, .. }) = &unfinished.ended else {
+            let mut completion =
+                Completion { connection, ended: Some(Ended { generated_id, execution_index, vclock }) };
+            let Some(Ended { execution_index, vclock, .. }) = &completion.ended else {
                 unreachable!("just set")
             };
             // Named only for a span that records it, once injected: not a
@@ -232,11 +243,11 @@ pub(crate) fn drive<C: Call>(
             // A loop only so that a fault the call cannot take goes on as
             // `Proceed`: said, and the call goes ahead.
             let mut decision = decision;
-            let (result, outcome): (Result<C::Response, C::Error>, Outcome) = loop {
+            let (result, outcome): (Result<C::Response, C::Error>, Option<Outcome>) = loop {
                 break match decision {
                     Decision::Status(status) => match C::respond(call.fault_context(), status) {
                         Some(response) => {
-                            (Ok(response), Ok(ReturnValue::response(status.as_u16(), md5_hex(""))))
+                            (Ok(response), Some(Ok(ReturnValue::response(status.as_u16(), md5_hex("")))))
                         }
                         None => {
                             decision::status_on_a_call_without_one(call.key().module, status);
@@ -251,7 +262,7 @@ pub(crate) fn drive<C: Call>(
                         continue;
                     }
                     Decision::Fail(fault, exception) => {
-                        (C::fail(call.fault_context(), fault).await, Err(exception))
+                        (C::fail(call.fault_context(), fault).await, Some(Err(exception)))
                     }
                     Decision::DelayThenFail(fault, exception, sleep) => {
                         let context = call.fault_context().clone();
@@ -260,7 +271,7 @@ pub(crate) fn drive<C: Call>(
                         }
                         match in_span(call.perform(), span).await {
                             Err(error) => observe_error::<C>(error),
-                            Ok(_) => (C::fail(&context, fault).await, Err(exception)),
+                            Ok(_) => (C::fail(&context, fault).await, Some(Err(exception))),
                         }
                     }
                     Decision::DelayThenProceed(_) | Decision::Hang => {
@@ -279,7 +290,7 @@ pub(crate) fn drive<C: Call>(
                         }
                         // Boxed: timers are large, and latency faults are rare.
                         match Box::pin(in_span(slow::<C>(call, delay, timeout), span)).await {
-                            Ok(response) => C::observe(response, span).await,
+                            Ok(response) => C::observe(response, span, &mut completion).await,
                             Err(error) => observe_error::<C>(error),
                         }
                     }
@@ -288,7 +299,7 @@ pub(crate) fn drive<C: Call>(
                             headers.set(carrier, None);
                         }
                         match in_span(call.perform(), span).await {
-                            Ok(response) => C::observe(response, span).await,
+                            Ok(response) => C::observe(response, span, &mut completion).await,
                             Err(error) => observe_error::<C>(error),
                         }
                     }
@@ -297,21 +308,9 @@ pub(crate) fn drive<C: Call>(
             if let Some(fault) = fault_name {
                 spans::fault(span, &fault);
             }
-            let (return_value, exception) = match outcome {
-                Ok(value) => (Some(value), None),
-                Err(exception) => (None, Some(exception)),
-            };
-            let Ended { generated_id, execution_index, vclock } =
-                unfinished.ended.take().expect("taken once");
-            let complete = InvocationComplete {
-                instrumentation_type: Cow::Borrowed("invocation_complete"),
-                generated_id,
-                execution_index,
-                vclock,
-                return_value,
-                exception,
-            };
-            in_span(unfinished.connection.update(&Update::InvocationComplete(complete)), span).await;
+            if let Some(outcome) = outcome {
+                in_span(completion.complete(outcome), span).await;
+            }
             result
         };
         if ends_span {
@@ -366,39 +365,72 @@ struct Ended {
 }
 
 /// A call the server was told of (`create`) and not yet of how it ended:
-/// dropped so (its caller gave up on it: a client's outer timeout, a
-/// `select!`, a handler cancelled with its request), it reports
-/// `invocation_complete` with the exception [`CANCELLED`], so that its
-/// execution does not wait for a call that will never end.
-struct Unfinished {
+/// [`Completion::complete`] reports it (`invocation_complete`). Dropped
+/// unreported (its caller gave up on it: a client's outer timeout, a
+/// `select!`, a handler cancelled with its request; a gRPC response dropped
+/// before its trailers), it reports the exception [`CANCELLED`], so that
+/// its execution does not wait for a call that will never end.
+pub(crate) struct Completion {
     connection: Connection,
-    /// `None` once `invocation_complete` is on its way.
+    /// `None` once `invocation_complete` is on its way, or handed on.
     ended: Option<Ended>,
 }
 
-impl Drop for Unfinished {
+impl Completion {
+    /// Reports how the call ended: `invocation_complete`. Once: a completion
+    /// already reported, or handed on, reports nothing.
+    pub(crate) fn complete(&mut self, outcome: Outcome) -> impl Future<Output = ()> + Send + 'static {
+        let ended = self.ended.take();
+        let connection = self.connection.clone();
+        async move {
+            let Some(Ended { generated_id, execution_index, vclock }) = ended else { return };
+            let (return_value, exception) = match outcome {
+                Ok(value) => (Some(value), None),
+                Err(exception) => (None, Some(exception)),
+            };
+            let complete = InvocationComplete {
+                instrumentation_type: Cow::Borrowed("invocation_complete"),
+                generated_id,
+                execution_index,
+                vclock,
+                return_value,
+                exception,
+            };
+            connection.update(&Update::InvocationComplete(complete)).await;
+        }
+    }
+
+    /// Hands the report on to what ends the call later (a gRPC response's
+    /// body, at its trailers): this one then reports nothing.
+    #[cfg(feature = "tonic")]
+    pub(crate) fn defer(&mut self) -> Completion {
+        Completion { connection: self.connection.clone(), ended: self.ended.take() }
+    }
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion").field("reported", &self.ended.is_none()).finish()
+    }
+}
+
+impl Drop for Completion {
     fn drop(&mut self) {
-        let Some(Ended { generated_id, execution_index, vclock }) = self.ended.take() else { return };
+        if self.ended.is_none() {
+            return;
+        }
         // Outside a runtime (a runtime shutting down drops its tasks), there
         // is no way left to report it.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let complete = InvocationComplete {
-            instrumentation_type: Cow::Borrowed("invocation_complete"),
-            generated_id,
-            execution_index,
-            vclock,
-            return_value: None,
-            exception: Some(Exception { name: CANCELLED.to_owned(), metadata: Map::new() }),
-        };
-        let connection = self.connection.clone();
-        runtime.spawn(async move { connection.update(&Update::InvocationComplete(complete)).await });
+        let cancelled = Exception { name: CANCELLED.to_owned(), metadata: Map::new() };
+        runtime.spawn(self.complete(Err(cancelled)));
     }
 }
 
 /// A failed call, handed back as it is, and the exception it reports.
-fn observe_error<C: Call>(error: C::Error) -> (Result<C::Response, C::Error>, Outcome) {
-    let exception = Exception { name: C::exception_name(&error).into_owned(), metadata: Map::new() };
-    (Err(error), Err(exception))
+fn observe_error<C: Call>(error: C::Error) -> (Result<C::Response, C::Error>, Option<Outcome>) {
+    let exception = C::exception(&error);
+    (Err(error), Some(Err(exception)))
 }
 
 /// `future` in `span`: entered whenever it is polled, unless the span is

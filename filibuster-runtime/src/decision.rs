@@ -33,8 +33,27 @@ pub(crate) enum Decision<F> {
 
 impl<F> Decision<F> {
     /// What `answer` decides, `fault` naming the fault an exception stands
-    /// for on this call (`None`: one it cannot take).
-    pub(crate) fn of(answer: CreateResponse, fault: impl FnOnce(&Exception) -> Option<F>) -> Self {
+    /// for on this call, and `callee_error` the fault the callee's own
+    /// error stands for and how it is reported (`None`: one it cannot take).
+    pub(crate) fn of(
+        answer: CreateResponse,
+        fault: impl FnOnce(&Exception) -> Option<F>,
+        callee_error: impl FnOnce(&serde_json::Map<String, Value>) -> Option<(F, Exception)>,
+    ) -> Self {
+        let error = answer
+            .failure_metadata
+            .as_ref()
+            .and_then(|f| f.other.get(crate::records::FailureMetadata::EXCEPTION))
+            .and_then(Value::as_object);
+        if let (None, Some(error)) = (&answer.forced_exception, error) {
+            return match callee_error(error) {
+                Some((fault, exception)) => Decision::Fail(fault, exception),
+                None => {
+                    let error = crate::records::compact(&Value::Object(error.clone()));
+                    Decision::Unknown(format!("the callee's error {error}"))
+                }
+            };
+        }
         if let Some(exception) = answer.forced_exception {
             let Some(fault) = fault(&exception) else {
                 return Decision::Unknown(exception.name);
@@ -179,7 +198,7 @@ mod tests {
 
     /// What `answer` decides for a reqwest call.
     fn reqwest_decision(answer: CreateResponse) -> Decision<ErrorKind> {
-        Decision::of(answer, |exception| ErrorKind::from_name(&exception.name))
+        Decision::of(answer, |exception| ErrorKind::from_name(&exception.name), |_| None)
     }
 
     /// What the receiving handler makes of a forced-sleep header.

@@ -14,7 +14,7 @@ use futures_util::future::Either;
 use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
-use crate::call::{Call, CallKey, Outcome, drive};
+use crate::call::{Call, CallKey, Completion, Outcome, drive};
 use crate::callsite::{Callsite, SaidOnce, say_once};
 use crate::fault::InjectFault;
 use crate::records::{Exception, ReturnValue};
@@ -189,14 +189,15 @@ where
         Err(fault)
     }
 
-    async fn observe(response: T, _span: &Span) -> (Result<T, E>, Outcome) {
-        (Ok(response), Ok(ReturnValue::ok()))
+    async fn observe(response: T, _span: &Span, _: &mut Completion) -> (Result<T, E>, Option<Outcome>) {
+        (Ok(response), Some(Ok(ReturnValue::ok())))
     }
 
-    fn exception_name(error: &E) -> Cow<'static, str> {
-        match error.fault_name() {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(format!("{}.error", E::MODULE)),
-        }
+    fn exception(error: &E) -> Exception {
+        let name = match error.fault_name() {
+            Some(name) => name.to_owned(),
+            None => format!("{}.error", E::MODULE),
+        };
+        Exception { name, metadata: serde_json::Map::new() }
     }
 }

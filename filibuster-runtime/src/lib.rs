@@ -32,6 +32,7 @@ mod decision;
 mod dependency;
 mod execution_index;
 pub mod fault;
+pub mod grpc;
 mod handler;
 pub mod headers;
 mod known_callsites;

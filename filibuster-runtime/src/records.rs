@@ -131,10 +131,28 @@ fn after_the_callee(metadata: &Map<String, Value>) -> bool {
 }
 
 /// The name of the fault that raises exception `name` with `metadata`:
-/// `name` itself, and for a non-aborting one (`"abort": false`: the callee
+/// `name` itself, with the status code it carries (`tonic.Status
+/// UNAVAILABLE`), and for a non-aborting one (`"abort": false`: the callee
 /// acts, the caller still fails) `reqwest.timeout (after the callee)`.
 pub fn exception_fault_name(name: &str, metadata: &Map<String, Value>) -> String {
-    if after_the_callee(metadata) { format!("{name} (after the callee)") } else { name.to_owned() }
+    let mut fault = name.to_owned();
+    if let Some(code) = metadata.get("code") {
+        fault.push(' ');
+        fault.push_str(&code_text(code));
+    }
+    if after_the_callee(metadata) {
+        fault.push_str(" (after the callee)");
+    }
+    fault
+}
+
+/// A status code as names show it: a string as it is, anything else as
+/// JSON.
+fn code_text(code: &Value) -> String {
+    match code {
+        Value::String(code) => code.clone(),
+        other => compact(other),
+    }
 }
 
 /// A failure other than an exception, as the fault model wrote it, e.g.
@@ -176,6 +194,11 @@ impl FailureMetadata {
         Self { return_value: None, other }
     }
 
+    /// The key of the callee's own error (the reference's `errors` faults,
+    /// gRPC's: `{"exception": {"metadata": {"code": "NOT_FOUND"}}}`): the
+    /// call fails as if its callee had answered that error.
+    pub const EXCEPTION: &'static str = "exception";
+
     /// The key of a hang fault: `{"hang": true}` makes the call's answer
     /// never come; only the call's own timeout, or its caller's, ends it
     /// (this project's addition to the protocol).
@@ -198,9 +221,15 @@ impl FailureMetadata {
         self.other.get(Self::LATENCY_MS)
     }
 
-    /// The fault's name, as reports and spans give it: `status 503`,
-    /// `latency 100 ms`, `hang`, or `failure` for another failure.
+    /// The fault's name, as reports and spans give it: `status 503`, `status
+    /// NOT_FOUND` (the callee's gRPC status), `latency 100 ms`, `hang`, or
+    /// `failure` for another failure.
     pub fn fault_name(&self) -> String {
+        let callee_code =
+            self.other.get(Self::EXCEPTION).and_then(|error| error.get("metadata")?.get("code"));
+        if let Some(code) = callee_code {
+            return status_fault_name(code_text(code));
+        }
         match (&self.return_value, self.latency_ms()) {
             (Some(ReturnValue { status_code: Some(status), .. }), _) => status_fault_name(status.trim()),
             (Some(value), _) => format!("returns {}", value.outcome()),

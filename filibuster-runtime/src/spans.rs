@@ -613,6 +613,54 @@ pub(crate) fn dependency_end(span: &Span, error_type: Option<&str>) {
     }
 }
 
+/// The target of the spans of gRPC calls ([`grpc`](crate::grpc)).
+pub const GRPC_TARGET: &str = "filibuster::grpc";
+/// The `tracing` name of the client span of an RPC (its OpenTelemetry name,
+/// `<service>/<method>`, is its field `otel.name`).
+pub const RPC_CLIENT_SPAN: &str = "rpc.client";
+
+/// Whether a subscriber wants the spans of RPCs.
+#[cfg(feature = "tonic")]
+pub(crate) fn rpc_wanted() -> bool {
+    tracing::enabled!(target: GRPC_TARGET, Level::INFO)
+}
+
+/// The client span of an RPC of `method` on `service` from `callsite`, after
+/// OpenTelemetry's RPC conventions (`rpc.system`, `rpc.service`,
+/// `rpc.method`, `rpc.grpc.status_code`).
+#[cfg(feature = "tonic")]
+pub(crate) fn rpc_client(service: &str, method: &str, callsite: &'static Callsite) -> Span {
+    tracing::info_span!(
+        target: GRPC_TARGET,
+        RPC_CLIENT_SPAN,
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        filibuster.execution_index = tracing::field::Empty,
+        filibuster.callsite.id = callsite.id,
+        filibuster.callsite.file = callsite.file,
+        filibuster.callsite.line = callsite.line,
+        filibuster.callsite.fn = callsite.function,
+        filibuster.fault = tracing::field::Empty,
+    )
+}
+
+/// Records how an RPC ended: its status code, and the code's name as its
+/// `error.type` when it failed.
+#[cfg(feature = "tonic")]
+pub(crate) fn rpc_end(span: &Span, code: i32, error_type: Option<&str>) {
+    span.record("rpc.grpc.status_code", code);
+    if let Some(error_type) = error_type {
+        span.record("error.type", error_type);
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// Notes on a call's span the fault injected into it: the field
 /// `filibuster.fault`, and an event [`FAULT_EVENT`] with the same field.
 pub(crate) fn fault(span: &Span, fault: &str) {

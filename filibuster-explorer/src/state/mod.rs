@@ -390,7 +390,7 @@ impl State {
             Some(i) => match &self.faults[i].forced_exception {
                 Some(e) if !client_can_fail(&invocation, e) => {
                     // Not injected, nor met: a replay says so.
-                    let name = e.name.clone();
+                    let name = unknown_name(e);
                     self.note_unknown(&invocation, name);
                     None
                 }
@@ -613,7 +613,7 @@ impl State {
             };
             match proposal {
                 ProposedFault::Exception(e) if !client_can_fail(&entry.invocation, &e) => {
-                    unknown.push(e.name);
+                    unknown.push(unknown_name(&e));
                     continue;
                 }
                 ProposedFault::Exception(e) => fault.forced_exception = Some(e),
@@ -806,8 +806,23 @@ impl State {
 fn client_can_fail(invocation: &Invocation, exception: &Exception) -> bool {
     match &invocation.metadata.faults {
         Some(faults) => faults.iter().any(|name| *name == exception.name),
+        None if invocation.module == filibuster_runtime::grpc::MODULE => {
+            filibuster_runtime::grpc::can_fail(&exception.name, &exception.metadata)
+        }
         None => filibuster_runtime::fault::known_exceptions(&invocation.module)
             .is_none_or(|mut known| known.any(|name| name == exception.name)),
+    }
+}
+
+/// How an exception no client can take is named in the error that says so:
+/// its name, and the code it asks for, when it asks for one (a gRPC status
+/// whose code tonic does not know).
+fn unknown_name(exception: &Exception) -> String {
+    match exception.metadata.get("code") {
+        Some(code) => {
+            format!("{} with code {}", exception.name, serde_json::to_string(code).unwrap_or_default())
+        }
+        None => exception.name.clone(),
     }
 }
 
@@ -821,13 +836,26 @@ fn known_faults(invocation: &Invocation) -> Option<Vec<String>> {
     }
 }
 
-/// The path of the call of `invocation`: its first argument; none for a
-/// dependency call, whose only argument is its target, the dependency.
-pub(crate) fn path_of(invocation: &Invocation) -> String {
-    match invocation.metadata.dependency {
-        Some(_) => String::new(),
-        None => invocation.args.first().cloned().unwrap_or_default(),
+/// What the call of `invocation` does, as reports show it: its method and
+/// its path (its first argument); no path for a dependency call, whose only
+/// argument is its target, the dependency; for an RPC, `service/Method`,
+/// without a path.
+pub(crate) fn operation_of(invocation: &Invocation) -> (String, String) {
+    if invocation.metadata.dependency.is_some() {
+        return (invocation.method.to_string(), String::new());
     }
+    if invocation.module == filibuster_runtime::grpc::MODULE {
+        return (invocation.method.trim_start_matches('/').to_owned(), String::new());
+    }
+    (invocation.method.to_string(), invocation.args.first().cloned().unwrap_or_default())
+}
+
+/// The fn of the callsite of `invocation`, when it names one other than the
+/// call itself (an RPC's callsite is named by the RPC).
+pub(crate) fn function_of(invocation: &Invocation) -> Option<String> {
+    filibuster_runtime::__explorer::function_of(&invocation.full_traceback)
+        .filter(|function| *function != invocation.method)
+        .map(str::to_owned)
 }
 
 /// Where the call of `invocation` comes from and goes to.
@@ -836,13 +864,19 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallNa
         serde_json::Value::String(line) => line.clone(),
         other => other.to_string(),
     };
+    let (method, path) = operation_of(invocation);
     CallName {
         source: invocation.source_service_name.to_string(),
         target,
-        method: invocation.method.to_string(),
-        path: path_of(invocation),
-        callsite: format!("{}:{}", invocation.callsite_file, line),
-        function: filibuster_runtime::__explorer::function_of(&invocation.full_traceback).map(str::to_owned),
+        method,
+        path,
+        // Line 0: a callsite that is no line (an RPC's, the client layer).
+        callsite: if line == "0" {
+            invocation.callsite_file.to_string()
+        } else {
+            format!("{}:{}", invocation.callsite_file, line)
+        },
+        function: function_of(invocation),
     }
 }
 

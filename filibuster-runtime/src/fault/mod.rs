@@ -61,10 +61,14 @@ pub const REQWEST_EXCEPTIONS: &[(&str, ErrorKind)] = &[
 
 /// The exception names the calls of client `module` (the `module` of their
 /// `invocation` records) can be failed with, for the clients this runtime
-/// instruments (`reqwest`); `None` for any other client, whose own
+/// instruments (`reqwest`, `tonic`); `None` for any other client, whose own
 /// instrumentation decides.
-pub fn known_exceptions(module: &str) -> Option<impl Iterator<Item = &'static str>> {
-    (module == "reqwest").then(|| REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name))
+pub fn known_exceptions(module: &str) -> Option<Box<dyn Iterator<Item = &'static str>>> {
+    match module {
+        "reqwest" => Some(Box::new(REQWEST_EXCEPTIONS.iter().map(|(name, _)| *name))),
+        crate::grpc::MODULE => Some(Box::new(crate::grpc::EXCEPTIONS.iter().copied())),
+        _ => None,
+    }
 }
 
 /// Which genuine reqwest error a forced exception becomes.

@@ -22,7 +22,7 @@ use serde_json::Map;
 use tracing::Span;
 use url::Url;
 
-use crate::call::{Call, CallKey, Outcome, drive};
+use crate::call::{Call, CallKey, Completion, Outcome, drive};
 use crate::callsite::{Callsite, normalized_target};
 use crate::fault::{self, ErrorKind, Pool};
 use crate::records::{Exception, ReturnValue};
@@ -157,13 +157,13 @@ where
         Err(error(kind, url).await.into())
     }
 
-    async fn observe(response: Response, span: &Span) -> (Result<Response, E>, Outcome) {
+    async fn observe(response: Response, span: &Span, _: &mut Completion) -> (Result<Response, E>, Option<Outcome>) {
         let (result, outcome) = observe_response(response, span).await;
-        (result.map_err(E::from), outcome)
+        (result.map_err(E::from), Some(outcome))
     }
 
-    fn exception_name(error: &E) -> Cow<'static, str> {
-        Cow::Borrowed(exception_name(error.as_reqwest()))
+    fn exception(error: &E) -> Exception {
+        Exception { name: exception_name(error.as_reqwest()).to_owned(), metadata: Map::new() }
     }
 }
 

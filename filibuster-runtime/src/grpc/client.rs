@@ -1,0 +1,449 @@
+//! The tonic adapter of the call core: [`ClientLayer`], a tower layer over
+//! a tonic `Channel` (or any `GrpcService`), and the [`Call`] of one RPC.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::TryFutureExt as _;
+use futures_util::future::{BoxFuture, Either, ErrInto, MapOk};
+use http::{HeaderMap, StatusCode};
+use http_body::Body;
+use serde_json::{Map, Value};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Span;
+
+use super::fault::{self, Fault};
+use super::{BoxError, ResponseBody, code};
+use crate::call::{Call, CallKey, Completion, Outcome, drive};
+use crate::callsite::Callsite;
+use crate::context::RequestContext;
+use crate::records::{Exception, ReturnValue};
+use crate::{spans, switch};
+
+/// A tower layer that makes every RPC of a tonic client an instrumented
+/// call: put it over the client's `Channel`.
+///
+/// ```no_run
+/// # use filibuster_runtime as filibuster;
+/// # fn example() -> Result<(), tonic::transport::Error> {
+/// use std::time::Duration;
+///
+/// let channel = tonic::transport::Endpoint::from_static("http://movies:50051")
+///     .timeout(Duration::from_secs(2))
+///     .connect_lazy();
+/// let channel = tower::ServiceBuilder::new()
+///     // The channel's timeout, which the layer cannot see, declared.
+///     .layer(filibuster::grpc::ClientLayer::new().timeout(Duration::from_secs(2)))
+///     .service(channel);
+/// # let _ = channel;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Inert when the instrumentation is off: each RPC is the channel's own
+/// (its body wrapped, its error boxed as tonic boxes it).
+#[derive(Clone, Debug, Default)]
+pub struct ClientLayer {
+    timeout: Option<Duration>,
+}
+
+impl ClientLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares the timeout of the channel under the layer
+    /// (`Endpoint::timeout`), which its RPCs do not show: reported as an
+    /// RPC's timeout when it sets none itself (`Request::set_timeout`), so
+    /// that timeout faults are tried on them.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<S> Layer<S> for ClientLayer {
+    type Service = Client<S>;
+
+    fn layer(&self, inner: S) -> Client<S> {
+        Client { inner, timeout: self.timeout.map(|timeout| timeout.as_secs_f64()) }
+    }
+}
+
+/// The service of a [`ClientLayer`]: `inner`, each RPC instrumented.
+#[derive(Clone, Debug)]
+pub struct Client<S> {
+    inner: S,
+    /// The channel's declared timeout, in seconds.
+    timeout: Option<f64>,
+}
+
+/// The future of an RPC the instrumentation leaves alone.
+type PlainFuture<F, B> =
+    MapOk<ErrInto<F, BoxError>, fn(http::Response<B>) -> http::Response<ResponseBody<B>>>;
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Client<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    ReqBody: Send + 'static,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = http::Response<ResponseBody<ResBody>>;
+    type Error = BoxError;
+    type Future =
+        Either<PlainFuture<S::Future, ResBody>, BoxFuture<'static, Result<Self::Response, BoxError>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        if !switch::enabled() && !spans::rpc_wanted() {
+            let plain: fn(http::Response<ResBody>) -> Self::Response =
+                |response| response.map(ResponseBody::plain);
+            return Either::Left(self.inner.call(request).err_into().map_ok(plain));
+        }
+        // The readied service performs the RPC; a clone takes its place.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let path = rpc_path(&request);
+        let service = RequestContext::with_current(RequestContext::service).unwrap_or("");
+        let callsite = callsite(service, &path);
+        let call = GrpcCall { inner, request, path, declared_timeout: self.timeout };
+        Either::Right(Box::pin(drive(call, callsite, None)))
+    }
+}
+
+/// The path of an RPC: `/<service>/<method>` from the generated client's
+/// `GrpcMethod`, else the request's (which an origin with a path prefixes).
+fn rpc_path<B>(request: &http::Request<B>) -> String {
+    match request.extensions().get::<tonic::GrpcMethod<'static>>() {
+        Some(method) => format!("/{}/{}", method.service(), method.method()),
+        None => request.uri().path().to_owned(),
+    }
+}
+
+/// The callsite of the RPCs of `path` made by `service`: its id the md5 of
+/// both, the same on every build. Made once per pair and kept, up to
+/// [`MAX_CALLSITES`]; past them, the pairs share one.
+fn callsite(service: &'static str, path: &str) -> &'static Callsite {
+    static CALLSITES: Mutex<Option<HashMap<&'static str, HashMap<String, &'static Callsite>>>> =
+        Mutex::new(None);
+    static OVERFLOW: Callsite = Callsite {
+        id: "grpc-callsites-overflow",
+        function: "(any RPC)",
+        file: CALLSITE_FILE,
+        line: 0,
+        client_timeout: None,
+    };
+    let mut callsites = CALLSITES.lock().unwrap_or_else(|e| e.into_inner());
+    let callsites = callsites.get_or_insert_with(HashMap::new);
+    if let Some(callsite) = callsites.get(service).and_then(|paths| paths.get(path)) {
+        return callsite;
+    }
+    if callsites.values().map(HashMap::len).sum::<usize>() >= MAX_CALLSITES {
+        return &OVERFLOW;
+    }
+    let id = crate::wire::md5_hex(format!("grpc:{service}:{path}"));
+    let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
+        id: String::leak(id),
+        function: String::leak(path.to_owned()),
+        file: CALLSITE_FILE,
+        line: 0,
+        client_timeout: None,
+    }));
+    callsites.entry(service).or_default().insert(path.to_owned(), callsite);
+    callsite
+}
+
+/// Where an RPC's callsite is, for people: the client layer, at no line.
+const CALLSITE_FILE: &str = "grpc::ClientLayer";
+
+/// RPC callsites kept: a bound on what clients calling ever new paths make
+/// this process hold.
+const MAX_CALLSITES: usize = 4096;
+
+/// One RPC: the readied service that performs it, its request and path.
+struct GrpcCall<S, ReqBody> {
+    inner: S,
+    request: http::Request<ReqBody>,
+    path: String,
+    declared_timeout: Option<f64>,
+}
+
+impl<S, ReqBody, ResBody> Call for GrpcCall<S, ReqBody>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = http::Response<ResponseBody<ResBody>>;
+    type Error = BoxError;
+    type FaultContext = ();
+    type Fault = Fault;
+
+    fn key(&self) -> CallKey {
+        let own =
+            self.request.headers().get("grpc-timeout").and_then(|value| grpc_timeout(value.to_str().ok()?));
+        CallKey {
+            module: super::MODULE,
+            method: Cow::Owned(self.path.clone()),
+            target: Cow::Owned(self.path.clone()),
+            dependency: None,
+            timeout: own.map(|timeout| timeout.as_secs_f64()).or(self.declared_timeout),
+            tls: self.request.uri().scheme_str() == Some("https"),
+        }
+    }
+
+    fn headers_mut(&mut self) -> Option<&mut HeaderMap> {
+        Some(self.request.headers_mut())
+    }
+
+    fn client_span(&mut self, callsite: &'static Callsite) -> Span {
+        let (service, method) = split_path(&self.path);
+        let span = spans::rpc_client(service, method, callsite);
+        spans::propagate(&span, self.request.headers_mut());
+        span
+    }
+
+    fn end_client_span(span: &Span, result: Result<&Self::Response, &BoxError>) {
+        match result {
+            // A trailers-only answer; otherwise its body ends the span.
+            Ok(response) if response.headers().contains_key("grpc-status") => {
+                end_span_with(span, &outcome_of_trailers(Some(response.headers()), response.status()))
+            }
+            Ok(_) => {}
+            Err(error) => end_span_with(span, &Err(exception_of_error(&**error))),
+        }
+    }
+
+    fn fault_context(&self) -> &() {
+        &()
+    }
+
+    fn perform(self) -> impl Future<Output = Result<Self::Response, BoxError>> {
+        let mut inner = self.inner;
+        inner.call(self.request).err_into().map_ok(|response| response.map(ResponseBody::plain))
+    }
+
+    fn fault(exception: &Exception) -> Option<Fault> {
+        match exception.name.as_str() {
+            super::TIMEOUT => Some(Fault::Timeout),
+            super::STATUS | super::REFERENCE_PYTHON | super::REFERENCE_JAVA => {
+                match status_code(&exception.metadata)? {
+                    tonic::Code::Unavailable => Some(Fault::Refused),
+                    code => Some(Fault::Status(code)),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn fault_names() -> Vec<&'static str> {
+        super::EXCEPTIONS.to_vec()
+    }
+
+    fn timeout_fault() -> Option<Fault> {
+        Some(Fault::Timeout)
+    }
+
+    fn callee_error(error: &Map<String, Value>) -> Option<(Fault, Exception)> {
+        let metadata = error.get("metadata").and_then(Value::as_object)?;
+        let code = status_code(metadata)?;
+        Some((Fault::Status(code), status_exception(code)))
+    }
+
+    fn respond((): &(), status: StatusCode) -> Option<Self::Response> {
+        // What a proxy answers: no gRPC status, which tonic reads from the
+        // HTTP one.
+        let mut response = http::Response::new(ResponseBody::default());
+        *response.status_mut() = status;
+        Some(response)
+    }
+
+    async fn fail((): &(), fault: Fault) -> Result<Self::Response, BoxError> {
+        match fault {
+            Fault::Refused => Err(fault::refused().await),
+            Fault::Timeout => Err(fault::timeout()),
+            Fault::Status(code) => Ok(tonic::Status::new(code, "").into_http()),
+        }
+    }
+
+    async fn observe(
+        response: Self::Response,
+        span: &Span,
+        completion: &mut Completion,
+    ) -> (Result<Self::Response, BoxError>, Option<Outcome>) {
+        if response.headers().contains_key("grpc-status") {
+            let outcome = outcome_of_trailers(Some(response.headers()), response.status());
+            return (Ok(response), Some(outcome));
+        }
+        let (parts, body) = response.into_parts();
+        match body.into_callee_body() {
+            Ok(body) => {
+                let body = ResponseBody::observed(body, completion.defer(), span.clone(), parts.status);
+                (Ok(http::Response::from_parts(parts, body)), None)
+            }
+            Err(body) => {
+                let outcome = outcome_of_trailers(None, parts.status);
+                (Ok(http::Response::from_parts(parts, body)), Some(outcome))
+            }
+        }
+    }
+
+    fn exception(error: &BoxError) -> Exception {
+        exception_of_error(&**error)
+    }
+}
+
+/// The status code a fault's metadata names (`{"code": "NOT_FOUND"}`); a
+/// code tonic does not know (or `OK`, no failure) is said and refused.
+fn status_code(metadata: &Map<String, Value>) -> Option<tonic::Code> {
+    let Some(written) = metadata.get("code") else {
+        tracing::error!("the server asked for a gRPC fault without a `code`, so none is injected");
+        return None;
+    };
+    match code::parse(written).map(tonic::Code::from_i32) {
+        Some(tonic::Code::Ok) | None => {
+            let written = crate::records::compact(written);
+            tracing::error!(
+                code = %written,
+                "the server asked for a gRPC fault whose code tonic does not know as a failure ({written}), so \
+                 none is injected: the codes are {}",
+                code::NAMES[1..].join(", ")
+            );
+            None
+        }
+        Some(code) => Some(code),
+    }
+}
+
+/// The exception of an RPC that failed with `code`: exactly `{code}` in
+/// its metadata, so that an observed status equals the fault of the same
+/// code (reduction compares them).
+fn status_exception(code: tonic::Code) -> Exception {
+    let mut metadata = Map::new();
+    metadata
+        .insert("code".to_owned(), Value::String(code::name(code as i32).unwrap_or("UNKNOWN").to_owned()));
+    Exception { name: super::STATUS.to_owned(), metadata }
+}
+
+/// How an RPC whose answer had `status` and `trailers` ended, as tonic
+/// reads it: the trailers' `grpc-status`, else the HTTP status's code.
+pub(super) fn outcome_of_trailers(trailers: Option<&HeaderMap>, status: StatusCode) -> Outcome {
+    let code = match trailers.and_then(tonic::Status::from_header_map) {
+        Some(status) => status.code(),
+        None => match status {
+            StatusCode::BAD_REQUEST => tonic::Code::Internal,
+            StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,
+            StatusCode::FORBIDDEN => tonic::Code::PermissionDenied,
+            StatusCode::NOT_FOUND => tonic::Code::Unimplemented,
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => tonic::Code::Unavailable,
+            _ => tonic::Code::Unknown,
+        },
+    };
+    match code {
+        tonic::Code::Ok => {
+            Ok(ReturnValue { class: Some(Cow::Borrowed("tonic.Response")), status_code: None, text: None })
+        }
+        code => Err(status_exception(code)),
+    }
+}
+
+/// The exception of an RPC that failed with `error`, as tonic reads it
+/// (`Status::from_error`): a status, its code; tonic's timeout, [`TIMEOUT`];
+/// a refused connection, `UNAVAILABLE`; anything else, `UNKNOWN`.
+pub(super) fn exception_of_error(error: &(dyn std::error::Error + 'static)) -> Exception {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(status) = error.downcast_ref::<tonic::Status>() {
+            return status_exception(status.code());
+        }
+        if error.is::<tonic::TimeoutExpired>() {
+            return Exception { name: super::TIMEOUT.to_owned(), metadata: Map::new() };
+        }
+        if error.is::<tonic::ConnectError>() {
+            return status_exception(tonic::Code::Unavailable);
+        }
+        source = error.source();
+    }
+    status_exception(tonic::Code::Unknown)
+}
+
+/// Records how an RPC ended on its client span.
+pub(super) fn end_span_with(span: &Span, outcome: &Outcome) {
+    let code = match outcome {
+        Ok(_) => tonic::Code::Ok,
+        Err(exception) if exception.name == super::TIMEOUT => tonic::Code::Cancelled,
+        Err(exception) => exception
+            .metadata
+            .get("code")
+            .and_then(code::parse)
+            .map_or(tonic::Code::Unknown, tonic::Code::from_i32),
+    };
+    spans::rpc_end(span, code as i32, (code != tonic::Code::Ok).then(|| code::name(code as i32)).flatten());
+}
+
+/// `cinema.Movies` and `GetMovie` of `/cinema.Movies/GetMovie`.
+fn split_path(path: &str) -> (&str, &str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.rsplit_once('/').unwrap_or((path, ""))
+}
+
+/// The duration of a `grpc-timeout` header (`100m`, `5S`).
+fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok().filter(|_| digits.len() <= 8)?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read_as_tonic_writes_them() {
+        assert_eq!(grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        for bad in ["", "m", "100", "100x", "123456789S", "-1S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_split_into_service_and_method() {
+        assert_eq!(split_path("/cinema.Movies/GetMovie"), ("cinema.Movies", "GetMovie"));
+        assert_eq!(split_path("/prefix/cinema.Movies/GetMovie"), ("prefix/cinema.Movies", "GetMovie"));
+        assert_eq!(split_path("odd"), ("odd", ""));
+    }
+
+    #[test]
+    fn callsites_are_one_per_service_and_path() {
+        let first = callsite("users", "/cinema.Movies/GetMovie");
+        assert!(std::ptr::eq(first, callsite("users", "/cinema.Movies/GetMovie")));
+        assert!(!std::ptr::eq(first, callsite("bookings", "/cinema.Movies/GetMovie")));
+        assert_eq!(first.id, crate::wire::md5_hex("grpc:users:/cinema.Movies/GetMovie"));
+    }
+}
