@@ -6,6 +6,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -186,4 +187,298 @@ async fn an_injected_unavailable_is_a_refused_connection() {
         complete["exception"],
         serde_json::json!({"name": "tonic.Status", "metadata": {"code": "UNAVAILABLE"}})
     );
+}
+
+/// A `cinema.Movies` that answers `status` (else the movie), after `delay`.
+#[derive(Clone)]
+struct OtherMovies {
+    status: Option<(Code, &'static str)>,
+    delay: Duration,
+}
+
+#[tonic::async_trait]
+impl grpc_cinema::movies::movies_server::Movies for OtherMovies {
+    async fn get_movie(
+        &self,
+        _request: tonic::Request<MovieRequest>,
+    ) -> Result<tonic::Response<grpc_cinema::MovieReply>, tonic::Status> {
+        tokio::time::sleep(self.delay).await;
+        match self.status {
+            Some((code, message)) => Err(tonic::Status::new(code, message)),
+            None => Ok(tonic::Response::new(grpc_cinema::MovieReply { title: "Creed".into(), rating: 8.8 })),
+        }
+    }
+}
+
+/// Serves `movies` (uninstrumented, or with a `ServiceLayer` reporting to
+/// `connection`); answers its endpoint.
+async fn serve_movies(movies: OtherMovies, connection: Option<&filibuster::Connection>) -> Endpoint {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let layer =
+        connection.map(|connection| filibuster::ServiceLayer::new("movies").connection(connection.clone()));
+    let router = tonic::transport::Server::builder()
+        .layer(tower::util::option_layer(layer))
+        .add_service(grpc_cinema::movies::movies_server::MoviesServer::new(movies));
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    Endpoint::from_shared(format!("http://{address}")).unwrap()
+}
+
+/// tonic's own timeout is what an injected `tonic.timeout` gives: CANCELLED
+/// "Timeout expired", tonic's `TimeoutExpired` in its sources.
+#[tokio::test]
+async fn an_injected_timeout_is_tonics_own() {
+    let slow = serve_movies(OtherMovies { status: None, delay: Duration::from_secs(5) }, None).await;
+    let mut real = MoviesClient::new(slow.clone().timeout(Duration::from_millis(50)).connect_lazy());
+    let real = real.get_movie(MovieRequest { id: "x".into() }).await.expect_err("timed out");
+
+    let answer = serde_json::json!({"forced_exception": {"name": "tonic.timeout"}});
+    let (injected, server) = faulted(answer, slow.connect_lazy()).await;
+    let injected = injected.expect_err("a fault");
+    assert_eq!(injected.code(), Code::Cancelled);
+    assert_eq!((injected.code(), injected.message()), (real.code(), real.message()));
+    let has_timeout = |status: &tonic::Status| {
+        let mut source = std::error::Error::source(status);
+        while let Some(error) = source {
+            if error.is::<tonic::TimeoutExpired>() {
+                return true;
+            }
+            source = error.source();
+        }
+        false
+    };
+    assert!(has_timeout(&real) && has_timeout(&injected));
+    let complete = &server.records("invocation_complete")[0];
+    assert_eq!(complete["exception"]["name"], "tonic.timeout");
+}
+
+/// A status fault is the status a server answers, trailers-only: an
+/// injected NOT_FOUND (as a forced exception, or as the callee's error of
+/// the reference's `errors`) has the code of a real server's NOT_FOUND,
+/// and the callee's error is reported as the status tonic reads.
+#[tokio::test]
+async fn an_injected_status_is_a_servers() {
+    let not_found = OtherMovies { status: Some((Code::NotFound, "no movie x")), delay: Duration::ZERO };
+    let endpoint = serve_movies(not_found, None).await;
+    let mut real = MoviesClient::new(endpoint.connect_lazy());
+    let real = real.get_movie(MovieRequest { id: "x".into() }).await.expect_err("not found");
+    assert_eq!(real.code(), Code::NotFound);
+
+    let forced =
+        serde_json::json!({"forced_exception": {"name": "tonic.Status", "metadata": {"code": "NOT_FOUND"}}});
+    let callee = serde_json::json!({"failure_metadata": {"exception": {"metadata": {"code": "NOT_FOUND"}}}});
+    let python = serde_json::json!({"forced_exception": {"name": "grpc._channel._InactiveRpcError", "metadata": {"code": "StatusCode.NOT_FOUND"}}});
+    for answer in [forced, callee, python] {
+        let (injected, server) = faulted(answer.clone(), endpoint.connect_lazy()).await;
+        let injected = injected.expect_err("a fault");
+        assert_eq!(injected.code(), real.code(), "{answer}");
+        assert!(std::error::Error::source(&injected).is_none(), "a server's status has no source");
+        let complete = &server.records("invocation_complete")[0];
+        assert_eq!(
+            complete["exception"]["metadata"]["code"],
+            answer["forced_exception"]["metadata"]["code"]
+                .as_str()
+                .map_or("NOT_FOUND".into(), serde_json::Value::from),
+            "{answer}"
+        );
+    }
+}
+
+/// An HTTP status (what a proxy answers) is read by tonic as it reads a
+/// real proxy's: 503 is UNAVAILABLE, 404 UNIMPLEMENTED.
+#[tokio::test]
+async fn an_injected_http_status_is_read_as_a_proxys() {
+    let proxy =
+        support::serve(Router::new().fallback(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }))
+            .await;
+    let mut real = MoviesClient::new(Endpoint::from_shared(proxy).unwrap().connect_lazy());
+    let real = real.get_movie(MovieRequest { id: "x".into() }).await.expect_err("a proxy's 503");
+
+    let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, None).await;
+    let answer = serde_json::json!({"failure_metadata": {"return_value": {"status_code": "503"}}});
+    let (injected, _) = faulted(answer, endpoint.connect_lazy()).await;
+    let injected = injected.expect_err("a fault");
+    assert_eq!(injected.code(), Code::Unavailable);
+    assert_eq!((injected.code(), injected.message()), (real.code(), real.message()));
+}
+
+/// The records of an RPC: `create` names tonic and the RPC's path; its end
+/// is reported at its trailers, OK as a `tonic.Response`, a real error as
+/// `tonic.Status` with exactly its code; the callee's `ServiceLayer` gets
+/// the generated id and reports `request_received`.
+#[tokio::test]
+async fn rpcs_on_the_wire() {
+    let (server, connection) = Scripted::serve(vec![serde_json::json!({}), serde_json::json!({})]).await;
+    filibuster::enable();
+    let ok = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, Some(&connection)).await;
+    let failing = OtherMovies { status: Some((Code::NotFound, "no movie x")), delay: Duration::ZERO };
+    let failing = serve_movies(failing, Some(&connection)).await;
+    for (endpoint, expected) in [(ok, None), (failing, Some(Code::NotFound))] {
+        let caller = Caller {
+            client: MoviesClient::new(tower::Layer::layer(
+                &filibuster::grpc::ClientLayer::new(),
+                endpoint.connect_lazy(),
+            )),
+            status: Arc::default(),
+        };
+        let router = Router::new()
+            .route("/call", axum::routing::get(call_get_movie))
+            .with_state(caller.clone())
+            .layer(connection.layer());
+        let url = support::serve(router).await;
+        reqwest::get(format!("{url}/call")).await.unwrap();
+        let result = caller.status.lock().unwrap().take().expect("the handler ran");
+        assert_eq!(result.err().map(|status| status.code()), expected);
+    }
+    let creates = server.records("invocation");
+    assert_eq!(creates.len(), 2);
+    assert_eq!(creates[0]["module"], "tonic");
+    assert_eq!(creates[0]["method"], "/cinema.Movies/GetMovie");
+    assert_eq!(creates[0]["args"], serde_json::json!(["/cinema.Movies/GetMovie"]));
+    assert_eq!(creates[0]["full_traceback"], filibuster::md5_hex("grpc:users:/cinema.Movies/GetMovie"));
+    let received = server.records("request_received");
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert_eq!(received[0]["target_service_name"], "movies");
+    assert_eq!(received[0]["generated_id"], "1");
+    let completes = server.records("invocation_complete");
+    assert_eq!(completes[0]["return_value"], serde_json::json!({"__class__": "tonic.Response"}));
+    assert_eq!(
+        completes[1]["exception"],
+        serde_json::json!({"name": "tonic.Status", "metadata": {"code": "NOT_FOUND"}})
+    );
+}
+
+/// A gRPC fault with a code tonic does not know is not injected: the RPC
+/// goes ahead, and an error names the code.
+#[tokio::test]
+async fn a_fault_with_an_unknown_code_is_refused_loudly() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, None).await;
+    let answer =
+        serde_json::json!({"forced_exception": {"name": "tonic.Status", "metadata": {"code": "UNAVAILABL"}}});
+    let (result, _) = faulted(answer, endpoint.connect_lazy()).await;
+    assert_eq!(result.expect("not faulted").title, "Creed");
+    let errors = logs.of(tracing::Level::ERROR).join("\n");
+    assert!(errors.contains("\"UNAVAILABL\"") && errors.contains("UNAVAILABLE"), "{errors}");
+}
+
+/// Hostile `x-filibuster-*` metadata never fails an instrumented tonic
+/// server: each malformed value is ignored, and the RPC is answered.
+#[tokio::test]
+async fn hostile_metadata_never_fails_a_server() {
+    let (_server, connection) = Scripted::serve(Vec::new()).await;
+    filibuster::enable();
+    let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, Some(&connection)).await;
+    let mut client = MoviesClient::new(endpoint.connect_lazy());
+    let hostile: [(&str, &str); 8] = [
+        ("x-filibuster-generated-id", "not a number"),
+        ("x-filibuster-vclock", "{not json"),
+        ("x-filibuster-origin-vclock", "[1, 2, 3]"),
+        ("x-filibuster-execution-index", "\u{7f}garbage"),
+        ("x-filibuster-forced-sleep", "-1e400"),
+        ("x-filibuster-request-id", "a\tb"),
+        ("x-filibuster-forced-sleep", "NaN"),
+        ("x-filibuster-vclock", "{\"a\": 18446744073709551616}"),
+    ];
+    for (name, value) in hostile {
+        let mut request = tonic::Request::new(MovieRequest { id: "x".into() });
+        let Ok(value) = value.parse() else { continue };
+        request.metadata_mut().insert(name, value);
+        let began = std::time::Instant::now();
+        let reply = tokio::time::timeout(Duration::from_secs(40), client.get_movie(request)).await;
+        let reply = reply
+            .unwrap_or_else(|_| panic!("{name}: no answer"))
+            .unwrap_or_else(|status| panic!("{name}: {status}"));
+        assert_eq!(reply.into_inner().title, "Creed", "{name}");
+        assert!(began.elapsed() < Duration::from_secs(35), "{name}");
+    }
+}
+
+/// A `cinema.Movies` that asks another for the movie and passes its status
+/// on (`?`): the middle of a chain.
+#[derive(Clone)]
+struct ProxyMovies {
+    next: MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>,
+}
+
+#[tonic::async_trait]
+impl grpc_cinema::movies::movies_server::Movies for ProxyMovies {
+    async fn get_movie(
+        &self,
+        request: tonic::Request<MovieRequest>,
+    ) -> Result<tonic::Response<grpc_cinema::MovieReply>, tonic::Status> {
+        self.next.clone().get_movie(request.into_inner()).await
+    }
+}
+
+/// `a -> b -> c`, where `b` passes `c`'s status on: the three faults on
+/// `b -> c` run first and each makes `a -> b` fail with the same status,
+/// so the three planned on `a -> b` are pruned (4 run, 3 pruned); without
+/// reduction, 7 run.
+#[tokio::test]
+async fn statuses_passed_on_prune_the_callers_faults() {
+    for (reduction, counts) in [(true, (4, 3)), (false, (7, 0))] {
+        let explorer = Explorer::new().dynamic_reduction(reduction);
+        let connection = explorer.connection();
+        let c = OtherMovies { status: None, delay: Duration::ZERO };
+        let c =
+            serve_grpc_as("c", grpc_cinema::movies::movies_server::MoviesServer::new(c), &connection).await;
+        let layered = |endpoint: Endpoint| {
+            tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), endpoint.connect_lazy())
+        };
+        let b = ProxyMovies { next: MoviesClient::new(layered(c)) };
+        let b =
+            serve_grpc_as("b", grpc_cinema::movies::movies_server::MoviesServer::new(b), &connection).await;
+        let caller = Caller { client: MoviesClient::new(layered(b)), status: Arc::default() };
+        let router = Router::new()
+            .route("/call", axum::routing::get(call_get_movie))
+            .with_state(caller.clone())
+            .layer(connection.layer());
+        let url = support::serve(router).await;
+        let report = explorer
+            .run(|ctx| {
+                let (url, caller) = (&url, &caller);
+                async move {
+                    reqwest::get(format!("{url}/call")).await.map_err(|e| e.to_string())?;
+                    let result = caller.status.lock().unwrap().take().ok_or("the handler did not run")?;
+                    match (result, ctx.fault_injected()) {
+                        (Ok(_), false) | (Err(_), true) => Ok(()),
+                        (result, injected) => Err(format!("{result:?} with a fault injected: {injected}")),
+                    }
+                }
+            })
+            .await;
+        assert!(report.passed(), "{}", report.failure_message());
+        assert_eq!(
+            (report.executions_run, report.executions_pruned),
+            counts,
+            "reduction {reduction}: {}",
+            report.summary()
+        );
+    }
+}
+
+/// Serves `service` as `name`, instrumented, reporting to `connection`.
+async fn serve_grpc_as<S>(name: &'static str, service: S, connection: &filibuster::Connection) -> Endpoint
+where
+    S: tower::Service<
+            axum::http::Request<tonic::body::Body>,
+            Response = axum::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = tonic::transport::Server::builder()
+        .layer(filibuster::ServiceLayer::new(name).connection(connection.clone()))
+        .add_service(service);
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    Endpoint::from_shared(format!("http://{address}")).unwrap()
 }

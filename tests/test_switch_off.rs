@@ -106,3 +106,47 @@ async fn instrumented_services_ignore_filibuster_headers_when_off() {
         assert!(filibuster_headers(headers).is_empty(), "{headers:?}");
     }
 }
+
+/// `cinema.Movies` answering one movie.
+struct Movies;
+
+#[tonic::async_trait]
+impl grpc_cinema::movies::movies_server::Movies for Movies {
+    async fn get_movie(
+        &self,
+        request: tonic::Request<grpc_cinema::MovieRequest>,
+    ) -> Result<tonic::Response<grpc_cinema::MovieReply>, tonic::Status> {
+        Ok(tonic::Response::new(grpc_cinema::MovieReply { title: request.into_inner().id, rating: 8.8 }))
+    }
+}
+
+/// Off, a tonic server with the `ServiceLayer` and a client over the
+/// `ClientLayer` are tonic's own: the forced sleep in the metadata is not
+/// honoured, nothing is reported, and no `x-filibuster-*` metadata is sent.
+#[tokio::test]
+async fn tonic_clients_and_servers_are_tonics_own_when_off() {
+    assert_off();
+    let recorder = Recorder::default();
+    let connection = recorder.connect().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .layer(filibuster::ServiceLayer::new("movies").connection(connection.clone()))
+        .add_service(grpc_cinema::movies::movies_server::MoviesServer::new(Movies));
+    tokio::spawn(server.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect_lazy();
+    let channel = tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), channel);
+    let mut client = grpc_cinema::movies::movies_client::MoviesClient::new(channel);
+
+    let began = Instant::now();
+    let mut request = tonic::Request::new(grpc_cinema::MovieRequest { id: "Creed".into() });
+    for (name, value) in [(FORCED_SLEEP, "60"), (GENERATED_ID, "3"), (EXECUTION_INDEX, r#"[["x", 1]]"#)] {
+        request.metadata_mut().insert(name, value.parse().unwrap());
+    }
+    let reply = client.get_movie(request).await.unwrap().into_inner();
+    assert_eq!(reply.title, "Creed");
+    assert!(began.elapsed() < Duration::from_secs(10), "the forced sleep was honoured");
+    assert_eq!(recorder.records(), [], "no create nor update");
+    assert_eq!(recorder.others(), Vec::<String>::new(), "no other request");
+}
