@@ -482,3 +482,68 @@ where
     tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
     Endpoint::from_shared(format!("http://{address}")).unwrap()
 }
+
+// ----- the typed fault model and the questions by RPC -----
+
+/// A typed rule scoped to one RPC: the callee's status on `GetMovie` only
+/// (1 + 1 executions), asked about by RPC; on RPCs, a connection error is
+/// UNAVAILABLE from a refused connection.
+#[tokio::test]
+async fn typed_rules_scope_rpcs() {
+    use filibuster::{Calls, Fault, FaultModel};
+    let model = FaultModel::empty()
+        .with(
+            Calls::to("movies").rpc("cinema.Movies/GetMovie"),
+            [Fault::GrpcStatus("PERMISSION_DENIED".into())],
+        )
+        .with(Calls::any().rpc("/cinema.Bookings"), [Fault::ConnectionError]);
+    let explorer = Explorer::with_fault_model(model);
+    let started = grpc_cinema::start_all(&explorer.connection(), grpc_cinema::Bug::None).await.unwrap();
+    let http = reqwest::Client::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let report = explorer
+        .run(|ctx| {
+            let (http, users, seen) = (&http, &started.users, seen.clone());
+            async move {
+                let response = http.get(format!("{users}/users/chris_rivers/bookings")).send().await.unwrap();
+                let on_movies = ctx.fault_injected_on_rpc("movies", "cinema.Movies/GetMovie");
+                let on_bookings = ctx.fault_injected_on_rpc("bookings", "/cinema.Bookings/GetBookings");
+                let body = response.text().await.unwrap();
+                seen.lock().unwrap().push((on_movies, on_bookings, body));
+                Ok::<(), String>(())
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    assert_eq!(
+        (report.executions_run, report.executions_pruned),
+        (3, 0),
+        "{}\n{}",
+        report.summary(),
+        report.grid_table()
+    );
+    // The fault-free execution is run twice (the nondeterminism check).
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|(movies, _, body)| *movies && body.contains("does not have permission")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(_, bookings, body)| *bookings && body.contains("tcp connect error")),
+        "{seen:?}"
+    );
+    let table = report.grid_table();
+    assert!(table.contains("status PERMISSION_DENIED"), "{table}");
+}
+
+/// A gRPC status tonic does not know makes the run untested, naming it and
+/// the codes there are.
+#[tokio::test]
+async fn an_unknown_grpc_code_makes_the_run_untested() {
+    use filibuster::{Calls, Fault, FaultModel, Verdict};
+    let model = FaultModel::empty().with(Calls::any(), [Fault::GrpcStatus("NOT_FOUNDX".into())]);
+    let report = explore_cinema(&Explorer::with_fault_model(model), grpc_cinema::Bug::None).await;
+    assert_eq!(report.verdict(), Verdict::Untested, "{}", report.failure_message());
+    let message = report.failure_message();
+    assert!(message.contains("NOT_FOUNDX") && message.contains("PERMISSION_DENIED"), "{message}");
+}

@@ -163,6 +163,21 @@ impl TestContext {
         self.faults().iter().any(|f| f.is_on_method(service, method))
     }
 
+    /// Whether a fault was injected so far in this test execution on an RPC
+    /// of `rpc` (`"cinema.Movies/GetMovie"`, gRPC through tonic) to
+    /// `service`.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &filibuster_explorer::TestContext) {
+    /// if ctx.fault_injected_on_rpc("movies", "cinema.Movies/GetMovie") {
+    ///     // the movie could not be read
+    /// }
+    /// # }
+    /// ```
+    pub fn fault_injected_on_rpc(&self, service: &str, rpc: &str) -> bool {
+        self.faults().iter().any(|f| f.is_on_rpc(service, rpc))
+    }
+
     /// Whether a fault was injected so far in this test execution on a call
     /// to `service` with `method` whose path `route` matches: the path as
     /// requested (`"/bookings/chris"`; without `?`, the query is ignored),

@@ -20,6 +20,7 @@ use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use filibuster_runtime::grpc;
 use filibuster_runtime::records::{Exception, FailureMetadata, Invocation};
 
 /// A fault model: which faults to try on which calls.
@@ -99,6 +100,18 @@ pub enum Fault {
     /// each (`InjectFault::FAULTS`): what the built-in model tries on every
     /// dependency call.
     DependencyErrors,
+    /// An RPC's callee answers this gRPC status, by its name
+    /// (`"NOT_FOUND"`): the caller gets the genuine `tonic::Status` a server
+    /// answering it gives. Tried on RPCs that reached an instrumented
+    /// service, as [`Fault::Status`] is on HTTP calls (the reference's
+    /// gRPC `errors`); on RPCs only. A name tonic does not know as a
+    /// failure makes the run untested
+    /// ([`RunError::UnknownFault`](crate::RunError::UnknownFault)).
+    ///
+    /// On RPCs, [`Fault::ConnectionError`] is `UNAVAILABLE` from a refused
+    /// connection and [`Fault::Timeout`] tonic's own timeout (`CANCELLED`
+    /// "Timeout expired"), each tonic's genuine status.
+    GrpcStatus(String),
 }
 
 /// The calls a rule of a fault model applies to: by the service called,
@@ -108,6 +121,7 @@ pub struct Calls {
     service: Option<String>,
     method: Option<String>,
     path: Option<String>,
+    rpc: Option<String>,
 }
 
 impl Calls {
@@ -139,10 +153,27 @@ impl Calls {
         self
     }
 
+    /// Only the RPCs of `rpc` (gRPC through tonic): one method
+    /// (`"cinema.Movies/GetMovie"`), or every method of a service
+    /// (`"cinema.Movies"`); the leading `/` of a path may be written.
+    pub fn rpc(mut self, rpc: impl Into<String>) -> Self {
+        self.rpc = Some(rpc.into().trim_start_matches('/').to_owned());
+        self
+    }
+
     /// Whether `call`, which reached `target` (when known), is one of them.
     fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
-        // A dependency call has no path: its only argument is its target.
-        let path = call.args.first().filter(|_| call.metadata.dependency.is_none());
+        // A dependency call has no path: its only argument is its target;
+        // nor has an RPC, whose path is its method.
+        let is_rpc = call.module == filibuster_runtime::grpc::MODULE;
+        if let Some(wanted) = &self.rpc {
+            let rpc = call.method.trim_start_matches('/');
+            let same_service = rpc.rsplit_once('/').is_some_and(|(service, _)| service == wanted);
+            if !is_rpc || !(rpc == wanted || same_service) {
+                return false;
+            }
+        }
+        let path = call.args.first().filter(|_| call.metadata.dependency.is_none() && !is_rpc);
         self.matches_parts(&call.method, path.map(String::as_str), target)
     }
 
@@ -159,7 +190,7 @@ impl Calls {
 
     /// Whether it is narrower than every call.
     fn is_scoped(&self) -> bool {
-        self.service.is_some() || self.method.is_some() || self.path.is_some()
+        self.service.is_some() || self.method.is_some() || self.path.is_some() || self.rpc.is_some()
     }
 }
 
@@ -172,6 +203,9 @@ impl fmt::Display for Calls {
         f.write_str("calls")?;
         if let Some(service) = &self.service {
             write!(f, " to `{service}`")?;
+        }
+        if let Some(rpc) = &self.rpc {
+            write!(f, " of RPC {rpc}")?;
         }
         match (&self.method, &self.path) {
             (Some(method), Some(path)) => write!(f, " with {method} {path}"),
@@ -205,6 +239,7 @@ impl Rule {
             return Vec::new();
         }
         let scoped = self.calls.service.is_some();
+        let is_rpc = call.module == grpc::MODULE;
         self.faults
             .iter()
             .filter(|fault| {
@@ -221,17 +256,29 @@ impl Rule {
                 Fault::Timeout | Fault::TimeoutAfterCallee => has_metadata(call, "timeout"),
                 Fault::Hang => !has_metadata(call, "timeout"),
                 Fault::DependencyError(_) | Fault::DependencyErrors => false,
+                Fault::GrpcStatus(_) => is_rpc,
                 _ => true,
             })
             .map(|fault| match fault {
+                Fault::ConnectionError if is_rpc => {
+                    let mut metadata = Map::new();
+                    metadata.insert("code".to_owned(), Value::from("UNAVAILABLE"));
+                    ProposedFault::Exception(Exception { name: grpc::STATUS.to_owned(), metadata })
+                }
                 Fault::ConnectionError => ProposedFault::Exception(Exception {
                     name: "reqwest.connect".to_owned(),
                     metadata: Map::new(),
                 }),
                 Fault::Timeout => ProposedFault::Exception(Exception {
-                    name: "reqwest.timeout".to_owned(),
+                    name: if is_rpc { grpc::TIMEOUT } else { "reqwest.timeout" }.to_owned(),
                     metadata: Map::new(),
                 }),
+                Fault::GrpcStatus(code) => {
+                    let error = serde_json::json!({"metadata": {"code": code}});
+                    let mut other = Map::new();
+                    other.insert(FailureMetadata::EXCEPTION.to_owned(), error);
+                    ProposedFault::Failure(FailureMetadata { return_value: None, other })
+                }
                 Fault::Status(code) => ProposedFault::Failure(FailureMetadata::status(*code)),
                 Fault::Latency(delay) => {
                     let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
@@ -241,7 +288,8 @@ impl Rule {
                 Fault::TimeoutAfterCallee => {
                     let mut metadata = Map::new();
                     metadata.insert("abort".to_owned(), Value::Bool(false));
-                    ProposedFault::Exception(Exception { name: "reqwest.timeout".to_owned(), metadata })
+                    let name = if is_rpc { grpc::TIMEOUT } else { "reqwest.timeout" };
+                    ProposedFault::Exception(Exception { name: name.to_owned(), metadata })
                 }
                 Fault::DependencyError(_) | Fault::DependencyErrors => unreachable!("filtered out above"),
             })
@@ -279,7 +327,11 @@ impl Rule {
                     faults.push(ProposedFault::Failure(FailureMetadata::latency(millis)));
                 }
                 Fault::Hang => faults.push(ProposedFault::Failure(FailureMetadata::hang())),
-                Fault::ConnectionError | Fault::Timeout | Fault::Status(_) | Fault::TimeoutAfterCallee => {}
+                Fault::ConnectionError
+                | Fault::Timeout
+                | Fault::Status(_)
+                | Fault::TimeoutAfterCallee
+                | Fault::GrpcStatus(_) => {}
             }
         }
         faults

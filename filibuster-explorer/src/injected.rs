@@ -156,6 +156,12 @@ impl InjectedFault {
         call_matches(self.target.as_deref(), &self.method, &self.path, service, None, None)
     }
 
+    /// Whether the call was an RPC of `rpc` (`"cinema.Movies/GetMovie"`; a
+    /// leading `/` may be written) to `service`.
+    pub fn is_on_rpc(&self, service: &str, rpc: &str) -> bool {
+        self.path.is_empty() && self.is_on_method(service, rpc.trim_start_matches('/'))
+    }
+
     /// Whether the call went to `service` with the HTTP `method` (any case:
     /// `"GET"` or `"get"`).
     pub fn is_on_method(&self, service: &str, method: &str) -> bool {

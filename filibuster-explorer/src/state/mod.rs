@@ -20,7 +20,7 @@ use super::origin::Origin;
 use super::report::{CallName, CallReport, FaultReport};
 use filibuster_runtime::panic::HandlerPanic;
 pub use filibuster_runtime::records::RecordError;
-use filibuster_runtime::records::{CreateResponse, Exception, Invocation, Update};
+use filibuster_runtime::records::{CreateResponse, Exception, FailureMetadata, Invocation, Update};
 pub(crate) use intake::Intake;
 use known_calls::KnownCalls;
 use schedule::Schedule;
@@ -617,6 +617,10 @@ impl State {
                     continue;
                 }
                 ProposedFault::Exception(e) => fault.forced_exception = Some(e),
+                ProposedFault::Failure(f) if !client_can_answer(&entry.invocation, &f) => {
+                    unknown.push(f.fault_name());
+                    continue;
+                }
                 ProposedFault::Failure(f) => fault.failure_metadata = Some(f),
             }
             let mut faults = self.faults.clone();
@@ -814,6 +818,23 @@ fn client_can_fail(invocation: &Invocation, exception: &Exception) -> bool {
     }
 }
 
+/// Whether the call of `invocation` can answer `failure`: the callee's
+/// error (`{"exception": ..}`, gRPC's `errors`) only on an RPC, with a code
+/// tonic knows as a failure; any other failure on any call (the client
+/// decides), and anything on a client this runtime does not instrument.
+fn client_can_answer(invocation: &Invocation, failure: &FailureMetadata) -> bool {
+    let Some(error) = failure.other.get(FailureMetadata::EXCEPTION) else { return true };
+    match invocation.module.as_ref() {
+        filibuster_runtime::grpc::MODULE => {
+            let metadata = error.get("metadata").and_then(serde_json::Value::as_object);
+            metadata.is_some_and(|metadata| {
+                filibuster_runtime::grpc::can_fail(filibuster_runtime::grpc::STATUS, metadata)
+            })
+        }
+        module => filibuster_runtime::fault::known_exceptions(module).is_none(),
+    }
+}
+
 /// How an exception no client can take is named in the error that says so:
 /// its name, and the code it asks for, when it asks for one (a gRPC status
 /// whose code tonic does not know).
@@ -831,8 +852,15 @@ fn unknown_name(exception: &Exception) -> String {
 fn known_faults(invocation: &Invocation) -> Option<Vec<String>> {
     match &invocation.metadata.faults {
         Some(faults) => Some(faults.iter().map(|name| name.to_string()).collect()),
-        None => filibuster_runtime::fault::known_exceptions(&invocation.module)
-            .map(|known| known.map(str::to_owned).collect()),
+        None => {
+            let mut known: Vec<String> =
+                filibuster_runtime::fault::known_exceptions(&invocation.module)?.map(str::to_owned).collect();
+            if invocation.module == filibuster_runtime::grpc::MODULE {
+                let codes = filibuster_runtime::grpc::code::NAMES[1..].join(", ");
+                known.push(format!("a status (and the callee's error) with a code among {codes}"));
+            }
+            Some(known)
+        }
     }
 }
 
