@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use filibuster::{Counterexample, Explorer, Report, Verdict};
+use filibuster::{Counterexample, Explorer, Report};
 
 /// Where the JSON report of an exploration goes (the HTML report goes
 /// beside it, `cinema-report.html`).
@@ -129,19 +129,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let users_url = start(&explorer, bug).await?;
     let report = explore(&explorer, &users_url).await;
 
-    let files = report.files_line().unwrap_or_default();
-    match (report.verdict(), &report.replay) {
-        (Verdict::Passed, Some(_)) => {
-            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
-            println!("\nevery planned fault was injected and the test passes: fixed");
-        }
-        (Verdict::Passed, None) => {
-            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
-            println!("\nevery execution passed");
-        }
-        // The grid and the report's files included.
-        _ => print!("\n{}", report.failure_message()),
-    }
+    print!("\n{}", report.conclusion());
     Ok(ExitCode::from(report.verdict().exit_code()))
 }
 

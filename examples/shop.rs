@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use filibuster::{Counterexample, Explorer, Verdict};
+use filibuster::{Counterexample, Explorer};
 
 /// Where the JSON report of an exploration goes (the HTML report beside it).
 const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/filibuster/shop-report.json");
@@ -89,18 +89,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             }
         })
         .await;
-    let files = report.files_line().unwrap_or_default();
-    match (report.verdict(), &report.replay) {
-        (Verdict::Passed, Some(_)) => {
-            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
-            println!("\nevery planned fault was injected and the test passes: fixed");
-        }
-        (Verdict::Passed, None) => {
-            print!("\n{}\n\n{}{files}", report.summary(), report.grid_table());
-            println!("\nevery execution passed");
-        }
-        _ => print!("\n{}", report.failure_message()),
-    }
+    print!("\n{}", report.conclusion());
     Ok(ExitCode::from(report.verdict().exit_code()))
 }
 

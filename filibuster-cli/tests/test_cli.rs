@@ -46,6 +46,23 @@ fn start_services(filibuster_url: &str, bug: bool) -> Services {
 
 /// [`start_services`], with `FILIBUSTER_ENABLED=1` only when `instrumented`.
 fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
+    start_app(Cinema::Http, filibuster_url, bug, instrumented)
+}
+
+/// Which cinema's binaries: the HTTP one (`cinema-*`) or the gRPC one
+/// (`grpc-cinema-*`, whose `bookings` and `movies` are tonic services).
+#[derive(Clone, Copy)]
+enum Cinema {
+    Http,
+    Grpc,
+}
+
+/// The three services of `cinema` the check reaches, each its own process.
+fn start_app(cinema: Cinema, filibuster_url: &str, bug: bool, instrumented: bool) -> Services {
+    let prefix = match cinema {
+        Cinema::Http => "cinema",
+        Cinema::Grpc => "grpc-cinema",
+    };
     let (users, bookings, movies) = (support::free_port(), support::free_port(), support::free_port());
     let spawn = |name: &str, port: u16, extra: &[(&str, String)]| {
         let mut command = Command::new(binary(name));
@@ -65,10 +82,10 @@ fn start_services_instrumented(filibuster_url: &str, bug: bool, instrumented: bo
         command.spawn().unwrap()
     };
     let children = vec![
-        spawn("cinema-bookings", bookings, &[]),
-        spawn("cinema-movies", movies, &[]),
+        spawn(&format!("{prefix}-bookings"), bookings, &[]),
+        spawn(&format!("{prefix}-movies"), movies, &[]),
         spawn(
-            "cinema-users",
+            &format!("{prefix}-users"),
             users,
             &[
                 ("BOOKINGS_URL", format!("http://127.0.0.1:{bookings}")),
@@ -266,6 +283,43 @@ async fn cli_writes_and_replays_a_counterexample() {
     assert_eq!(broken.status.code(), Some(2));
     let error = String::from_utf8_lossy(&broken.stderr);
     assert!(error.contains("counterexample file broken.json does not parse: not JSON"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The gRPC cinema's binaries across processes, with the same check: the
+/// built-in model's 1 + 3 + 3 executions, as in process
+/// (tests/test_grpc.rs); with the bug, UNAVAILABLE on `GetMovie` fails
+/// execution 4, and its counterexample replays in one execution.
+#[test]
+fn cli_explores_grpc_services_across_processes() {
+    let port = support::free_port();
+    let services = start_app(Cinema::Grpc, &format!("http://127.0.0.1:{port}"), false, true);
+    let dir = workdir("grpc");
+    let output = filibuster(&dir, port, &services.users_url, &[]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", both(&output));
+    assert!(text.contains("Executions run: 7\nExecutions pruned: 0\n"), "{text}");
+    assert!(
+        text.contains("  call 2: users -> movies cinema.Movies/GetMovie (grpc::ClientLayer)\n"),
+        "{text}"
+    );
+    drop(services);
+
+    let services = start_app(Cinema::Grpc, &format!("http://127.0.0.1:{port}"), true, true);
+    let output = filibuster(&dir, port, &services.users_url, &[]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert!(text.contains("execution 4 FAILED with these faults:"), "{text}");
+    assert!(
+        text.contains("users -> movies cinema.Movies/GetMovie (grpc::ClientLayer): tonic.Status UNAVAILABLE"),
+        "{text}"
+    );
+    let replay =
+        filibuster(&dir, port, &services.users_url, &["--counterexample-file", "counterexample.json"]);
+    let text = stdout(&replay);
+    assert_eq!(replay.status.code(), Some(1), "{}", both(&replay));
+    assert!(text.contains("the counterexample reproduced: every planned fault was injected"), "{text}");
+    assert!(text.contains("Executions run: 1\n"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -152,15 +152,19 @@ impl Counterexample {
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
+            let method = text("method").unwrap_or_default();
+            let dependency = entry.pointer("/metadata/dependency").is_some_and(|d| !d.is_null());
+            let first = entry.pointer("/args/0").and_then(Value::as_str);
+            let module = text("module").unwrap_or_default();
+            let (shown_method, path) = crate::state::operation(&module, &method, first, dependency);
             let site = CallName {
                 source: text("source_service_name").unwrap_or_default(),
                 target: text("target_service_name").filter(|t| t != "external"),
-                method: text("method").unwrap_or_default(),
-                path: entry.pointer("/args/0").and_then(Value::as_str).map(str::to_owned).unwrap_or_default(),
-                callsite: format!("{}:{line}", text("callsite_file").unwrap_or_default()),
-                function: text("callsite_function").or_else(|| {
-                    filibuster_runtime::__explorer::function_of(&text("full_traceback")?).map(str::to_owned)
-                }),
+                method: shown_method,
+                path,
+                callsite: crate::state::callsite_place(&text("callsite_file").unwrap_or_default(), &line),
+                function: text("callsite_function")
+                    .or_else(|| crate::state::callsite_function(&text("full_traceback")?, &method)),
             };
             Some((index, site, text("full_traceback")))
         })

@@ -1175,9 +1175,7 @@ fn response_log(state: &State) -> Vec<Value> {
                 map.insert("return_value".into(), json!(entry.return_value));
                 map.insert("exception".into(), json!(entry.exception));
                 map.insert("fault_injection".into(), json!(entry.injected.is_some()));
-                if let Some(function) =
-                    filibuster_runtime::__explorer::function_of(&entry.invocation.full_traceback)
-                {
+                if let Some(function) = crate::state::function_of(&entry.invocation) {
                     map.insert("callsite_function".into(), json!(function));
                 }
                 if let Some(fault) = &entry.injected {

@@ -511,6 +511,23 @@ impl Report {
         }
     }
 
+    /// What a person reads at the end of a run, every line ended: a run that
+    /// passed gives its [summary](Report::summary), [grid](Report::grid_table),
+    /// [files](Report::files_line) and verdict (`every execution passed`, or
+    /// for a replay `every planned fault was injected and the test passes:
+    /// fixed`); any other, its [failure message](Report::failure_message).
+    pub fn conclusion(&self) -> String {
+        if self.verdict() != Verdict::Passed {
+            return self.failure_message();
+        }
+        let verdict = match self.replay {
+            Some(_) => "every planned fault was injected and the test passes: fixed",
+            None => "every execution passed",
+        };
+        let files = self.files_line().unwrap_or_default();
+        format!("{}\n\n{}{files}\n{verdict}\n", self.summary(), self.grid_table())
+    }
+
     /// Everything about a run that did not pass, once: the errors that made
     /// it untested, or the failing execution with its number, every fault
     /// (source -> target, method, path, callsite, fault), the functional

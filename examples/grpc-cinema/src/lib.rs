@@ -28,6 +28,13 @@ use tonic::{Code, Request, Status};
 
 pub use cinema::check_chris_rivers;
 
+/// Default port of `users` (HTTP).
+pub const USERS_PORT: u16 = 5011;
+/// Default port of `bookings` (gRPC).
+pub const BOOKINGS_PORT: u16 = 5012;
+/// Default port of `movies` (gRPC).
+pub const MOVIES_PORT: u16 = 5013;
+
 /// The stubs of `cinema.Bookings`.
 #[allow(missing_docs, clippy::all, unreachable_pub)]
 pub mod bookings {
@@ -231,29 +238,47 @@ async fn user_bookings(
 
 // ----- starting it ---------------------------------------------------------
 
-/// Serves the tonic services `bookings` and `movies` on `addr`, as the
-/// service `service` reporting to `connection`; answers the bound address.
+/// Serves the tonic service `service` (`bookings` or `movies`) on `addr`,
+/// reporting to `connection` (the process's default, from the environment,
+/// when `None`); answers the bound address and the server's task.
 pub async fn serve_grpc(
     service: &'static str,
-    connection: &filibuster::Connection,
+    connection: Option<&filibuster::Connection>,
     addr: SocketAddr,
-) -> std::io::Result<SocketAddr> {
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let mut server =
-        Server::builder().layer(filibuster::ServiceLayer::new(service).connection(connection.clone()));
+    let mut layer = filibuster::ServiceLayer::new(service);
+    if let Some(connection) = connection {
+        layer = layer.connection(connection.clone());
+    }
+    let mut server = Server::builder().layer(layer);
     let router = match service {
         "bookings" => server.add_service(bookings::bookings_server::BookingsServer::new(BookingsService)),
         _ => server.add_service(movies::movies_server::MoviesServer::new(MoviesService)),
     };
-    tokio::spawn(async move {
-        if let Err(error) =
-            router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)).await
-        {
+    let task = tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        if let Err(error) = router.serve_with_incoming(incoming).await {
             tracing::error!(%error, %bound, "gRPC server stopped");
         }
     });
-    Ok(bound)
+    Ok((bound, task))
+}
+
+/// Runs the tonic service `service` as a process: logs, binds
+/// [`cinema::listen_addr`] (`HOST`, `PORT`, else `default_port`), serves
+/// until the server stops or Ctrl-C.
+pub async fn run_grpc_service(service: &'static str, default_port: u16) -> Result<(), String> {
+    cinema::init_tracing("info", std::io::stderr, None)?;
+    let addr = cinema::listen_addr(default_port)?;
+    let served = serve_grpc(service, None, addr).await;
+    let (bound, task) = served.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(service, %bound, filibuster = filibuster::enabled(), "gRPC cinema service listening");
+    tokio::select! {
+        served = task => served.map_err(|e| format!("the server task failed: {e}")),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 /// The base URLs of the started services.
@@ -271,11 +296,9 @@ pub struct Started {
 /// `connection`.
 pub async fn start_all(connection: &filibuster::Connection, bug: Bug) -> Result<Started, String> {
     let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let bookings = serve_grpc("bookings", connection, any_port)
-        .await
-        .map_err(|e| format!("cannot start bookings: {e}"))?;
-    let movies =
-        serve_grpc("movies", connection, any_port).await.map_err(|e| format!("cannot start movies: {e}"))?;
+    let start = |service| serve_grpc(service, Some(connection), any_port);
+    let (bookings, _) = start("bookings").await.map_err(|e| format!("cannot start bookings: {e}"))?;
+    let (movies, _) = start("movies").await.map_err(|e| format!("cannot start movies: {e}"))?;
     let (bookings, movies) = (format!("http://{bookings}"), format!("http://{movies}"));
     let router = Users::new(&bookings, &movies, bug)?.router().layer(connection.layer());
     let (users, _task) =

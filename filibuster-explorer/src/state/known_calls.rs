@@ -37,8 +37,7 @@ impl KnownCalls {
             }
             None => {}
             Some(site) if site.function.is_none() => {
-                site.function = filibuster_runtime::__explorer::function_of(&invocation.full_traceback)
-                    .map(str::to_owned);
+                site.function = super::function_of(invocation);
             }
             Some(_) => {}
         }

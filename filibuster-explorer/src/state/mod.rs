@@ -869,21 +869,43 @@ fn known_faults(invocation: &Invocation) -> Option<Vec<String>> {
 /// argument is its target, the dependency; for an RPC, `service/Method`,
 /// without a path.
 pub(crate) fn operation_of(invocation: &Invocation) -> (String, String) {
-    if invocation.metadata.dependency.is_some() {
-        return (invocation.method.to_string(), String::new());
+    let first = invocation.args.first().map(String::as_str);
+    operation(&invocation.module, &invocation.method, first, invocation.metadata.dependency.is_some())
+}
+
+/// [`operation_of`] a call of client `module` with `method` and first
+/// argument `first`, a dependency call or not.
+pub(crate) fn operation(
+    module: &str,
+    method: &str,
+    first: Option<&str>,
+    dependency: bool,
+) -> (String, String) {
+    if dependency {
+        return (method.to_owned(), String::new());
     }
-    if invocation.module == filibuster_runtime::grpc::MODULE {
-        return (invocation.method.trim_start_matches('/').to_owned(), String::new());
+    if module == filibuster_runtime::grpc::MODULE {
+        return (method.trim_start_matches('/').to_owned(), String::new());
     }
-    (invocation.method.to_string(), invocation.args.first().cloned().unwrap_or_default())
+    (method.to_owned(), first.unwrap_or_default().to_owned())
 }
 
 /// The fn of the callsite of `invocation`, when it names one other than the
 /// call itself (an RPC's callsite is named by the RPC).
 pub(crate) fn function_of(invocation: &Invocation) -> Option<String> {
-    filibuster_runtime::__explorer::function_of(&invocation.full_traceback)
-        .filter(|function| *function != invocation.method)
-        .map(str::to_owned)
+    callsite_function(&invocation.full_traceback, &invocation.method)
+}
+
+/// The fn of the callsite `id` of a call with `method`, when known and other
+/// than the call itself.
+pub(crate) fn callsite_function(id: &str, method: &str) -> Option<String> {
+    filibuster_runtime::__explorer::function_of(id).filter(|function| *function != method).map(str::to_owned)
+}
+
+/// Where a callsite is, for people: `file:line`, or the file alone at line
+/// 0 (a callsite that is no line: an RPC's, the client layer).
+pub(crate) fn callsite_place(file: &str, line: &str) -> String {
+    if line == "0" { file.to_owned() } else { format!("{file}:{line}") }
 }
 
 /// Where the call of `invocation` comes from and goes to.
@@ -898,12 +920,7 @@ pub(crate) fn site_of(invocation: &Invocation, target: Option<String>) -> CallNa
         target,
         method,
         path,
-        // Line 0: a callsite that is no line (an RPC's, the client layer).
-        callsite: if line == "0" {
-            invocation.callsite_file.to_string()
-        } else {
-            format!("{}:{}", invocation.callsite_file, line)
-        },
+        callsite: callsite_place(&invocation.callsite_file, &line),
         function: function_of(invocation),
     }
 }
