@@ -34,7 +34,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 // ----- a subscriber layer that records the spans -------------------------------
 
-/// One recorded span of target `filibuster::http` or `filibuster::dependency`.
+/// One recorded span of target `filibuster::http`, `filibuster::dependency`
+/// or `filibuster::grpc`.
 #[derive(Clone, Debug, Default)]
 struct Recorded {
     name: String,
@@ -51,8 +52,8 @@ impl Recorded {
     }
 }
 
-/// Records the spans of `filibuster::http` and `filibuster::dependency`,
-/// and their events.
+/// Records the spans of `filibuster::http`, `filibuster::dependency` and
+/// `filibuster::grpc`, and their events.
 #[derive(Clone, Default)]
 struct Spans(Arc<Mutex<Vec<Recorded>>>);
 
@@ -79,7 +80,9 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
         ctx: Context<'_, S>,
     ) {
         let target = attrs.metadata().target();
-        if target != filibuster::spans::TARGET && target != filibuster::spans::DEPENDENCY_TARGET {
+        if ![filibuster::spans::TARGET, filibuster::spans::DEPENDENCY_TARGET, filibuster::spans::GRPC_TARGET]
+            .contains(&target)
+        {
             return;
         }
         let span = ctx.span(id).expect("a new span");
@@ -99,7 +102,7 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-        if event.metadata().target() != filibuster::spans::TARGET {
+        if ![filibuster::spans::TARGET, filibuster::spans::GRPC_TARGET].contains(&event.metadata().target()) {
             return;
         }
         let Some(span) = ctx.event_span(event) else { return };
@@ -687,4 +690,72 @@ async fn dependency_calls_have_database_spans() {
     }
     let clean = inserts.iter().find(|s| s.field("filibuster.fault").is_none()).unwrap();
     assert_eq!((clean.field("error.type"), clean.field("otel.status_code")), (None, None));
+}
+
+/// RPCs have client and server spans after OpenTelemetry's RPC conventions:
+/// the client's a child of its request's server span, with its status code
+/// and, when injected, its fault; the server's named by the service.
+#[tokio::test]
+async fn rpcs_have_rpc_spans() {
+    let spans = Spans::default();
+    let _subscriber = spans.install();
+    let explorer = Explorer::new();
+    let started = grpc_cinema::start_all(&explorer.connection(), grpc_cinema::Bug::None).await.unwrap();
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let (http, users) = (&http, &started.users);
+            async move { grpc_cinema::check_chris_rivers(http, users, async || ctx.fault_injected()).await }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    let all = spans.all();
+    let clients: Vec<&Recorded> = all
+        .iter()
+        .filter(|s| s.name == filibuster::spans::RPC_CLIENT_SPAN && s.field("rpc.method") == Some("GetMovie"))
+        .collect();
+    // The fault-free execution twice, the three faults on GetMovie.
+    assert_eq!(clients.len(), 5, "{clients:#?}");
+    for span in &clients {
+        for (field, value) in [
+            ("otel.name", "cinema.Movies/GetMovie"),
+            ("otel.kind", "client"),
+            ("rpc.system", "grpc"),
+            ("rpc.service", "cinema.Movies"),
+        ] {
+            assert_eq!(span.field(field), Some(value), "{span:#?}");
+        }
+        let parent = &all[span.parent.expect("a parent")];
+        assert_eq!(
+            (parent.name.as_str(), parent.field("filibuster.service")),
+            (filibuster::spans::SERVER_SPAN, Some("users"))
+        );
+    }
+    let mut outcomes: Vec<(Option<&str>, Option<&str>, Option<&str>)> = clients
+        .iter()
+        .map(|s| (s.field("filibuster.fault"), s.field("rpc.grpc.status_code"), s.field("error.type")))
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            (None, Some("0"), None),
+            (None, Some("0"), None),
+            (Some("status NOT_FOUND"), Some("5"), Some("NOT_FOUND")),
+            (Some("tonic.Status DEADLINE_EXCEEDED"), Some("4"), Some("DEADLINE_EXCEEDED")),
+            (Some("tonic.Status UNAVAILABLE"), Some("14"), Some("UNAVAILABLE")),
+        ]
+    );
+    let servers: Vec<&Recorded> = all
+        .iter()
+        .filter(|s| s.name == filibuster::spans::RPC_SERVER_SPAN && s.field("rpc.method") == Some("GetMovie"))
+        .collect();
+    // Reached in the two fault-free executions only: a fault on GetMovie
+    // is injected without the RPC, and after one on GetBookings it is not made.
+    assert_eq!(servers.len(), 2, "{servers:#?}");
+    for span in servers {
+        assert_eq!(span.field("filibuster.service"), Some("movies"), "{span:#?}");
+        assert_eq!(span.field("rpc.grpc.status_code"), Some("0"), "{span:#?}");
+        assert_eq!(span.field("otel.kind"), Some("server"), "{span:#?}");
+    }
 }

@@ -261,7 +261,7 @@ pub(crate) fn drive<C: Call>(
                         decision = Decision::Proceed;
                         continue;
                     }
-                    Decision::Fail(fault, exception) => {
+                    Decision::Fail(fault, exception) | Decision::CalleeError(fault, exception) => {
                         (C::fail(call.fault_context(), fault).await, Some(Err(exception)))
                     }
                     Decision::DelayThenFail(fault, exception, sleep) => {

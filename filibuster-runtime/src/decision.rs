@@ -14,6 +14,9 @@ use crate::records::{CreateResponse, Exception, latency_fault_name, status_fault
 pub(crate) enum Decision<F> {
     Proceed,
     Fail(F, Exception),
+    /// Fail as the callee's own error would (an `errors` fault: a gRPC
+    /// status), reported as this exception.
+    CalleeError(F, Exception),
     /// Perform the call with a forced sleep downstream, then fail.
     DelayThenFail(F, Exception, f64),
     Status(http::StatusCode),
@@ -47,7 +50,7 @@ impl<F> Decision<F> {
             .and_then(Value::as_object);
         if let (None, Some(error)) = (&answer.forced_exception, error) {
             return match callee_error(error) {
-                Some((fault, exception)) => Decision::Fail(fault, exception),
+                Some((fault, exception)) => Decision::CalleeError(fault, exception),
                 None => {
                     let error = crate::records::compact(&Value::Object(error.clone()));
                     Decision::Unknown(format!("the callee's error {error}"))
@@ -109,6 +112,10 @@ impl<F> Decision<F> {
             Decision::Proceed | Decision::Unknown(_) => None,
             Decision::Fail(_, exception) | Decision::DelayThenFail(_, exception, _) => {
                 Some(Cow::Owned(exception.fault_name()))
+            }
+            Decision::CalleeError(_, exception) => {
+                let code = exception.metadata.get("code").cloned().unwrap_or_default();
+                Some(Cow::Owned(crate::records::callee_error_fault_name(&code)))
             }
             Decision::Status(status) => Some(Cow::Owned(status_fault_name(status.as_u16()))),
             Decision::DelayThenProceed(delay) => Some(Cow::Owned(latency_fault_name(delay.as_millis()))),

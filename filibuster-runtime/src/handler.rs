@@ -105,7 +105,7 @@ impl IncomingRequest {
 /// the instrumentation is off and no subscriber wants server spans.
 #[inline]
 pub(crate) fn nothing_to_do() -> bool {
-    !switch::enabled() && !spans::server_wanted()
+    !switch::enabled() && !spans::server_wanted() && !spans::rpc_wanted()
 }
 
 /// What an instrumented handler or layer does with a request with this

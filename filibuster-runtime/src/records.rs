@@ -228,7 +228,7 @@ impl FailureMetadata {
         let callee_code =
             self.other.get(Self::EXCEPTION).and_then(|error| error.get("metadata")?.get("code"));
         if let Some(code) = callee_code {
-            return status_fault_name(code_text(code));
+            return callee_error_fault_name(code);
         }
         match (&self.return_value, self.latency_ms()) {
             (Some(ReturnValue { status_code: Some(status), .. }), _) => status_fault_name(status.trim()),
@@ -245,6 +245,12 @@ impl FailureMetadata {
 /// up on before it ended (its future dropped): not a fault, the outcome of
 /// an abandoned call.
 pub const CANCELLED: &str = "cancelled";
+
+/// The name of the fault whose callee answers the error of status `code`
+/// (gRPC's `errors`): `status NOT_FOUND`.
+pub fn callee_error_fault_name(code: &Value) -> String {
+    status_fault_name(code_text(code))
+}
 
 /// The name of the fault whose call never answers.
 pub const HANG_FAULT_NAME: &str = "hang";

@@ -361,6 +361,9 @@ pub(crate) fn server(method: &Method, uri: &Uri, headers: &HeaderMap, extensions
     if !level_enabled() {
         return Span::none();
     }
+    if is_grpc(headers) {
+        return rpc_server(uri.path(), headers);
+    }
     let shape = shape();
     if !shape.callsites.server.enabled() {
         return Span::none();
@@ -455,6 +458,9 @@ pub(crate) fn record_execution_index(span: &Span, execution_index: &str) {
 pub(crate) fn server_response(span: &Span, status: http::StatusCode, headers: &HeaderMap) {
     if span.is_disabled() {
         return;
+    }
+    if span.metadata().is_some_and(|metadata| metadata.name() == RPC_SERVER_SPAN) {
+        return rpc_server_response(span, status, headers);
     }
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
@@ -619,10 +625,72 @@ pub const GRPC_TARGET: &str = "filibuster::grpc";
 /// `<service>/<method>`, is its field `otel.name`).
 pub const RPC_CLIENT_SPAN: &str = "rpc.client";
 
+/// The `tracing` name of the server span of an RPC (its OpenTelemetry
+/// name, `<service>/<method>`, is its field `otel.name`).
+pub const RPC_SERVER_SPAN: &str = "rpc.server";
+
+/// Whether a request with `headers` is an RPC: its content type is gRPC's
+/// (`application/grpc`, `application/grpc+proto`, ...).
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value == "application/grpc" || value.starts_with("application/grpc+"))
+}
+
+/// The server span of an RPC to `path` (`/cinema.Movies/GetMovie`), after
+/// OpenTelemetry's RPC conventions, or a disabled span when no subscriber
+/// wants the spans of RPCs.
+fn rpc_server(path: &str, headers: &HeaderMap) -> Span {
+    if !rpc_wanted() {
+        return Span::none();
+    }
+    let (service, method) = path.trim_start_matches('/').rsplit_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        target: GRPC_TARGET,
+        RPC_SERVER_SPAN,
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        filibuster.service = tracing::field::Empty,
+        filibuster.execution_index = tracing::field::Empty,
+    );
+    #[cfg(feature = "otel")]
+    crate::otel::extract(&span, headers);
+    #[cfg(not(feature = "otel"))]
+    let _ = headers;
+    span
+}
+
+/// Records the status of an RPC's answer on its server span: the
+/// `grpc-status` of a trailers-only answer (an error a handler returned),
+/// else OK, the status of an answer whose messages came (its trailers are
+/// sent after the span ends). A status whose code is a server's fault
+/// (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+/// DATA_LOSS) is an error, as OpenTelemetry's conventions have it.
+fn rpc_server_response(span: &Span, status: http::StatusCode, headers: &HeaderMap) {
+    let code = match headers.get("grpc-status").and_then(|value| value.to_str().ok()) {
+        Some(code) => code.trim().parse::<i32>().unwrap_or(2),
+        None if status == http::StatusCode::OK => 0,
+        // No gRPC status: what tonic reads from the HTTP one, UNKNOWN here.
+        None => 2,
+    };
+    span.record("rpc.grpc.status_code", code);
+    if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+        span.record("error.type", crate::grpc::code::name(code).unwrap_or("_OTHER"));
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// Whether a subscriber wants the spans of RPCs.
-#[cfg(feature = "tonic")]
+#[inline]
 pub(crate) fn rpc_wanted() -> bool {
-    tracing::enabled!(target: GRPC_TARGET, Level::INFO)
+    level_enabled() && tracing::enabled!(target: GRPC_TARGET, Level::INFO)
 }
 
 /// The client span of an RPC of `method` on `service` from `callsite`, after
