@@ -252,6 +252,7 @@ macro_rules! chapter_links {
 [cinema.md#seeing-an-exploration-in-jaeger]: crate::guide::cinema#seeing-an-exploration-in-jaeger
 [cinema.md#the-html-report]: crate::guide::cinema#the-html-report
 [dependencies.md]: crate::guide::dependencies
+[grpc.md]: crate::guide::grpc
 [compatibility.md]: crate::guide::compatibility
 [costs.md]: crate::guide::costs
 [fault-model.md]: crate::guide::fault_model
@@ -302,6 +303,10 @@ pub mod guide {
     #[doc = chapter_links!()]
     #[doc = include_str!("../docs/dependencies.md")]
     pub mod dependencies {}
+
+    #[doc = chapter_links!()]
+    #[doc = include_str!("../docs/grpc.md")]
+    pub mod grpc {}
 
     #[doc = chapter_links!()]
     #[doc = include_str!("../docs/observability.md")]

@@ -6,13 +6,20 @@
   record.py mark LOG                  append an execution mark (the functional
                                       test command runs it first)
   record.py compare TITLE REF OURS    print the executions of both logs and
-                                      exit 1 when they differ
+                                      exit 1 when they differ (the repeated
+                                      fault-free run of filibuster-rs aside)
+  record.py counts REF_OUTPUT REF_LOG REPORT
+                                      print the executions each server says it
+                                      ran and pruned (the reference's output,
+                                      filibuster-rs's JSON report); exit 1
+                                      when the counts differ
 
 An execution's faults are the answers to PUT /filibuster/create that carry
 `forced_exception` or `failure_metadata`: what the server told a service to
 inject, in the order the calls were made.
 """
 import json
+import re
 import sys
 import threading
 import urllib.error
@@ -115,10 +122,42 @@ def compare(title, reference_log, ours_log):
     print(f"== {title}")
     reference, ours = read(reference_log), read(ours_log)
     show("reference server", *reference)
+    # filibuster-rs runs the fault-free execution a second time, to check that
+    # it makes the same calls, and does not count that run as an execution.
+    rerun = len(ours[0]) > 1 and not ours[0][0] and not ours[0][1]
+    if rerun:
+        del ours[0][1]
     show("filibuster-rs server", *ours)
+    if rerun:
+        print("  (and one more fault-free run of the functional test after execution 1:"
+              " filibuster-rs's determinism check, not counted)")
     same = reference[0] == ours[0]
     print("SAME executions and faults, in the same order" if same else "DIFFERENT")
     return same
+
+
+def counts(reference_output, reference_log, report_path):
+    calls = {}  # execution index -> RPC, from the reference run's records
+    with open(reference_log) as log:
+        for entry in map(json.loads, log):
+            if entry.get("path", "").endswith("/filibuster/create") and entry["request"].get("args"):
+                calls[entry["request"]["execution_index"]] = entry["request"]["args"][0]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", open(reference_output, errors="replace").read())
+    ran = int(re.search(r"Number of test executions ran: (\d+)", text).group(1))
+    pruned_section = text.split("Test executions actually pruned:")[1].split("Number of tests attempted")[0]
+    pruned = [f"{calls.get(index, index)}: {fault}"
+              for index, fault in re.findall(r"INFO\]: (\[\[.*?\]\]): (.*)", pruned_section)]
+    print(f"reference server says: {ran} run, {len(pruned)} pruned")
+    for fault in pruned:
+        print(f"  pruned: {fault}")
+    with open(report_path) as report_file:
+        report = json.load(report_file)
+    ours_pruned = [f"{fault['path']}: {fault['fault']}" for execution in report["executions"]
+                   if execution["status"] == "pruned" for fault in execution["faults"]]
+    print(f"filibuster-rs server says: {report['executions_run']} run, {report['executions_pruned']} pruned")
+    for fault in ours_pruned:
+        print(f"  pruned: {fault}")
+    return (ran, len(pruned)) == (report["executions_run"], report["executions_pruned"])
 
 
 if __name__ == "__main__":
@@ -130,5 +169,7 @@ if __name__ == "__main__":
             log.write(json.dumps({"execution": True}) + "\n")
     elif command == "compare":
         sys.exit(0 if compare(*sys.argv[2:5]) else 1)
+    elif command == "counts":
+        sys.exit(0 if counts(*sys.argv[2:5]) else 1)
     else:
         sys.exit(__doc__)
