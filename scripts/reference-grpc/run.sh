@@ -113,12 +113,21 @@ RUST_CHECK="USERS_URL=http://127.0.0.1:5011 $BIN/cinema-check"
 # --- the servers ---------------------------------------------------------------
 FAILED=0
 reference_server() {  # reference_server NAME ANALYSIS_FILE CHECK [FLAGS...]
-    local name=$1 analysis=$2 check=$3; shift 3
-    # filibuster_cli.py reads --analysis-file relative to its own directory.
-    (cd "$WORK" && FILIBUSTER_URL=http://127.0.0.1:5005 timeout 900 "$PY" "$REF/filibuster_cli.py" \
-        --functional-test "$PY $HERE/record.py mark $WORK/$name.jsonl && $check" \
-        --analysis-file "$(realpath --relative-to="$REF" "$analysis")" "$@" >"$WORK/$name.out" 2>&1) \
-        || { echo "reference server exited $? (output: $WORK/$name.out)"; FAILED=1; }
+    local name=$1 analysis=$2 check=$3 status; shift 3
+    for attempt in 1 2 3 4 5; do
+        # filibuster_cli.py reads --analysis-file relative to its own directory.
+        (cd "$WORK" && FILIBUSTER_URL=http://127.0.0.1:5005 timeout 900 "$PY" "$REF/filibuster_cli.py" \
+            --functional-test "$PY $HERE/record.py mark $WORK/$name.jsonl && $check" \
+            --analysis-file "$(realpath --relative-to="$REF" "$analysis")" "$@" >"$WORK/$name.out" 2>&1)
+        status=$?
+        # The reference's server crashes at start when its first health check
+        # finds its Flask thread not yet listening (lifecycle/__init__.py,
+        # num_services_running: "! service " + a tuple). Nothing ran: try again.
+        grep -q 'wait_for_services_to_start' "$WORK/$name.out" && [ ! -s "$WORK/$name.jsonl" ] || break
+        echo "   (the reference server crashed at start, attempt $attempt; again)"
+        sleep 1
+    done
+    [ "$status" = 0 ] || { echo "reference server exited $status (output: $WORK/$name.out)"; FAILED=1; }
 }
 our_server() {  # our_server NAME ANALYSIS_FILE CHECK [FLAGS...]
     local name=$1 analysis=$2 check=$3; shift 3
