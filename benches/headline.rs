@@ -120,6 +120,9 @@ fn main() {
         "profile-dependency-plain",
         "profile-dependency-off",
         "profile-dependency-on",
+        "profile-rpc-plain",
+        "profile-rpc-off",
+        "profile-rpc-on",
     ];
     if let Some(section) = profile.iter().find(|p| sections.iter().any(|s| s == *p)) {
         let mut work = common::PerCall::new();
@@ -163,6 +166,24 @@ fn main() {
                     for n in 0..calls {
                         black_box(work.dependency(n).await);
                     }
+                }
+                "profile-rpc-plain" => {
+                    for _ in 0..calls {
+                        black_box(work.plain_rpc().await);
+                    }
+                }
+                "profile-rpc-off" => {
+                    for _ in 0..calls {
+                        black_box(work.rpc().await);
+                    }
+                }
+                "profile-rpc-on" => {
+                    work.in_handler(async {
+                        for _ in 0..calls {
+                            black_box(work.rpc().await);
+                        }
+                    })
+                    .await
                 }
                 "profile-dependency-on" => {
                     work.in_handler(async {
@@ -333,6 +354,23 @@ fn main() {
             Some(dependency_off < 50.0),
         );
         table.row("per dependency call: added, on", ns(dependency_on), "", None);
+        let rpc = current.block_on(async {
+            let mut samples = vec![Vec::new(); 3];
+            for _ in 0..5 {
+                filibuster::disable();
+                samples[0].push(per_op(|| work.plain_rpc(), 3, batch).await);
+                samples[1].push(work.in_handler(per_op(|| work.rpc(), 3, batch)).await);
+                filibuster::enable();
+                samples[2].push(work.in_handler(per_op(|| work.rpc(), 3, batch)).await);
+            }
+            filibuster::disable();
+            samples.into_iter().map(|s| s.into_iter().fold(f64::INFINITY, f64::min)).collect::<Vec<_>>()
+        });
+        let [plain_rpc, rpc_off, rpc_on] = rpc[..] else { unreachable!() };
+        let (rpc_off, rpc_on) = (rpc_off - plain_rpc, rpc_on - plain_rpc);
+        table.row("per RPC: a tonic RPC, uninstrumented (stubbed channel)", ns(plain_rpc), "", None);
+        table.row("per RPC: added by grpc::ClientLayer, off", ns(rpc_off), "< 50 ns", Some(rpc_off < 50.0));
+        table.row("per RPC: added, on (server in-process)", ns(rpc_on), "< 2 µs", Some(rpc_on < 2000.0));
         let deep = Runtime::new().expect("a runtime").block_on(common::backtrace_in_axum_handler(300));
         table.row("  a backtrace callsite alone, in an axum handler", ns(deep), "", None);
         let ratio = (deep + on) / on.max(1.0);

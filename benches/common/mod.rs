@@ -192,6 +192,22 @@ impl PerCall {
         plain_stub_query(n).await.expect("the stub answers")
     }
 
+    /// An RPC (`cinema.Movies/GetMovie`) of a generated tonic client over
+    /// a `grpc::ClientLayer` over a stubbed channel (on or off as the
+    /// switch says): run it in [`PerCall::in_handler`] to have a request
+    /// context.
+    pub async fn rpc(&self) -> grpc_cinema::MovieReply {
+        let mut client =
+            MoviesClient::new(tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), StubChannel));
+        client.get_movie(movie_request()).await.expect("the stub answers").into_inner()
+    }
+
+    /// The same RPC over the stubbed channel alone.
+    pub async fn plain_rpc(&self) -> grpc_cinema::MovieReply {
+        let mut client = MoviesClient::new(StubChannel);
+        client.get_movie(movie_request()).await.expect("the stub answers").into_inner()
+    }
+
     /// Runs `body` in the instrumented handler of `users`, reached by the
     /// instrumented call of the headers.
     pub async fn in_handler<F: Future>(&self, body: F) -> F::Output {
@@ -738,6 +754,54 @@ pub fn index_10() -> ExecutionIndex {
 #[filibuster::dependency("stub-db")]
 async fn stub_query(n: u64) -> Result<u64, std::io::Error> {
     Ok(std::hint::black_box(n) + 1)
+}
+
+/// The movies client of the RPC workload.
+type MoviesClient<T> = grpc_cinema::movies::movies_client::MoviesClient<T>;
+
+fn movie_request() -> grpc_cinema::MovieRequest {
+    grpc_cinema::MovieRequest { id: "267eedb8-0f5d-42d5-8f43-72426b9fb3e6".to_owned() }
+}
+
+/// A channel whose every RPC is answered at once with one `MovieReply` and
+/// the trailers of an OK status, as a tonic server answers it: what a
+/// network with the server in-process would give.
+#[derive(Clone, Copy, Debug)]
+pub struct StubChannel;
+
+impl tower::Service<http::Request<tonic::body::Body>> for StubChannel {
+    /// One message, then trailers, in tonic's `Body`, as a `Channel`
+    /// answers.
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        drop(request);
+        static MESSAGE: std::sync::LazyLock<bytes::Bytes> = std::sync::LazyLock::new(|| {
+            let reply = grpc_cinema::MovieReply { title: "Creed".to_owned(), rating: 8.8 };
+            let encoded = prost::Message::encode_to_vec(&reply);
+            let mut framed = vec![0];
+            framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&encoded);
+            bytes::Bytes::from(framed)
+        });
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let frames = [Ok(http_body::Frame::data(MESSAGE.clone())), Ok(http_body::Frame::trailers(trailers))];
+        let frames: [Result<_, std::convert::Infallible>; 2] = frames;
+        let body =
+            tonic::body::Body::new(http_body_util::StreamBody::new(futures_util::stream::iter(frames)));
+        let mut response = http::Response::new(body);
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        std::future::ready(Ok(response))
+    }
 }
 
 /// [`stub_query`] without the attribute.

@@ -380,24 +380,46 @@ impl Completion {
     /// Reports how the call ended: `invocation_complete`. Once: a completion
     /// already reported, or handed on, reports nothing.
     pub(crate) fn complete(&mut self, outcome: Outcome) -> impl Future<Output = ()> + Send + 'static {
-        let ended = self.ended.take();
+        let update = self.record(outcome);
         let connection = self.connection.clone();
         async move {
-            let Some(Ended { generated_id, execution_index, vclock }) = ended else { return };
-            let (return_value, exception) = match outcome {
-                Ok(value) => (Some(value), None),
-                Err(exception) => (None, Some(exception)),
-            };
-            let complete = InvocationComplete {
-                instrumentation_type: Cow::Borrowed("invocation_complete"),
-                generated_id,
-                execution_index,
-                vclock,
-                return_value,
-                exception,
-            };
-            connection.update(&Update::InvocationComplete(complete)).await;
+            if let Some(update) = update {
+                connection.update(&update).await;
+            }
         }
+    }
+
+    /// [`Completion::complete`], at once when the transport answers at once
+    /// (the in-process server); else the report to send, boxed.
+    #[cfg(feature = "tonic")]
+    pub(crate) fn complete_now(
+        &mut self,
+        outcome: Outcome,
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let update = self.record(outcome)?;
+        if self.connection.update_now(&update) {
+            return None;
+        }
+        let connection = self.connection.clone();
+        Some(Box::pin(async move { connection.update(&update).await }))
+    }
+
+    /// The `invocation_complete` of a call that ended with `outcome`; `None`
+    /// once reported, or handed on.
+    fn record(&mut self, outcome: Outcome) -> Option<Update> {
+        let Ended { generated_id, execution_index, vclock } = self.ended.take()?;
+        let (return_value, exception) = match outcome {
+            Ok(value) => (Some(value), None),
+            Err(exception) => (None, Some(exception)),
+        };
+        Some(Update::InvocationComplete(InvocationComplete {
+            instrumentation_type: Cow::Borrowed("invocation_complete"),
+            generated_id,
+            execution_index,
+            vclock,
+            return_value,
+            exception,
+        }))
     }
 
     /// Hands the report on to what ends the call later (a gRPC response's

@@ -256,6 +256,19 @@ impl Connection {
         self.outcome(answer);
     }
 
+    /// Reports a `request_received` or `invocation_complete` record if the
+    /// transport answers at once (the in-process server): `false` when it
+    /// must be sent with [`Connection::update`].
+    pub(crate) fn update_now(&self, update: &Update) -> bool {
+        match self.inner.transport.update_now(update) {
+            Some(answer) => {
+                self.outcome(answer);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Reports a handler's panic; a server that does not know the record
     /// (the reference's answers 404) is not counted as failing.
     pub async fn handler_panicked(&self, panic: &crate::panic::HandlerPanic) {

@@ -11,11 +11,14 @@
 #
 # Every record goes through record.py's proxy (127.0.0.1:5006), which logs what
 # the server told each call to inject; the two lists of executions are printed
-# and compared. Exits 1 when they differ, 2 when something could not run.
+# and compared, and so are the counts each server gives (run, pruned). Exits 1
+# when they differ or a run fails, 2 when something could not run. The
+# reference's server is started by reference_server.py (its start-up race
+# worked around, nothing else changed); it listens on port 5005, as ours.
 #
-# Needs python3 (3.8 to 3.12), cargo, and PyPI. REFERENCE_DIR: a checkout of
-# filibuster-testing/filibuster (else cloned from GitHub). KEEP_WORK=1 keeps
-# the temp dir (logs, reports, server outputs).
+# Needs python3 (run with 3.11), cargo, GNU coreutils and PyPI.
+# REFERENCE_DIR: a checkout of filibuster-testing/filibuster (else cloned from
+# GitHub). KEEP_WORK=1 keeps the temp dir (logs, reports, server outputs).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -113,21 +116,12 @@ RUST_CHECK="USERS_URL=http://127.0.0.1:5011 $BIN/cinema-check"
 # --- the servers ---------------------------------------------------------------
 FAILED=0
 reference_server() {  # reference_server NAME ANALYSIS_FILE CHECK [FLAGS...]
-    local name=$1 analysis=$2 check=$3 status; shift 3
-    for attempt in 1 2 3 4 5; do
-        # filibuster_cli.py reads --analysis-file relative to its own directory.
-        (cd "$WORK" && FILIBUSTER_URL=http://127.0.0.1:5005 timeout 900 "$PY" "$REF/filibuster_cli.py" \
-            --functional-test "$PY $HERE/record.py mark $WORK/$name.jsonl && $check" \
-            --analysis-file "$(realpath --relative-to="$REF" "$analysis")" "$@" >"$WORK/$name.out" 2>&1)
-        status=$?
-        # The reference's server crashes at start when its first health check
-        # finds its Flask thread not yet listening (lifecycle/__init__.py,
-        # num_services_running: "! service " + a tuple). Nothing ran: try again.
-        grep -q 'wait_for_services_to_start' "$WORK/$name.out" && [ ! -s "$WORK/$name.jsonl" ] || break
-        echo "   (the reference server crashed at start, attempt $attempt; again)"
-        sleep 1
-    done
-    [ "$status" = 0 ] || { echo "reference server exited $status (output: $WORK/$name.out)"; FAILED=1; }
+    local name=$1 analysis=$2 check=$3; shift 3
+    # filibuster_cli.py reads --analysis-file relative to its own directory.
+    (cd "$WORK" && FILIBUSTER_URL=http://127.0.0.1:5005 timeout 900 "$PY" "$HERE/reference_server.py" "$REF" \
+        --functional-test "$PY $HERE/record.py mark $WORK/$name.jsonl && $check" \
+        --analysis-file "$(realpath --relative-to="$REF" "$analysis")" "$@" >"$WORK/$name.out" 2>&1) \
+        || { echo "reference server exited $? (output: $WORK/$name.out)"; FAILED=1; }
 }
 our_server() {  # our_server NAME ANALYSIS_FILE CHECK [FLAGS...]
     local name=$1 analysis=$2 check=$3; shift 3

@@ -17,8 +17,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Span;
 
+use super::body::ObservedBody;
 use super::fault::{self, Fault};
-use super::{BoxError, ResponseBody, code};
+use super::{BoxError, code};
 use crate::call::{Call, CallKey, Completion, Outcome, drive};
 use crate::callsite::Callsite;
 use crate::context::RequestContext;
@@ -45,8 +46,9 @@ use crate::{spans, switch};
 /// # }
 /// ```
 ///
-/// Inert when the instrumentation is off: each RPC is the channel's own
-/// (its body wrapped, its error boxed as tonic boxes it).
+/// Inert when the instrumentation is off: each RPC is the channel's own (its
+/// body as tonic's `Body`, which a channel's already is; its error boxed as
+/// tonic boxes it).
 #[derive(Clone, Debug, Default)]
 pub struct ClientLayer {
     timeout: Option<Duration>,
@@ -86,7 +88,7 @@ pub struct Client<S> {
 
 /// The future of an RPC the instrumentation leaves alone.
 type PlainFuture<F, B> =
-    MapOk<ErrInto<F, BoxError>, fn(http::Response<B>) -> http::Response<ResponseBody<B>>>;
+    MapOk<ErrInto<F, BoxError>, fn(http::Response<B>) -> http::Response<tonic::body::Body>>;
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Client<S>
 where
@@ -97,7 +99,7 @@ where
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody<ResBody>>;
+    type Response = http::Response<tonic::body::Body>;
     type Error = BoxError;
     type Future =
         Either<PlainFuture<S::Future, ResBody>, BoxFuture<'static, Result<Self::Response, BoxError>>>;
@@ -109,42 +111,60 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         if !switch::enabled() && !spans::rpc_wanted() {
             let plain: fn(http::Response<ResBody>) -> Self::Response =
-                |response| response.map(ResponseBody::plain);
+                |response| response.map(tonic::body::Body::new);
             return Either::Left(self.inner.call(request).err_into().map_ok(plain));
         }
         // The readied service performs the RPC; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let path = rpc_path(&request);
         let service = RequestContext::with_current(RequestContext::service).unwrap_or("");
-        let callsite = callsite(service, &path);
+        let (callsite, path) = rpc(service, &request);
         let call = GrpcCall { inner, request, path, declared_timeout: self.timeout };
         Either::Right(Box::pin(drive(call, callsite, None)))
     }
 }
 
-/// The path of an RPC: `/<service>/<method>` from the generated client's
-/// `GrpcMethod`, else the request's (which an origin with a path prefixes).
-fn rpc_path<B>(request: &http::Request<B>) -> String {
+/// The callsite of an RPC made by `service`, and its path:
+/// `/<service>/<method>` from the generated client's `GrpcMethod`, else the
+/// request's (which an origin with a path prefixes). The path is the
+/// callsite's, kept with it, not copied at each RPC.
+fn rpc<B>(service: &'static str, request: &http::Request<B>) -> (&'static Callsite, Cow<'static, str>) {
+    thread_local! {
+        static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let of_path = |path: &str| {
+        let callsite = callsite(service, path);
+        match std::ptr::eq(callsite, &OVERFLOW) {
+            false => (callsite, Cow::Borrowed(callsite.function)),
+            true => (callsite, Cow::Owned(path.to_owned())),
+        }
+    };
     match request.extensions().get::<tonic::GrpcMethod<'static>>() {
-        Some(method) => format!("/{}/{}", method.service(), method.method()),
-        None => request.uri().path().to_owned(),
+        Some(method) => PATH.with_borrow_mut(|path| {
+            path.clear();
+            path.extend(["/", method.service(), "/", method.method()]);
+            of_path(path)
+        }),
+        None => of_path(request.uri().path()),
     }
 }
 
+/// The callsite the RPCs share past [`MAX_CALLSITES`].
+static OVERFLOW: Callsite = Callsite {
+    id: "grpc-callsites-overflow",
+    function: "(any RPC)",
+    file: CALLSITE_FILE,
+    line: 0,
+    client_timeout: None,
+};
+
 /// The callsite of the RPCs of `path` made by `service`: its id the md5 of
-/// both, the same on every build. Made once per pair and kept, up to
-/// [`MAX_CALLSITES`]; past them, the pairs share one.
+/// both, the same on every build, its `function` the path. Made once per
+/// pair and kept, up to [`MAX_CALLSITES`]; past them, the pairs share
+/// [`OVERFLOW`].
 fn callsite(service: &'static str, path: &str) -> &'static Callsite {
     static CALLSITES: Mutex<Option<HashMap<&'static str, HashMap<String, &'static Callsite>>>> =
         Mutex::new(None);
-    static OVERFLOW: Callsite = Callsite {
-        id: "grpc-callsites-overflow",
-        function: "(any RPC)",
-        file: CALLSITE_FILE,
-        line: 0,
-        client_timeout: None,
-    };
     let mut callsites = CALLSITES.lock().unwrap_or_else(|e| e.into_inner());
     let callsites = callsites.get_or_insert_with(HashMap::new);
     if let Some(callsite) = callsites.get(service).and_then(|paths| paths.get(path)) {
@@ -168,6 +188,11 @@ fn callsite(service: &'static str, path: &str) -> &'static Callsite {
 /// Where an RPC's callsite is, for people: the client layer, at no line.
 const CALLSITE_FILE: &str = "grpc::ClientLayer";
 
+/// The header of an RPC's own timeout.
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+/// The header (or trailer) of an RPC's status.
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// RPC callsites kept: a bound on what clients calling ever new paths make
 /// this process hold.
 const MAX_CALLSITES: usize = 4096;
@@ -176,7 +201,7 @@ const MAX_CALLSITES: usize = 4096;
 struct GrpcCall<S, ReqBody> {
     inner: S,
     request: http::Request<ReqBody>,
-    path: String,
+    path: Cow<'static, str>,
     declared_timeout: Option<f64>,
 }
 
@@ -187,18 +212,18 @@ where
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody<ResBody>>;
+    type Response = http::Response<tonic::body::Body>;
     type Error = BoxError;
     type FaultContext = ();
     type Fault = Fault;
 
     fn key(&self) -> CallKey {
         let own =
-            self.request.headers().get("grpc-timeout").and_then(|value| grpc_timeout(value.to_str().ok()?));
+            self.request.headers().get(&GRPC_TIMEOUT).and_then(|value| grpc_timeout(value.to_str().ok()?));
         CallKey {
             module: super::MODULE,
-            method: Cow::Owned(self.path.clone()),
-            target: Cow::Owned(self.path.clone()),
+            method: self.path.clone(),
+            target: self.path.clone(),
             dependency: None,
             timeout: own.map(|timeout| timeout.as_secs_f64()).or(self.declared_timeout),
             tls: self.request.uri().scheme_str() == Some("https"),
@@ -219,7 +244,7 @@ where
     fn end_client_span(span: &Span, result: Result<&Self::Response, &BoxError>) {
         match result {
             // A trailers-only answer; otherwise its body ends the span.
-            Ok(response) if response.headers().contains_key("grpc-status") => {
+            Ok(response) if response.headers().contains_key(&GRPC_STATUS) => {
                 end_span_with(span, &outcome_of_trailers(Some(response.headers()), response.status()))
             }
             Ok(_) => {}
@@ -233,7 +258,7 @@ where
 
     fn perform(self) -> impl Future<Output = Result<Self::Response, BoxError>> {
         let mut inner = self.inner;
-        inner.call(self.request).err_into().map_ok(|response| response.map(ResponseBody::plain))
+        inner.call(self.request).err_into().map_ok(|response| response.map(tonic::body::Body::new))
     }
 
     fn fault(exception: &Exception) -> Option<Fault> {
@@ -266,7 +291,7 @@ where
     fn respond((): &(), status: StatusCode) -> Option<Self::Response> {
         // What a proxy answers: no gRPC status, which tonic reads from the
         // HTTP one.
-        let mut response = http::Response::new(ResponseBody::default());
+        let mut response = http::Response::new(tonic::body::Body::empty());
         *response.status_mut() = status;
         Some(response)
     }
@@ -284,21 +309,13 @@ where
         span: &Span,
         completion: &mut Completion,
     ) -> (Result<Self::Response, BoxError>, Option<Outcome>) {
-        if response.headers().contains_key("grpc-status") {
+        if response.headers().contains_key(&GRPC_STATUS) {
             let outcome = outcome_of_trailers(Some(response.headers()), response.status());
             return (Ok(response), Some(outcome));
         }
         let (parts, body) = response.into_parts();
-        match body.into_callee_body() {
-            Ok(body) => {
-                let body = ResponseBody::observed(body, completion.defer(), span.clone(), parts.status);
-                (Ok(http::Response::from_parts(parts, body)), None)
-            }
-            Err(body) => {
-                let outcome = outcome_of_trailers(None, parts.status);
-                (Ok(http::Response::from_parts(parts, body)), Some(outcome))
-            }
-        }
+        let body = ObservedBody::new(body, completion.defer(), span.clone(), parts.status);
+        (Ok(http::Response::from_parts(parts, tonic::body::Body::new(body))), None)
     }
 
     fn exception(error: &BoxError) -> Exception {

@@ -39,8 +39,6 @@ pub mod code;
 mod fault;
 
 #[cfg(feature = "tonic")]
-pub use body::ResponseBody;
-#[cfg(feature = "tonic")]
 pub use client::{Client, ClientLayer};
 
 /// What a tonic client's service fails with: any error, as tonic reads it
