@@ -198,6 +198,24 @@ struct OtherMovies {
 
 #[tonic::async_trait]
 impl grpc_cinema::movies::movies_server::Movies for OtherMovies {
+    type ListMoviesStream =
+        futures_util::stream::Iter<std::vec::IntoIter<Result<grpc_cinema::MovieReply, tonic::Status>>>;
+
+    /// Three movies, then `status` when there is one: an error after the
+    /// first messages, in the trailers.
+    async fn list_movies(
+        &self,
+        _request: tonic::Request<grpc_cinema::ListMoviesRequest>,
+    ) -> Result<tonic::Response<Self::ListMoviesStream>, tonic::Status> {
+        let mut replies: Vec<_> = ["Creed", "Spectre", "The Martian"]
+            .map(|title| Ok(grpc_cinema::MovieReply { title: title.into(), rating: 8.0 }))
+            .into();
+        if let Some((code, message)) = self.status {
+            replies.push(Err(tonic::Status::new(code, message)));
+        }
+        Ok(tonic::Response::new(futures_util::stream::iter(replies)))
+    }
+
     async fn get_movie(
         &self,
         _request: tonic::Request<MovieRequest>,
@@ -405,6 +423,15 @@ struct ProxyMovies {
 
 #[tonic::async_trait]
 impl grpc_cinema::movies::movies_server::Movies for ProxyMovies {
+    type ListMoviesStream = futures_util::stream::Empty<Result<grpc_cinema::MovieReply, tonic::Status>>;
+
+    async fn list_movies(
+        &self,
+        _request: tonic::Request<grpc_cinema::ListMoviesRequest>,
+    ) -> Result<tonic::Response<Self::ListMoviesStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not here"))
+    }
+
     async fn get_movie(
         &self,
         request: tonic::Request<MovieRequest>,
@@ -546,4 +573,115 @@ async fn an_unknown_grpc_code_makes_the_run_untested() {
     assert_eq!(report.verdict(), Verdict::Untested, "{}", report.failure_message());
     let message = report.failure_message();
     assert!(message.contains("NOT_FOUNDX") && message.contains("PERMISSION_DENIED"), "{message}");
+}
+
+// ----- streaming RPCs: faulted at their start, observed until their trailers -----
+
+/// What `users`' streaming handler holds: a client over an instrumented
+/// channel, and what it saw.
+#[derive(Clone)]
+struct Lister {
+    client: MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>,
+    /// The titles read, and the status the stream ended with (`None`: not
+    /// read to its end).
+    seen: Arc<Mutex<Option<Listed>>>,
+}
+
+/// The titles a stream gave, and the status it ended with (`None`: not
+/// read to its end).
+type Listed = (Vec<String>, Option<Code>);
+
+/// Reads at most `n` movies of `ListMovies`, then drops the stream.
+#[filibuster::handler(service = "users")]
+async fn list_some(
+    State(lister): State<Lister>,
+    axum::extract::Path(n): axum::extract::Path<usize>,
+) -> &'static str {
+    let mut client = lister.client.clone();
+    let mut titles = Vec::new();
+    let ended = match client.list_movies(grpc_cinema::ListMoviesRequest {}).await {
+        Err(status) => Some(status.code()),
+        Ok(stream) => {
+            let mut stream = stream.into_inner();
+            loop {
+                if titles.len() == n {
+                    break None;
+                }
+                match stream.message().await {
+                    Ok(Some(movie)) => titles.push(movie.title),
+                    Ok(None) => break Some(Code::Ok),
+                    Err(status) => break Some(status.code()),
+                }
+            }
+        }
+    };
+    *lister.seen.lock().unwrap() = Some((titles, ended));
+    "listed"
+}
+
+/// A server-streaming RPC is reported when its trailers arrive: OK, or the
+/// status sent after its first messages; dropped before them, as
+/// cancelled. A fault fails it at its start.
+#[tokio::test]
+async fn streaming_rpcs_are_observed_until_their_trailers() {
+    let answers = vec![serde_json::json!({}); 3]
+        .into_iter()
+        .chain([serde_json::json!({"forced_exception": {"name": "tonic.Status", "metadata": {"code": "UNAVAILABLE"}}})])
+        .collect();
+    let (server, connection) = Scripted::serve(answers).await;
+    filibuster::enable();
+    let fine = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, None).await;
+    let breaking = OtherMovies { status: Some((Code::Internal, "the disk broke")), delay: Duration::ZERO };
+    let breaking = serve_movies(breaking, None).await;
+    let mut seen = Vec::new();
+    for (endpoint, n) in [(&fine, 10), (&breaking, 10), (&fine, 1), (&fine, 10)] {
+        let lister = Lister {
+            client: MoviesClient::new(tower::Layer::layer(
+                &filibuster::grpc::ClientLayer::new(),
+                endpoint.connect_lazy(),
+            )),
+            seen: Arc::default(),
+        };
+        let router = Router::new()
+            .route("/list/{n}", axum::routing::get(list_some))
+            .with_state(lister.clone())
+            .layer(connection.layer());
+        let url = support::serve(router).await;
+        assert_eq!(reqwest::get(format!("{url}/list/{n}")).await.unwrap().text().await.unwrap(), "listed");
+        seen.push(lister.seen.lock().unwrap().take().expect("the handler ran"));
+    }
+    let all = |titles: &[&str]| titles.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    assert_eq!(seen[0], (all(&["Creed", "Spectre", "The Martian"]), Some(Code::Ok)));
+    assert_eq!(seen[1], (all(&["Creed", "Spectre", "The Martian"]), Some(Code::Internal)));
+    assert_eq!(seen[2], (all(&["Creed"]), None));
+    assert_eq!(seen[3], (Vec::new(), Some(Code::Unavailable)));
+
+    // The dropped stream's report is sent from its drop: waited for.
+    let completes = || server.records("invocation_complete");
+    for _ in 0..200 {
+        if completes().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut outcomes: Vec<(String, serde_json::Value)> = completes()
+        .iter()
+        .map(|c| {
+            (
+                c["generated_id"].to_string(),
+                if c["exception"].is_null() { c["return_value"].clone() } else { c["exception"].clone() },
+            )
+        })
+        .collect();
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    let outcomes: Vec<serde_json::Value> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            serde_json::json!({"__class__": "tonic.Response"}),
+            serde_json::json!({"name": "tonic.Status", "metadata": {"code": "INTERNAL"}}),
+            serde_json::json!({"name": "cancelled", "metadata": {}}),
+            serde_json::json!({"name": "tonic.Status", "metadata": {"code": "UNAVAILABLE"}}),
+        ]
+    );
 }

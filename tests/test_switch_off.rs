@@ -112,6 +112,15 @@ struct Movies;
 
 #[tonic::async_trait]
 impl grpc_cinema::movies::movies_server::Movies for Movies {
+    type ListMoviesStream = futures_util::stream::Empty<Result<grpc_cinema::MovieReply, tonic::Status>>;
+
+    async fn list_movies(
+        &self,
+        _request: tonic::Request<grpc_cinema::ListMoviesRequest>,
+    ) -> Result<tonic::Response<Self::ListMoviesStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not here"))
+    }
+
     async fn get_movie(
         &self,
         request: tonic::Request<grpc_cinema::MovieRequest>,

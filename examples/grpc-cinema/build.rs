@@ -20,10 +20,19 @@ fn main() {
         .package("cinema")
         .method(unary("get_bookings", "GetBookings", "crate::BookingsRequest", "crate::BookingsReply"))
         .build();
+    let list_movies = Method::builder()
+        .name("list_movies")
+        .route_name("ListMovies")
+        .input_type("crate::ListMoviesRequest")
+        .output_type("crate::MovieReply")
+        .codec_path("tonic_prost::ProstCodec")
+        .server_streaming()
+        .build();
     let movies = Service::builder()
         .name("Movies")
         .package("cinema")
         .method(unary("get_movie", "GetMovie", "crate::MovieRequest", "crate::MovieReply"))
+        .method(list_movies)
         .build();
     Builder::new().compile(&[bookings, movies]);
 }

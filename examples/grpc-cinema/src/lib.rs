@@ -93,6 +93,10 @@ pub struct MovieReply {
     pub rating: f64,
 }
 
+/// `ListMovies`' request: every movie, one message each (a server stream).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListMoviesRequest {}
+
 /// A bug that can be planted in `users`, for Filibuster to find.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Bug {
@@ -134,6 +138,20 @@ pub struct MoviesService;
 
 #[tonic::async_trait]
 impl movies::movies_server::Movies for MoviesService {
+    type ListMoviesStream = futures_util::stream::Iter<std::vec::IntoIter<Result<MovieReply, Status>>>;
+
+    async fn list_movies(
+        &self,
+        _request: Request<ListMoviesRequest>,
+    ) -> Result<tonic::Response<Self::ListMoviesStream>, Status> {
+        let movies: Vec<Result<MovieReply, Status>> = cinema::data()
+            .movies
+            .values()
+            .map(|movie| Ok(MovieReply { title: movie.title.clone(), rating: movie.rating }))
+            .collect();
+        Ok(tonic::Response::new(futures_util::stream::iter(movies)))
+    }
+
     async fn get_movie(&self, request: Request<MovieRequest>) -> Result<tonic::Response<MovieReply>, Status> {
         let id = request.into_inner().id;
         match cinema::data().movies.get(&id) {
