@@ -379,6 +379,12 @@ pub use filibuster_macros::handler;
 /// rewrite arguments it does not know how to parse: call a
 /// `#[filibuster::call]` fn from the macro instead.
 ///
+/// An async fn without `.send()` is the place of the RPCs it makes through a
+/// `grpc::ClientLayer` (feature `tonic`): they get callsites of their own,
+/// the fn's, rather than the calling service's (see the [gRPC
+/// chapter](crate::guide::grpc)); one that makes none is said once at run
+/// time. A fn that is neither async nor has a `.send()` is a compile error.
+///
 /// With the instrumentation on, a call made outside any instrumented request
 /// (in a task spawned without [`in_current_request`], or from a handler
 /// without [`#[filibuster::handler]`](handler)) goes ahead uninstrumented,
@@ -772,5 +778,6 @@ pub use filibuster_runtime::otlp;
 pub mod __private {
     #[cfg(feature = "explorer")]
     pub use filibuster_explorer::test_attribute::{TestOptions, no_services, run_test};
+    pub use filibuster_runtime::grpc::rpc_scope;
     pub use filibuster_runtime::{Callsite, Incoming, dependency, run_handler, run_handler_from_env, send};
 }

@@ -685,3 +685,76 @@ async fn streaming_rpcs_are_observed_until_their_trailers() {
         ]
     );
 }
+
+// ----- RPCs made in a #[filibuster::call] fn: the fn's callsites -----
+
+type Movies = MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>;
+
+#[filibuster::call]
+async fn movie_for_the_page(movies: &mut Movies) -> Result<String, tonic::Status> {
+    let movie = movies.get_movie(MovieRequest { id: "x".into() }).await?.into_inner();
+    Ok(movie.title)
+}
+
+#[filibuster::call(timeout = 2)]
+async fn movie_for_the_banner(movies: &mut Movies) -> Result<String, tonic::Status> {
+    Ok(movies.get_movie(MovieRequest { id: "x".into() }).await?.into_inner().title)
+}
+
+/// A builder returned to the caller, who sends it: nothing here to
+/// instrument, said when it runs.
+#[filibuster::call]
+async fn a_builder(http: &reqwest::Client) -> reqwest::RequestBuilder {
+    http.get("http://127.0.0.1:9/nothing")
+}
+
+#[filibuster::handler(service = "users")]
+async fn two_places(State(caller): State<Caller>) -> String {
+    let mut movies = caller.client.clone();
+    let page = movie_for_the_page(&mut movies).await;
+    let banner = movie_for_the_banner(&mut movies).await;
+    let _unsent = a_builder(&reqwest::Client::new()).await;
+    format!("{page:?} {banner:?}")
+}
+
+/// The same RPC made in two `#[filibuster::call]` fns: two callsites, each
+/// the fn's (its file, line and name, its declared timeout), not the
+/// service's; a `#[filibuster::call]` fn that made neither a `.send()` nor
+/// an RPC is said.
+#[tokio::test]
+async fn rpcs_in_call_fns_are_the_fns_callsites() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = support::Logs::of_target("filibuster");
+    let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
+    let (server, connection) = Scripted::serve(vec![serde_json::json!({}), serde_json::json!({})]).await;
+    filibuster::enable();
+    let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, None).await;
+    let caller = Caller {
+        client: MoviesClient::new(tower::Layer::layer(
+            &filibuster::grpc::ClientLayer::new(),
+            endpoint.connect_lazy(),
+        )),
+        status: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/two", axum::routing::get(two_places))
+        .with_state(caller)
+        .layer(connection.layer());
+    let url = support::serve(router).await;
+    let answer = reqwest::get(format!("{url}/two")).await.unwrap().text().await.unwrap();
+    assert_eq!(answer, r#"Ok("Creed") Ok("Creed")"#);
+    let creates = server.records("invocation");
+    assert_eq!(creates.len(), 2);
+    let places: Vec<(&str, &str)> = creates
+        .iter()
+        .map(|c| (c["callsite_file"].as_str().unwrap(), c["callsite_line"].as_str().unwrap()))
+        .collect();
+    assert!(places.iter().all(|(file, _)| file.ends_with("test_grpc.rs")), "{places:?}");
+    assert_ne!(places[0].1, places[1].1, "{places:?}");
+    assert_ne!(creates[0]["full_traceback"], creates[1]["full_traceback"]);
+    assert_ne!(creates[0]["full_traceback"], filibuster::md5_hex("grpc:users:/cinema.Movies/GetMovie"));
+    assert_eq!(creates[0]["method"], "/cinema.Movies/GetMovie");
+    assert_eq!(creates[1]["metadata"]["timeout"], 2.0, "the fn's declared timeout");
+    let warnings = logs.of(tracing::Level::WARN).join("\n");
+    assert!(warnings.contains("`a_builder`") && warnings.contains("made no RPC"), "{warnings}");
+}

@@ -7,7 +7,10 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, Block, Expr, ExprMethodCall, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Macro};
+use syn::{
+    Attribute, Block, Expr, ExprMethodCall, ImplItem, ImplItemFn, ItemFn, ItemImpl, Macro, ReturnType,
+    Signature,
+};
 
 use crate::args::{self, CallArgs, CallItem, Seconds};
 use crate::callsite;
@@ -34,7 +37,7 @@ pub(crate) fn expand_fn(
 ) -> syn::Result<TokenStream> {
     let name = function.sig.ident.to_string();
     let key = callsite::key(args.id.map(|id| id.value()), &name, file);
-    instrument(&mut function.block, &function.sig.ident, key, name, args.timeout.as_ref())?;
+    instrument(&mut function.block, &function.sig, key, name, args.timeout.as_ref())?;
     Ok(quote!(#function))
 }
 
@@ -68,7 +71,7 @@ fn expand_impl(args: CallArgs, mut block: ItemImpl, file: Option<PathBuf>) -> sy
             Some(own) => {
                 let key = callsite::key(own.id.map(|id| id.value()), &name, file.clone());
                 let timeout = own.timeout.as_ref().or(args.timeout.as_ref());
-                instrument(&mut method.block, &method.sig.ident, key, name, timeout).map(|()| 1)
+                instrument(&mut method.block, &method.sig, key, name, timeout).map(|()| 1)
             }
             None => rewrite(
                 &mut method.block,
@@ -150,30 +153,82 @@ pub(crate) fn is_call_attribute(attr: &Attribute) -> bool {
     }
 }
 
-/// Instruments every `.send()` of `body`; none is an error at `ident`.
+/// Instruments every `.send()` of `body`; without one, the RPCs of an
+/// async fn ([`scope_rpcs`]); a fn that is neither is an error at its name.
 fn instrument(
     body: &mut Block,
-    ident: &Ident,
+    sig: &Signature,
     key: String,
     function: String,
     timeout: Option<&Seconds>,
 ) -> syn::Result<()> {
-    if rewrite(body, key, function, timeout)? > 0 {
+    if rewrite(body, key.clone(), function.clone(), timeout)? > 0 {
         return Ok(());
     }
     if already_instrumented(body) {
         return Err(syn::Error::new(
-            ident.span(),
+            sig.ident.span(),
             "the `.send()`s of this fn are already instrumented, by the #[filibuster::call] of its \
              impl block: write this fn's own attribute as `#[filibuster::call(..)]` (or \
              `#[call(..)]`) for the impl block to take its arguments, or remove it",
         ));
     }
+    if sig.asyncness.is_some() {
+        scope_rpcs(body, sig, &key, &function, timeout);
+        return Ok(());
+    }
     Err(syn::Error::new(
-        ident.span(),
-        "no `.send()` in the body of this fn: #[filibuster::call] instruments the reqwest \
-         `.send()` calls written in it (not those of nested items)",
+        sig.ident.span(),
+        "no `.send()` in the body of this fn, which is not async: #[filibuster::call] instruments \
+         the reqwest `.send()` calls written in it (not those of nested items), and the RPCs an \
+         async fn makes through a `filibuster::grpc::ClientLayer`",
     ))
+}
+
+/// The body of an async fn without `.send()`, run in the scope of its
+/// callsite, so that the RPCs it makes through a `grpc::ClientLayer` are
+/// the fn's (one callsite per RPC path) rather than the calling service's.
+/// The body becomes an `async move` block, whose return type is pinned by
+/// an unreachable `return` of the fn's (as `tracing-attributes` does), so
+/// that `?` in it infers as in the fn.
+fn scope_rpcs(body: &mut Block, sig: &Signature, key: &str, function: &str, timeout: Option<&Seconds>) {
+    let id = callsite::id(key, 0);
+    let span = sig.ident.span();
+    let line = callsite::line(span);
+    let client_timeout = match timeout {
+        Some(timeout) => quote!(::core::option::Option::Some(#timeout)),
+        None => quote!(::core::option::Option::None),
+    };
+    let pinned_return = match &sig.output {
+        ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
+            if false {
+                let __filibuster_return: #ty = loop {};
+                return __filibuster_return;
+            }
+        },
+        _ => TokenStream::new(),
+    };
+    let stmts = &body.stmts;
+    *body = syn::parse_quote_spanned! {span=> {
+        static __FILIBUSTER_CALLER: ::filibuster::__private::Callsite = ::filibuster::__private::Callsite {
+            id: #id,
+            function: #function,
+            file: ::core::file!(),
+            line: #line,
+            client_timeout: #client_timeout,
+        };
+        ::filibuster::__private::rpc_scope(&__FILIBUSTER_CALLER, async move { #pinned_return #(#stmts)* }).await
+    }};
+}
+
+/// Whether `tokens` use `impl Trait`, which a `let` cannot name.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
 }
 
 /// Rewrites every `.send()` of `body` into an instrumented send of the

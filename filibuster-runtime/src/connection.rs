@@ -259,6 +259,7 @@ impl Connection {
     /// Reports a `request_received` or `invocation_complete` record if the
     /// transport answers at once (the in-process server): `false` when it
     /// must be sent with [`Connection::update`].
+    #[cfg(feature = "tonic")]
     pub(crate) fn update_now(&self, update: &Update) -> bool {
         match self.inner.transport.update_now(update) {
             Some(answer) => {

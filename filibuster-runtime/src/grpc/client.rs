@@ -124,20 +124,29 @@ where
     }
 }
 
-/// The callsite of an RPC made by `service`, and its path:
+/// Where an RPC is made, which names its callsite: in a service, or in a
+/// `#[filibuster::call]` fn (known by its callsite's id).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    /// In a request of this service, outside any `#[filibuster::call]` fn.
+    Service(&'static str),
+    /// In the `#[filibuster::call]` fn of this callsite.
+    Fn(&'static str),
+}
+
+/// The callsite of an RPC made in the current scope (by `service`, or in
+/// the `#[filibuster::call]` fn under way), and its path:
 /// `/<service>/<method>` from the generated client's `GrpcMethod`, else the
-/// request's (which an origin with a path prefixes). The path is the
-/// callsite's, kept with it, not copied at each RPC.
+/// request's (which an origin with a path prefixes). The path is kept with
+/// the callsite, not copied at each RPC.
 fn rpc<B>(service: &'static str, request: &http::Request<B>) -> (&'static Callsite, Cow<'static, str>) {
     thread_local! {
         static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    let of_path = |path: &str| {
-        let callsite = callsite(service, path);
-        match std::ptr::eq(callsite, &OVERFLOW) {
-            false => (callsite, Cow::Borrowed(callsite.function)),
-            true => (callsite, Cow::Owned(path.to_owned())),
-        }
+    let caller = super::caller::current();
+    let of_path = |path: &str| match callsite(service, caller, path) {
+        Some((callsite, path)) => (callsite, Cow::Borrowed(path)),
+        None => (&OVERFLOW, Cow::Owned(path.to_owned())),
     };
     match request.extensions().get::<tonic::GrpcMethod<'static>>() {
         Some(method) => PATH.with_borrow_mut(|path| {
@@ -158,31 +167,52 @@ static OVERFLOW: Callsite = Callsite {
     client_timeout: None,
 };
 
-/// The callsite of the RPCs of `path` made by `service`: its id the md5 of
-/// both, the same on every build, its `function` the path. Made once per
-/// pair and kept, up to [`MAX_CALLSITES`]; past them, the pairs share
-/// [`OVERFLOW`].
-fn callsite(service: &'static str, path: &str) -> &'static Callsite {
-    static CALLSITES: Mutex<Option<HashMap<&'static str, HashMap<String, &'static Callsite>>>> =
-        Mutex::new(None);
+/// The callsite of the RPCs of `path` made by `service`, in the
+/// `#[filibuster::call]` fn of `caller` if any, and the path, kept. In a
+/// service, its id is the md5 of the service and the path, its `function`
+/// the path, at no line; in a fn, its id the md5 of the fn's callsite id and
+/// the path, its place the fn's. Either is the same on every build. Made
+/// once per pair and kept, up to [`MAX_CALLSITES`]; past them, `None` (the
+/// pairs share [`OVERFLOW`]).
+fn callsite(
+    service: &'static str,
+    caller: Option<&'static Callsite>,
+    path: &str,
+) -> Option<(&'static Callsite, &'static str)> {
+    type Callsites = HashMap<Scope, HashMap<String, (&'static Callsite, &'static str)>>;
+    static CALLSITES: Mutex<Option<Callsites>> = Mutex::new(None);
+    let scope = match caller {
+        Some(caller) => Scope::Fn(caller.id),
+        None => Scope::Service(service),
+    };
     let mut callsites = CALLSITES.lock().unwrap_or_else(|e| e.into_inner());
     let callsites = callsites.get_or_insert_with(HashMap::new);
-    if let Some(callsite) = callsites.get(service).and_then(|paths| paths.get(path)) {
-        return callsite;
+    if let Some(known) = callsites.get(&scope).and_then(|paths| paths.get(path)) {
+        return Some(*known);
     }
     if callsites.values().map(HashMap::len).sum::<usize>() >= MAX_CALLSITES {
-        return &OVERFLOW;
+        return None;
     }
-    let id = crate::wire::md5_hex(format!("grpc:{service}:{path}"));
-    let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
-        id: String::leak(id),
-        function: String::leak(path.to_owned()),
-        file: CALLSITE_FILE,
-        line: 0,
-        client_timeout: None,
-    }));
-    callsites.entry(service).or_default().insert(path.to_owned(), callsite);
-    callsite
+    let path: &'static str = String::leak(path.to_owned());
+    let callsite = match caller {
+        None => Callsite {
+            id: String::leak(crate::wire::md5_hex(format!("grpc:{service}:{path}"))),
+            function: path,
+            file: CALLSITE_FILE,
+            line: 0,
+            client_timeout: None,
+        },
+        Some(caller) => Callsite {
+            id: String::leak(crate::wire::md5_hex(format!("grpc:{}:{path}", caller.id))),
+            function: caller.function,
+            file: caller.file,
+            line: caller.line,
+            client_timeout: caller.client_timeout,
+        },
+    };
+    let callsite: &'static Callsite = Box::leak(Box::new(callsite));
+    callsites.entry(scope).or_default().insert(path.to_owned(), (callsite, path));
+    Some((callsite, path))
 }
 
 /// Where an RPC's callsite is, for people: the client layer, at no line.
@@ -457,10 +487,32 @@ mod tests {
     }
 
     #[test]
-    fn callsites_are_one_per_service_and_path() {
-        let first = callsite("users", "/cinema.Movies/GetMovie");
-        assert!(std::ptr::eq(first, callsite("users", "/cinema.Movies/GetMovie")));
-        assert!(!std::ptr::eq(first, callsite("bookings", "/cinema.Movies/GetMovie")));
+    fn callsites_are_one_per_scope_and_path() {
+        let path = "/cinema.Movies/GetMovie";
+        let (first, kept) = callsite("users", None, path).unwrap();
+        assert_eq!(kept, path);
+        assert!(std::ptr::eq(first, callsite("users", None, path).unwrap().0));
+        assert!(!std::ptr::eq(first, callsite("bookings", None, path).unwrap().0));
         assert_eq!(first.id, crate::wire::md5_hex("grpc:users:/cinema.Movies/GetMovie"));
+        static CALLER: Callsite = Callsite {
+            id: "fn-id",
+            function: "get_movie",
+            file: "src/lib.rs",
+            line: 7,
+            client_timeout: Some(2.0),
+        };
+        let (in_fn, kept) = callsite("users", Some(&CALLER), path).unwrap();
+        assert_eq!(
+            (in_fn.function, in_fn.file, in_fn.line, in_fn.client_timeout),
+            ("get_movie", "src/lib.rs", 7, Some(2.0))
+        );
+        assert_eq!(
+            (in_fn.id, kept),
+            (crate::wire::md5_hex("grpc:fn-id:/cinema.Movies/GetMovie").as_str(), path)
+        );
+        assert!(
+            std::ptr::eq(in_fn, callsite("bookings", Some(&CALLER), path).unwrap().0),
+            "the fn's, whoever calls it"
+        );
     }
 }

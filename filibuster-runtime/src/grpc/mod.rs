@@ -32,12 +32,14 @@
 
 #[cfg(feature = "tonic")]
 mod body;
+mod caller;
 #[cfg(feature = "tonic")]
 mod client;
 pub mod code;
 #[cfg(feature = "tonic")]
 mod fault;
 
+pub use caller::rpc_scope;
 #[cfg(feature = "tonic")]
 pub use client::{Client, ClientLayer};
 
