@@ -413,3 +413,52 @@ async fn missing_context_in_child() {
         _ => assert_eq!((warnings, debug), (0, 1)),
     }
 }
+
+/// An RPC continues its caller's trace: the gRPC cinema's `GetMovie` client
+/// span is a child of `users`' server span, and `movies`' RPC server span a
+/// child of the client span, through `traceparent` in the RPC's metadata;
+/// both have OpenTelemetry's RPC attributes.
+#[tokio::test]
+async fn an_rpc_continues_its_callers_trace() {
+    let traced = traced();
+    let explorer = Explorer::new().repeat_initial_execution(false);
+    let started = grpc_cinema::start_all(&explorer.connection(), grpc_cinema::Bug::None).await.unwrap();
+    let http = reqwest::Client::new();
+    let report = explorer
+        .run(|ctx| {
+            let (http, users) = (&http, &started.users);
+            async move { grpc_cinema::check_chris_rivers(http, users, async || ctx.fault_injected()).await }
+        })
+        .await;
+    report.assert_passed();
+    traced.assert_no_otel_warning();
+    let spans = traced.spans();
+    // The fault-free execution: the one whose movies server span exists.
+    let server = spans
+        .iter()
+        .find(|s| s.name == "cinema.Movies/GetMovie" && s.span_kind == SpanKind::Server)
+        .expect("movies' server span");
+    let client = spans
+        .iter()
+        .find(|s| s.span_context.span_id() == server.parent_span_id)
+        .expect("the server span's parent, through the metadata");
+    assert_eq!((client.name.as_ref(), &client.span_kind), ("cinema.Movies/GetMovie", &SpanKind::Client));
+    assert_eq!(client.span_context.trace_id(), server.span_context.trace_id());
+    let users =
+        spans.iter().find(|s| s.span_context.span_id() == client.parent_span_id).expect("the caller's span");
+    assert_eq!(
+        (users.span_kind.clone(), attribute(users, "filibuster.service").as_deref()),
+        (SpanKind::Server, Some("users"))
+    );
+    for span in [client, server] {
+        assert_eq!(attribute(span, "rpc.system").as_deref(), Some("grpc"), "{span:#?}");
+        assert_eq!(attribute(span, "rpc.service").as_deref(), Some("cinema.Movies"), "{span:#?}");
+        assert_eq!(attribute(span, "rpc.method").as_deref(), Some("GetMovie"), "{span:#?}");
+    }
+    // A fault injected on an RPC is an error on its client span.
+    let faulted = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client && attribute(s, "filibuster.fault").is_some())
+        .count();
+    assert_eq!(faulted, 6, "three faults on each RPC");
+}
