@@ -308,8 +308,8 @@ pub(crate) fn drive<C: Call>(
             if let Some(fault) = fault_name {
                 spans::fault(span, &fault);
             }
-            if let Some(outcome) = outcome {
-                in_span(completion.complete(outcome), span).await;
+            if let Some(update) = outcome.and_then(|outcome| completion.record(outcome)) {
+                in_span(completion.connection.update(&update), span).await;
             }
             result
         };
@@ -365,7 +365,7 @@ struct Ended {
 }
 
 /// A call the server was told of (`create`) and not yet of how it ended:
-/// [`Completion::complete`] reports it (`invocation_complete`). Dropped
+/// its `invocation_complete` is to be sent ([`Completion::record`]). Dropped
 /// unreported (its caller gave up on it: a client's outer timeout, a
 /// `select!`, a handler cancelled with its request; a gRPC response dropped
 /// before its trailers), it reports the exception [`CANCELLED`], so that
@@ -377,20 +377,10 @@ pub(crate) struct Completion {
 }
 
 impl Completion {
-    /// Reports how the call ended: `invocation_complete`. Once: a completion
-    /// already reported, or handed on, reports nothing.
-    pub(crate) fn complete(&mut self, outcome: Outcome) -> impl Future<Output = ()> + Send + 'static {
-        let update = self.record(outcome);
-        let connection = self.connection.clone();
-        async move {
-            if let Some(update) = update {
-                connection.update(&update).await;
-            }
-        }
-    }
-
-    /// [`Completion::complete`], at once when the transport answers at once
-    /// (the in-process server); else the report to send, boxed.
+    /// Reports how the call ended (`invocation_complete`), at once when the
+    /// transport answers at once (the in-process server); else answers the
+    /// report to send, boxed. Once: a completion already reported, or
+    /// handed on, reports nothing.
     #[cfg(feature = "tonic")]
     pub(crate) fn complete_now(
         &mut self,
@@ -404,8 +394,8 @@ impl Completion {
         Some(Box::pin(async move { connection.update(&update).await }))
     }
 
-    /// The `invocation_complete` of a call that ended with `outcome`; `None`
-    /// once reported, or handed on.
+    /// The `invocation_complete` of a call that ended with `outcome`, to
+    /// send; `None` once taken, or handed on.
     fn record(&mut self, outcome: Outcome) -> Option<Update> {
         let Ended { generated_id, execution_index, vclock } = self.ended.take()?;
         let (return_value, exception) = match outcome {
@@ -445,7 +435,10 @@ impl Drop for Completion {
         // is no way left to report it.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let cancelled = Exception { name: CANCELLED.to_owned(), metadata: Map::new() };
-        runtime.spawn(self.complete(Err(cancelled)));
+        if let Some(update) = self.record(Err(cancelled)) {
+            let connection = self.connection.clone();
+            runtime.spawn(async move { connection.update(&update).await });
+        }
     }
 }
 
