@@ -521,7 +521,7 @@ async fn typed_rules_scope_rpcs() {
     let model = FaultModel::empty()
         .with(
             Calls::to("movies").rpc("cinema.Movies/GetMovie"),
-            [Fault::GrpcStatus("PERMISSION_DENIED".into())],
+            [Fault::GrpcStatus("PermissionDenied".into())],
         )
         .with(Calls::any().rpc("/cinema.Bookings"), [Fault::ConnectionError]);
     let explorer = Explorer::with_fault_model(model);
@@ -731,7 +731,7 @@ async fn rpcs_in_call_fns_are_the_fns_callsites() {
     let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, None).await;
     let caller = Caller {
         client: MoviesClient::new(tower::Layer::layer(
-            &filibuster::grpc::ClientLayer::new(),
+            &filibuster::grpc::ClientLayer::new().timeout(Duration::from_secs(5)),
             endpoint.connect_lazy(),
         )),
         status: Arc::default(),
@@ -754,7 +754,8 @@ async fn rpcs_in_call_fns_are_the_fns_callsites() {
     assert_ne!(creates[0]["full_traceback"], creates[1]["full_traceback"]);
     assert_ne!(creates[0]["full_traceback"], filibuster::md5_hex("grpc:users:/cinema.Movies/GetMovie"));
     assert_eq!(creates[0]["method"], "/cinema.Movies/GetMovie");
-    assert_eq!(creates[1]["metadata"]["timeout"], 2.0, "the fn's declared timeout");
+    assert_eq!(creates[0]["metadata"]["timeout"], 5.0, "the channel's declared timeout");
+    assert_eq!(creates[1]["metadata"]["timeout"], 2.0, "the fn's declared timeout, before the channel's");
     let warnings = logs.of(tracing::Level::WARN).join("\n");
     assert!(warnings.contains("`a_builder`") && warnings.contains("made no RPC"), "{warnings}");
 }

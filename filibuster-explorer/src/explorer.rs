@@ -164,8 +164,9 @@ impl TestContext {
     }
 
     /// Whether a fault was injected so far in this test execution on an RPC
-    /// of `rpc` (`"cinema.Movies/GetMovie"`, gRPC through tonic) to
-    /// `service`.
+    /// of `rpc` to `service` (gRPC through tonic): that method
+    /// (`"cinema.Movies/GetMovie"`) or any of that gRPC service
+    /// (`"cinema.Movies"`), as [`Calls::rpc`](crate::Calls::rpc) takes it.
     ///
     /// ```no_run
     /// # fn demo(ctx: &filibuster_explorer::TestContext) {

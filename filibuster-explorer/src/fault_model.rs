@@ -165,13 +165,11 @@ impl Calls {
     fn matches(&self, call: &Invocation, target: Option<&str>) -> bool {
         // A dependency call has no path: its only argument is its target;
         // nor has an RPC, whose path is its method.
-        let is_rpc = call.module == filibuster_runtime::grpc::MODULE;
-        if let Some(wanted) = &self.rpc {
-            let rpc = call.method.trim_start_matches('/');
-            let same_service = rpc.rsplit_once('/').is_some_and(|(service, _)| service == wanted);
-            if !is_rpc || !(rpc == wanted || same_service) {
-                return false;
-            }
+        let is_rpc = call.module == grpc::MODULE;
+        if let Some(wanted) = &self.rpc
+            && !(is_rpc && grpc::rpc_matches(&call.method, wanted))
+        {
+            return false;
         }
         let path = call.args.first().filter(|_| call.metadata.dependency.is_none() && !is_rpc);
         self.matches_parts(&call.method, path.map(String::as_str), target)
@@ -377,6 +375,27 @@ pub enum FaultSite {
     Invocation,
     /// `request_received`: status-code errors.
     RequestReceived,
+}
+
+/// `fault`, as `call` reports the failure it stands for: on an RPC, its
+/// status code as the protocol names it (`StatusCode.NOT_FOUND`, `NotFound`
+/// and `5` are `NOT_FOUND`), so that reduction finds the fault in an
+/// observed failure of the same code, and reports name it one way.
+fn for_call(call: &Invocation, mut fault: ProposedFault) -> ProposedFault {
+    if call.module != grpc::MODULE {
+        return fault;
+    }
+    match &mut fault {
+        ProposedFault::Exception(exception) => grpc::normalize_code(&mut exception.metadata),
+        ProposedFault::Failure(failure) => {
+            let metadata =
+                failure.other.get_mut(FailureMetadata::EXCEPTION).and_then(|e| e.get_mut("metadata"));
+            if let Some(Value::Object(metadata)) = metadata {
+                grpc::normalize_code(metadata);
+            }
+        }
+    }
+    fault
 }
 
 /// A fault the model proposes for one call.
@@ -640,16 +659,21 @@ impl FaultModel {
                         {
                             continue;
                         }
-                        faults.push(ProposedFault::Exception(Exception {
-                            name: exception.name.clone(),
-                            metadata: evaluate_metadata(&exception.metadata, call),
-                        }));
+                        faults.push(for_call(
+                            call,
+                            ProposedFault::Exception(Exception {
+                                name: exception.name.clone(),
+                                metadata: evaluate_metadata(&exception.metadata, call),
+                            }),
+                        ));
                     }
                 }
                 FaultSite::RequestReceived => {
                     let Some(target) = target_service else { continue };
                     for error in library.errors.iter().filter(|e| e.service_name.is_match(target)) {
-                        faults.extend(error.types.iter().cloned().map(ProposedFault::Failure));
+                        faults.extend(
+                            error.types.iter().cloned().map(|f| for_call(call, ProposedFault::Failure(f))),
+                        );
                     }
                 }
             }
@@ -660,6 +684,7 @@ impl FaultModel {
                 used(index);
             }
             for fault in proposed {
+                let fault = for_call(call, fault);
                 if !faults.contains(&fault) {
                     faults.push(fault);
                 }

@@ -156,10 +156,13 @@ impl InjectedFault {
         call_matches(self.target.as_deref(), &self.method, &self.path, service, None, None)
     }
 
-    /// Whether the call was an RPC of `rpc` (`"cinema.Movies/GetMovie"`; a
-    /// leading `/` may be written) to `service`.
+    /// Whether the call was an RPC of `rpc` to `service`: that method
+    /// (`"cinema.Movies/GetMovie"`) or any of that gRPC service
+    /// (`"cinema.Movies"`), as [`Calls::rpc`](crate::Calls::rpc) takes it.
     pub fn is_on_rpc(&self, service: &str, rpc: &str) -> bool {
-        self.path.is_empty() && self.is_on_method(service, rpc.trim_start_matches('/'))
+        self.path.is_empty()
+            && self.target.as_deref() == Some(service)
+            && filibuster_runtime::grpc::rpc_matches(&self.method, rpc)
     }
 
     /// Whether the call went to `service` with the HTTP `method` (any case:

@@ -173,16 +173,20 @@ fn instrument(
              `#[call(..)]`) for the impl block to take its arguments, or remove it",
         ));
     }
-    if sig.asyncness.is_some() {
+    if cfg!(feature = "tonic") && sig.asyncness.is_some() {
         scope_rpcs(body, sig, &key, &function, timeout);
         return Ok(());
     }
-    Err(syn::Error::new(
-        sig.ident.span(),
-        "no `.send()` in the body of this fn, which is not async: #[filibuster::call] instruments \
-         the reqwest `.send()` calls written in it (not those of nested items), and the RPCs an \
-         async fn makes through a `filibuster::grpc::ClientLayer`",
-    ))
+    let message = if cfg!(feature = "tonic") {
+        "no `.send()` in the body of this fn, which is not async: #[filibuster::call] instruments the \
+         reqwest `.send()` calls written in it (not those of nested items), and the RPCs an async fn \
+         makes through a `filibuster::grpc::ClientLayer`"
+    } else {
+        "no `.send()` in the body of this fn: #[filibuster::call] instruments the reqwest `.send()` \
+         calls written in it (not those of nested items); with filibuster's `tonic` feature, the RPCs \
+         an async fn makes too"
+    };
+    Err(syn::Error::new(sig.ident.span(), message))
 }
 
 /// The body of an async fn without `.send()`, run in the scope of its

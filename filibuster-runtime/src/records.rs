@@ -146,12 +146,14 @@ pub fn exception_fault_name(name: &str, metadata: &Map<String, Value>) -> String
     fault
 }
 
-/// A status code as names show it: a string as it is, anything else as
-/// JSON.
+/// A status code as names show it: as the gRPC protocol names it
+/// (`NOT_FOUND`, however it was written), else a string as it is, anything
+/// else as JSON.
 fn code_text(code: &Value) -> String {
-    match code {
-        Value::String(code) => code.clone(),
-        other => compact(other),
+    match (crate::grpc::code::parse(code).and_then(crate::grpc::code::name), code) {
+        (Some(name), _) => name.to_owned(),
+        (None, Value::String(code)) => code.clone(),
+        (None, other) => compact(other),
     }
 }
 

@@ -645,7 +645,7 @@ fn rpc_server(path: &str, headers: &HeaderMap) -> Span {
     if !rpc_wanted() {
         return Span::none();
     }
-    let (service, method) = path.trim_start_matches('/').rsplit_once('/').unwrap_or((path, ""));
+    let (service, method) = crate::grpc::split_path(path);
     let span = tracing::info_span!(
         target: GRPC_TARGET,
         RPC_SERVER_SPAN,
@@ -675,7 +675,13 @@ fn rpc_server(path: &str, headers: &HeaderMap) -> Span {
 /// DATA_LOSS) is an error, as OpenTelemetry's conventions have it.
 fn rpc_server_response(span: &Span, status: http::StatusCode, headers: &HeaderMap) {
     let code = match headers.get("grpc-status").and_then(|value| value.to_str().ok()) {
-        Some(code) => code.trim().parse::<i32>().unwrap_or(2),
+        // As tonic reads it: a code it does not know is UNKNOWN.
+        Some(code) => code
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|code| crate::grpc::code::name(*code).is_some())
+            .unwrap_or(2),
         None if status == http::StatusCode::OK => 0,
         // No gRPC status: what tonic reads from the HTTP one, UNKNOWN here.
         None => 2,

@@ -26,6 +26,9 @@ pub(super) struct ObservedBody {
     status: http::StatusCode,
     /// The report under way, and what is handed on once it is sent.
     reporting: Option<Reporting>,
+    /// The RPC's end was observed: what comes after (a body polled again
+    /// past its end) is handed on as it is.
+    ended: bool,
 }
 
 /// A report under way, and what is handed on once it is sent: a frame, an
@@ -40,7 +43,7 @@ impl ObservedBody {
         span: Span,
         status: http::StatusCode,
     ) -> Self {
-        Self { body, completion, span, status, reporting: None }
+        Self { body, completion, span, status, reporting: None, ended: false }
     }
 }
 
@@ -60,6 +63,9 @@ impl Body for ObservedBody {
                 return Poll::Ready(handed_on);
             }
             let frame = ready!(Pin::new(&mut this.body).poll_frame(cx));
+            if this.ended {
+                return Poll::Ready(frame);
+            }
             let outcome = match &frame {
                 Some(Ok(data)) if !data.is_trailers() => return Poll::Ready(frame),
                 Some(Ok(trailers)) => client::outcome_of_trailers(trailers.trailers_ref(), this.status),
@@ -68,6 +74,7 @@ impl Body for ObservedBody {
                 None => client::outcome_of_trailers(None::<&HeaderMap>, this.status),
             };
             client::end_span_with(&this.span, &outcome);
+            this.ended = true;
             match this.completion.complete_now(outcome) {
                 None => return Poll::Ready(frame),
                 Some(report) => this.reporting = Some((report, frame)),
@@ -76,11 +83,26 @@ impl Body for ObservedBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.ended && self.reporting.is_none() {
+            return self.body.is_end_stream();
+        }
         // Not before its end was reported.
         false
     }
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+impl Drop for ObservedBody {
+    /// A report under way when the body is dropped (the caller gave up on
+    /// the RPC after its end arrived) is sent all the same, on the current
+    /// runtime; unreported, the completion's own drop reports it cancelled.
+    fn drop(&mut self) {
+        let Some((report, _)) = self.reporting.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(report);
+        }
     }
 }

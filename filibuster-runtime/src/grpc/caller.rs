@@ -4,7 +4,7 @@
 //! fn's, one per RPC path) instead of the calling service's, as its
 //! `.send()`s would.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::Either;
 
@@ -14,7 +14,7 @@ use crate::switch;
 /// The `#[filibuster::call]` fn under way, and whether it made an RPC.
 struct Caller {
     callsite: &'static Callsite,
-    made_rpc: Cell<bool>,
+    made_rpc: AtomicBool,
 }
 
 tokio::task_local! {
@@ -29,10 +29,12 @@ pub fn rpc_scope<F: Future>(callsite: &'static Callsite, body: F) -> impl Future
     if !switch::enabled() {
         return Either::Left(body);
     }
-    let caller = Caller { callsite, made_rpc: Cell::new(false) };
+    let caller = Caller { callsite, made_rpc: AtomicBool::new(false) };
     Either::Right(CALLER.scope(caller, async move {
         let output = body.await;
-        if let Some(callsite) = CALLER.with(|caller| (!caller.made_rpc.get()).then_some(caller.callsite)) {
+        if let Some(callsite) =
+            CALLER.with(|caller| (!caller.made_rpc.load(Ordering::Relaxed)).then_some(caller.callsite))
+        {
             nothing_instrumented(callsite);
         }
         output
@@ -45,7 +47,7 @@ pub fn rpc_scope<F: Future>(callsite: &'static Callsite, body: F) -> impl Future
 pub(crate) fn current() -> Option<&'static Callsite> {
     CALLER
         .try_with(|caller| {
-            caller.made_rpc.set(true);
+            caller.made_rpc.store(true, Ordering::Relaxed);
             caller.callsite
         })
         .ok()
@@ -60,10 +62,10 @@ fn nothing_instrumented(callsite: &'static Callsite) {
         SAID,
         warn,
         callsite,
-        "the #[filibuster::call] fn `{}` at {}:{} has no `.send()` and made no RPC through a \
-         `filibuster::grpc::ClientLayer`, so its attribute instruments nothing: a `.send()` made \
-         elsewhere (a builder returned to the caller, a nested fn) is not instrumented; put the \
-         attribute on the fn that calls `.send()` (said once per callsite)",
+        "the #[filibuster::call] fn `{}` at {}:{} has no `.send()`, and this time made no RPC through a \
+         `filibuster::grpc::ClientLayer`: if it never makes one, its attribute instruments nothing (a \
+         `.send()` made elsewhere, of a builder returned to the caller or in a nested fn, is not \
+         instrumented; put the attribute on the fn that calls `.send()`) (said once per callsite)",
         callsite.function,
         callsite.file,
         callsite.line,

@@ -119,7 +119,9 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let service = RequestContext::with_current(RequestContext::service).unwrap_or("");
         let (callsite, path) = rpc(service, &request);
-        let call = GrpcCall { inner, request, path, declared_timeout: self.timeout };
+        // The fn's declared timeout, else the channel's.
+        let call =
+            GrpcCall { inner, request, path, declared_timeout: callsite.client_timeout.or(self.timeout) };
         Either::Right(Box::pin(drive(call, callsite, None)))
     }
 }
@@ -265,7 +267,7 @@ where
     }
 
     fn client_span(&mut self, callsite: &'static Callsite) -> Span {
-        let (service, method) = split_path(&self.path);
+        let (service, method) = super::split_path(&self.path);
         let span = spans::rpc_client(service, method, callsite);
         spans::propagate(&span, self.request.headers_mut());
         span
@@ -276,6 +278,10 @@ where
             // A trailers-only answer; otherwise its body ends the span.
             Ok(response) if response.headers().contains_key(&GRPC_STATUS) => {
                 end_span_with(span, &outcome_of_trailers(Some(response.headers()), response.status()))
+            }
+            // No gRPC status, and no trailers to come (a proxy's answer).
+            Ok(response) if response.status() != StatusCode::OK => {
+                end_span_with(span, &outcome_of_trailers(None, response.status()))
             }
             Ok(_) => {}
             Err(error) => end_span_with(span, &Err(exception_of_error(&**error))),
@@ -288,18 +294,20 @@ where
 
     fn perform(self) -> impl Future<Output = Result<Self::Response, BoxError>> {
         let mut inner = self.inner;
-        inner.call(self.request).err_into().map_ok(|response| response.map(tonic::body::Body::new))
+        // The error as the status tonic makes of it: tonic takes a boxed
+        // `Status` back as it is (its source the error), so the caller gets
+        // the same status, and the record its code.
+        let status = |error: S::Error| -> BoxError { Box::new(tonic::Status::from_error(error.into())) };
+        inner.call(self.request).map_err(status).map_ok(|response| response.map(tonic::body::Body::new))
     }
 
     fn fault(exception: &Exception) -> Option<Fault> {
         match exception.name.as_str() {
             super::TIMEOUT => Some(Fault::Timeout),
-            super::STATUS | super::REFERENCE_PYTHON | super::REFERENCE_JAVA => {
-                match status_code(&exception.metadata)? {
-                    tonic::Code::Unavailable => Some(Fault::Refused),
-                    code => Some(Fault::Status(code)),
-                }
-            }
+            name if super::is_status_name(name) => match status_code(&exception.metadata)? {
+                tonic::Code::Unavailable => Some(Fault::Refused),
+                code => Some(Fault::Status(code)),
+            },
             _ => None,
         }
     }
@@ -328,7 +336,8 @@ where
 
     async fn fail((): &(), fault: Fault) -> Result<Self::Response, BoxError> {
         match fault {
-            Fault::Refused => Err(fault::refused().await),
+            // As `perform` gives a channel's error: the status tonic makes of it.
+            Fault::Refused => Err(Box::new(tonic::Status::from_error(fault::refused().await))),
             Fault::Timeout => Err(fault::timeout()),
             Fault::Status(code) => Ok(tonic::Status::new(code, "").into_http()),
         }
@@ -356,23 +365,17 @@ where
 /// The status code a fault's metadata names (`{"code": "NOT_FOUND"}`); a
 /// code tonic does not know (or `OK`, no failure) is said and refused.
 fn status_code(metadata: &Map<String, Value>) -> Option<tonic::Code> {
-    let Some(written) = metadata.get("code") else {
-        tracing::error!("the server asked for a gRPC fault without a `code`, so none is injected");
-        return None;
-    };
-    match code::parse(written).map(tonic::Code::from_i32) {
-        Some(tonic::Code::Ok) | None => {
-            let written = crate::records::compact(written);
-            tracing::error!(
-                code = %written,
-                "the server asked for a gRPC fault whose code tonic does not know as a failure ({written}), so \
-                 none is injected: the codes are {}",
-                code::NAMES[1..].join(", ")
-            );
-            None
-        }
-        Some(code) => Some(code),
+    if let Some(code) = super::failure_code(metadata) {
+        return Some(tonic::Code::from_i32(code));
     }
+    let written = metadata.get("code").map_or_else(|| "none".to_owned(), crate::records::compact);
+    tracing::error!(
+        code = %written,
+        "the server asked for a gRPC fault whose code tonic does not know as a failure ({written}), so none \
+         is injected: the codes are {}",
+        code::NAMES[1..].join(", ")
+    );
+    None
 }
 
 /// The exception of an RPC that failed with `code`: exactly `{code}` in
@@ -415,19 +418,17 @@ pub(super) fn outcome_of_trailers(trailers: Option<&HeaderMap>, status: StatusCo
 /// a refused connection, `UNAVAILABLE`; anything else, `UNKNOWN`.
 pub(super) fn exception_of_error(error: &(dyn std::error::Error + 'static)) -> Exception {
     let mut source = Some(error);
+    let mut status = None;
     while let Some(error) = source {
-        if let Some(status) = error.downcast_ref::<tonic::Status>() {
-            return status_exception(status.code());
-        }
         if error.is::<tonic::TimeoutExpired>() {
             return Exception { name: super::TIMEOUT.to_owned(), metadata: Map::new() };
         }
-        if error.is::<tonic::ConnectError>() {
-            return status_exception(tonic::Code::Unavailable);
-        }
+        status = status.or_else(|| error.downcast_ref::<tonic::Status>().map(tonic::Status::code));
         source = error.source();
     }
-    status_exception(tonic::Code::Unknown)
+    // The layer's errors are statuses already (`perform`); anything else, as
+    // tonic reads what it does not know.
+    status_exception(status.unwrap_or(tonic::Code::Unknown))
 }
 
 /// Records how an RPC ended on its client span.
@@ -442,12 +443,6 @@ pub(super) fn end_span_with(span: &Span, outcome: &Outcome) {
             .map_or(tonic::Code::Unknown, tonic::Code::from_i32),
     };
     spans::rpc_end(span, code as i32, (code != tonic::Code::Ok).then(|| code::name(code as i32)).flatten());
-}
-
-/// `cinema.Movies` and `GetMovie` of `/cinema.Movies/GetMovie`.
-fn split_path(path: &str) -> (&str, &str) {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    path.rsplit_once('/').unwrap_or((path, ""))
 }
 
 /// The duration of a `grpc-timeout` header (`100m`, `5S`).
@@ -470,6 +465,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_are_reported_as_tonic_reads_them() {
+        let named = |error: &(dyn std::error::Error + 'static)| {
+            let exception = exception_of_error(error);
+            let code = exception.metadata.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
+            (exception.name, code)
+        };
+        let status = tonic::Status::cancelled("h2 protocol error: stream reset");
+        assert_eq!(named(&status), ("tonic.Status".to_owned(), "CANCELLED".to_owned()));
+        // What `perform` makes of a channel's timeout: a status whose source
+        // is tonic's `TimeoutExpired`.
+        let timeout = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(timeout.code(), tonic::Code::Cancelled);
+        assert_eq!(named(&timeout), ("tonic.timeout".to_owned(), String::new()));
+        let unknown = std::io::Error::other("something else");
+        assert_eq!(named(&unknown), ("tonic.Status".to_owned(), "UNKNOWN".to_owned()));
+    }
+
+    #[test]
     fn grpc_timeouts_are_read_as_tonic_writes_them() {
         assert_eq!(grpc_timeout("100m"), Some(Duration::from_millis(100)));
         assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
@@ -481,7 +494,9 @@ mod tests {
 
     #[test]
     fn paths_split_into_service_and_method() {
+        use super::super::split_path;
         assert_eq!(split_path("/cinema.Movies/GetMovie"), ("cinema.Movies", "GetMovie"));
+        assert_eq!(split_path("cinema.Movies/GetMovie"), ("cinema.Movies", "GetMovie"));
         assert_eq!(split_path("/prefix/cinema.Movies/GetMovie"), ("prefix/cinema.Movies", "GetMovie"));
         assert_eq!(split_path("odd"), ("odd", ""));
     }

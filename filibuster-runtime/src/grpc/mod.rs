@@ -1,5 +1,6 @@
-//! gRPC through tonic (feature `tonic`; without it, only the names of its
-//! faults and codes, which the explorer reads): [`ClientLayer`] makes every RPC of
+//! gRPC through tonic (feature `tonic`; without it, the names of its faults
+//! and codes, which the explorer reads, and what `#[filibuster::call]`
+//! expands to): [`ClientLayer`] makes every RPC of
 //! a tonic client an instrumented call, whose faults are tonic's genuine
 //! statuses; a tonic server takes the [`ServiceLayer`](crate::ServiceLayer)
 //! as it is (`Server::builder().layer(..)`).
@@ -39,6 +40,7 @@ pub mod code;
 #[cfg(feature = "tonic")]
 mod fault;
 
+#[doc(hidden)]
 pub use caller::rpc_scope;
 #[cfg(feature = "tonic")]
 pub use client::{Client, ClientLayer};
@@ -70,11 +72,42 @@ pub const EXCEPTIONS: &[&str] = &[STATUS, TIMEOUT, REFERENCE_PYTHON, REFERENCE_J
 /// `metadata`: [`TIMEOUT`], or a status name with a `code` tonic knows as a
 /// failure (not `OK`).
 pub fn can_fail(name: &str, metadata: &serde_json::Map<String, serde_json::Value>) -> bool {
-    match name {
-        TIMEOUT => true,
-        STATUS | REFERENCE_PYTHON | REFERENCE_JAVA => {
-            metadata.get("code").and_then(code::parse).is_some_and(|code| code != 0)
-        }
-        _ => false,
+    name == TIMEOUT || (is_status_name(name) && failure_code(metadata).is_some())
+}
+
+/// Whether `name` is an exception of a failed RPC with a status code:
+/// [`STATUS`], or the other implementations' name for it.
+pub fn is_status_name(name: &str) -> bool {
+    matches!(name, STATUS | REFERENCE_PYTHON | REFERENCE_JAVA)
+}
+
+/// The failure code `metadata` names (`{"code": "NOT_FOUND"}`), written
+/// any way [`code::parse`] reads; `None` for none, or `OK`.
+pub fn failure_code(metadata: &serde_json::Map<String, serde_json::Value>) -> Option<i32> {
+    metadata.get("code").and_then(code::parse).filter(|code| *code != 0)
+}
+
+/// `metadata` with its `code` written as the protocol names it
+/// (`StatusCode.NOT_FOUND`, `NotFound` and `5` all become `NOT_FOUND`), so
+/// that a fault and an observed failure of the same code are equal; a code
+/// no one knows is left as it is, to be refused by name.
+pub fn normalize_code(metadata: &mut serde_json::Map<String, serde_json::Value>) {
+    if let Some(name) = metadata.get("code").and_then(code::parse).and_then(code::name) {
+        metadata.insert("code".to_owned(), serde_json::Value::from(name));
     }
+}
+
+/// `cinema.Movies` and `GetMovie` of the path `/cinema.Movies/GetMovie` (the
+/// leading `/` optional); the whole path and no method without a `/`.
+pub fn split_path(path: &str) -> (&str, &str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.rsplit_once('/').unwrap_or((path, ""))
+}
+
+/// Whether the RPC of `path` is one of `wanted`: that method
+/// (`cinema.Movies/GetMovie`) or every method of that service
+/// (`cinema.Movies`), a leading `/` optional on either.
+pub fn rpc_matches(path: &str, wanted: &str) -> bool {
+    let (path, wanted) = (path.trim_start_matches('/'), wanted.trim_start_matches('/'));
+    path == wanted || split_path(path).0 == wanted
 }
