@@ -3,6 +3,8 @@
 //! tonic returns for the real failures, the records on the wire, and
 //! servers that stay up under hostile metadata.
 
+#[path = "support/grpc_cinema.rs"]
+mod grpc_cinema_support;
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -10,29 +12,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use filibuster::{Explorer, Report};
+use filibuster::Explorer;
 use grpc_cinema::{MovieRequest, movies::movies_client::MoviesClient};
 use tonic::Code;
 use tonic::transport::Endpoint;
-
-/// The gRPC cinema explored under `explorer` with `bug`.
-async fn explore_cinema(explorer: &Explorer, bug: grpc_cinema::Bug) -> Report {
-    let started = grpc_cinema::start_all(&explorer.connection(), bug).await.unwrap();
-    let http = reqwest::Client::new();
-    explorer
-        .run(|ctx| {
-            let (http, users) = (&http, &started.users);
-            async move { grpc_cinema::check_chris_rivers(http, users, async || ctx.fault_injected()).await }
-        })
-        .await
-}
 
 /// The counts the README reasons: 1 fault-free execution, then the
 /// reference's three faults (UNAVAILABLE, DEADLINE_EXCEEDED, the callee's
 /// NOT_FOUND) on each of the two RPCs, none pruned: 1 + 3 + 3.
 #[tokio::test]
 async fn the_grpc_cinema_explores_both_rpcs() {
-    let report = explore_cinema(&Explorer::new(), grpc_cinema::Bug::None).await;
+    let report = grpc_cinema_support::explore(&Explorer::new(), grpc_cinema::Bug::None).await;
     assert!(report.passed(), "{}", report.failure_message());
     assert_eq!((report.executions_run, report.executions_pruned), (7, 0), "{}", report.summary());
     let grid = report.grid();
@@ -54,7 +44,7 @@ async fn the_grpc_cinemas_bug_is_found_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grpc-cinema-counterexample.json");
     let bug = grpc_cinema::Bug::EmptyListOnMoviesUnavailable;
-    let report = explore_cinema(&Explorer::new().counterexample_file(&path), bug).await;
+    let report = grpc_cinema_support::explore(&Explorer::new().counterexample_file(&path), bug).await;
     assert!(!report.passed());
     let failed = report.failures().next().expect("a failed execution");
     let faults: Vec<(&str, &str)> =
@@ -64,10 +54,11 @@ async fn the_grpc_cinemas_bug_is_found_and_replays() {
     assert!(faults[0].1.contains("UNAVAILABLE"), "{faults:?}");
 
     let counterexample = filibuster::Counterexample::load(&path).unwrap();
-    let replay = explore_cinema(&Explorer::new().replay(counterexample.clone()), bug).await;
+    let replay = grpc_cinema_support::explore(&Explorer::new().replay(counterexample.clone()), bug).await;
     assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Reproduced), "{}", replay.failure_message());
     assert_eq!(replay.executions_run, 1);
-    let replay = explore_cinema(&Explorer::new().replay(counterexample), grpc_cinema::Bug::None).await;
+    let replay =
+        grpc_cinema_support::explore(&Explorer::new().replay(counterexample), grpc_cinema::Bug::None).await;
     assert_eq!(replay.replay, Some(filibuster::ReplayOutcome::Fixed), "{}", replay.failure_message());
 }
 
@@ -128,8 +119,34 @@ fn sources(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
 /// where it leaves the RPC's status.
 #[derive(Clone)]
 struct Caller {
-    client: MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>,
+    client: Movies,
     status: Arc<Mutex<Option<Result<grpc_cinema::MovieReply, tonic::Status>>>>,
+}
+
+/// A movies client over an instrumented channel.
+type Movies = MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>;
+
+/// A movies client over a `ClientLayer` over a channel to `endpoint`.
+fn movies_client(endpoint: &Endpoint) -> Movies {
+    MoviesClient::new(tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), endpoint.connect_lazy()))
+}
+
+impl Caller {
+    /// `users` calling with `client`: its base URL, its `/call` reporting to
+    /// `connection`, and where it leaves what `GetMovie` returned.
+    async fn serve(client: Movies, connection: &filibuster::Connection) -> (String, Self) {
+        let caller = Caller { client, status: Arc::default() };
+        let router = Router::new()
+            .route("/call", axum::routing::get(call_get_movie))
+            .with_state(caller.clone())
+            .layer(connection.layer());
+        (support::serve(router).await, caller)
+    }
+
+    /// What the last `GetMovie` returned.
+    fn result(&self) -> Result<grpc_cinema::MovieReply, tonic::Status> {
+        self.status.lock().unwrap().take().expect("the handler ran")
+    }
 }
 
 #[filibuster::handler(service = "users")]
@@ -149,19 +166,11 @@ async fn faulted(
 ) -> (Result<grpc_cinema::MovieReply, tonic::Status>, Scripted) {
     let (server, connection) = Scripted::serve(vec![answer]).await;
     filibuster::enable();
-    let caller = Caller {
-        client: MoviesClient::new(tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), channel)),
-        status: Arc::default(),
-    };
-    let router = Router::new()
-        .route("/call", axum::routing::get(call_get_movie))
-        .with_state(caller.clone())
-        .layer(connection.layer());
-    let url = support::serve(router).await;
+    let client = MoviesClient::new(tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), channel));
+    let (url, caller) = Caller::serve(client, &connection).await;
     let answer = reqwest::get(format!("{url}/call")).await.unwrap().text().await.unwrap();
     assert_eq!(answer, "called");
-    let result = caller.status.lock().unwrap().take().expect("the handler ran");
-    (result, server)
+    (caller.result(), server)
 }
 
 /// UNAVAILABLE is what tonic returns when the service is down: a
@@ -332,21 +341,9 @@ async fn rpcs_on_the_wire() {
     let failing = OtherMovies { status: Some((Code::NotFound, "no movie x")), delay: Duration::ZERO };
     let failing = serve_movies(failing, Some(&connection)).await;
     for (endpoint, expected) in [(ok, None), (failing, Some(Code::NotFound))] {
-        let caller = Caller {
-            client: MoviesClient::new(tower::Layer::layer(
-                &filibuster::grpc::ClientLayer::new(),
-                endpoint.connect_lazy(),
-            )),
-            status: Arc::default(),
-        };
-        let router = Router::new()
-            .route("/call", axum::routing::get(call_get_movie))
-            .with_state(caller.clone())
-            .layer(connection.layer());
-        let url = support::serve(router).await;
+        let (url, caller) = Caller::serve(movies_client(&endpoint), &connection).await;
         reqwest::get(format!("{url}/call")).await.unwrap();
-        let result = caller.status.lock().unwrap().take().expect("the handler ran");
-        assert_eq!(result.err().map(|status| status.code()), expected);
+        assert_eq!(caller.result().err().map(|status| status.code()), expected);
     }
     let creates = server.records("invocation");
     assert_eq!(creates.len(), 2);
@@ -418,7 +415,7 @@ async fn hostile_metadata_never_fails_a_server() {
 /// on (`?`): the middle of a chain.
 #[derive(Clone)]
 struct ProxyMovies {
-    next: MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>,
+    next: Movies,
 }
 
 #[tonic::async_trait]
@@ -452,18 +449,10 @@ async fn statuses_passed_on_prune_the_callers_faults() {
         let c = OtherMovies { status: None, delay: Duration::ZERO };
         let c =
             serve_grpc_as("c", grpc_cinema::movies::movies_server::MoviesServer::new(c), &connection).await;
-        let layered = |endpoint: Endpoint| {
-            tower::Layer::layer(&filibuster::grpc::ClientLayer::new(), endpoint.connect_lazy())
-        };
-        let b = ProxyMovies { next: MoviesClient::new(layered(c)) };
+        let b = ProxyMovies { next: movies_client(&c) };
         let b =
             serve_grpc_as("b", grpc_cinema::movies::movies_server::MoviesServer::new(b), &connection).await;
-        let caller = Caller { client: MoviesClient::new(layered(b)), status: Arc::default() };
-        let router = Router::new()
-            .route("/call", axum::routing::get(call_get_movie))
-            .with_state(caller.clone())
-            .layer(connection.layer());
-        let url = support::serve(router).await;
+        let (url, caller) = Caller::serve(movies_client(&b), &connection).await;
         let report = explorer
             .run(|ctx| {
                 let (url, caller) = (&url, &caller);
@@ -569,7 +558,8 @@ async fn typed_rules_scope_rpcs() {
 async fn an_unknown_grpc_code_makes_the_run_untested() {
     use filibuster::{Calls, Fault, FaultModel, Verdict};
     let model = FaultModel::empty().with(Calls::any(), [Fault::GrpcStatus("NOT_FOUNDX".into())]);
-    let report = explore_cinema(&Explorer::with_fault_model(model), grpc_cinema::Bug::None).await;
+    let report =
+        grpc_cinema_support::explore(&Explorer::with_fault_model(model), grpc_cinema::Bug::None).await;
     assert_eq!(report.verdict(), Verdict::Untested, "{}", report.failure_message());
     let message = report.failure_message();
     assert!(message.contains("NOT_FOUNDX") && message.contains("PERMISSION_DENIED"), "{message}");
@@ -581,7 +571,7 @@ async fn an_unknown_grpc_code_makes_the_run_untested() {
 /// channel, and what it saw.
 #[derive(Clone)]
 struct Lister {
-    client: MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>,
+    client: Movies,
     /// The titles read, and the status the stream ended with (`None`: not
     /// read to its end).
     seen: Arc<Mutex<Option<Listed>>>,
@@ -635,13 +625,7 @@ async fn streaming_rpcs_are_observed_until_their_trailers() {
     let breaking = serve_movies(breaking, None).await;
     let mut seen = Vec::new();
     for (endpoint, n) in [(&fine, 10), (&breaking, 10), (&fine, 1), (&fine, 10)] {
-        let lister = Lister {
-            client: MoviesClient::new(tower::Layer::layer(
-                &filibuster::grpc::ClientLayer::new(),
-                endpoint.connect_lazy(),
-            )),
-            seen: Arc::default(),
-        };
+        let lister = Lister { client: movies_client(endpoint), seen: Arc::default() };
         let router = Router::new()
             .route("/list/{n}", axum::routing::get(list_some))
             .with_state(lister.clone())
@@ -687,8 +671,6 @@ async fn streaming_rpcs_are_observed_until_their_trailers() {
 }
 
 // ----- RPCs made in a #[filibuster::call] fn: the fn's callsites -----
-
-type Movies = MoviesClient<filibuster::grpc::Client<tonic::transport::Channel>>;
 
 #[filibuster::call]
 async fn movie_for_the_page(movies: &mut Movies) -> Result<String, tonic::Status> {

@@ -14,6 +14,8 @@
 //! - the explorer's report names the trace of each execution
 //!   (`trace_ids`, in its JSON too).
 
+#[path = "support/grpc_cinema.rs"]
+mod grpc_cinema_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -422,14 +424,7 @@ async fn missing_context_in_child() {
 async fn an_rpc_continues_its_callers_trace() {
     let traced = traced();
     let explorer = Explorer::new().repeat_initial_execution(false);
-    let started = grpc_cinema::start_all(&explorer.connection(), grpc_cinema::Bug::None).await.unwrap();
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let (http, users) = (&http, &started.users);
-            async move { grpc_cinema::check_chris_rivers(http, users, async || ctx.fault_injected()).await }
-        })
-        .await;
+    let report = grpc_cinema_support::explore(&explorer, grpc_cinema::Bug::None).await;
     report.assert_passed();
     traced.assert_no_otel_warning();
     let spans = traced.spans();

@@ -17,6 +17,8 @@
 //! The switch and the capture are process-wide, so the tests that need them
 //! off, or a capture installed, run alone in a child process.
 
+#[path = "support/grpc_cinema.rs"]
+mod grpc_cinema_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -700,14 +702,7 @@ async fn rpcs_have_rpc_spans() {
     let spans = Spans::default();
     let _subscriber = spans.install();
     let explorer = Explorer::new();
-    let started = grpc_cinema::start_all(&explorer.connection(), grpc_cinema::Bug::None).await.unwrap();
-    let http = reqwest::Client::new();
-    let report = explorer
-        .run(|ctx| {
-            let (http, users) = (&http, &started.users);
-            async move { grpc_cinema::check_chris_rivers(http, users, async || ctx.fault_injected()).await }
-        })
-        .await;
+    let report = grpc_cinema_support::explore(&explorer, grpc_cinema::Bug::None).await;
     assert!(report.passed(), "{}", report.failure_message());
     let all = spans.all();
     let clients: Vec<&Recorded> = all
