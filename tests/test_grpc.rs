@@ -741,3 +741,26 @@ async fn rpcs_in_call_fns_are_the_fns_callsites() {
     let warnings = logs.of(tracing::Level::WARN).join("\n");
     assert!(warnings.contains("`a_builder`") && warnings.contains("made no RPC"), "{warnings}");
 }
+
+/// A non-aborting fault on an RPC (`"abort": false`, the reference's): the
+/// RPC is made, its instrumented callee sleeps the forced sleep sent in the
+/// metadata before its handler, and the caller still gets the fault.
+#[tokio::test]
+async fn a_non_aborting_fault_reaches_the_callee_then_fails() {
+    let forced = serde_json::json!({"forced_exception": {
+        "name": "tonic.Status",
+        "metadata": {"code": "DEADLINE_EXCEEDED", "abort": false, "sleep": 1}
+    }});
+    let (server, connection) = Scripted::serve(vec![forced]).await;
+    filibuster::enable();
+    let endpoint = serve_movies(OtherMovies { status: None, delay: Duration::ZERO }, Some(&connection)).await;
+    let (url, caller) = Caller::serve(movies_client(&endpoint), &connection).await;
+    let began = std::time::Instant::now();
+    reqwest::get(format!("{url}/call")).await.unwrap();
+    let elapsed = began.elapsed();
+    assert_eq!(caller.result().expect_err("the fault").code(), Code::DeadlineExceeded);
+    assert!(elapsed >= Duration::from_secs(1), "the callee slept the forced sleep: {elapsed:?}");
+    let received = server.records("request_received");
+    assert_eq!(received.len(), 1, "the callee was reached: {received:?}");
+    assert_eq!(received[0]["target_service_name"], "movies");
+}
