@@ -764,3 +764,66 @@ async fn a_non_aborting_fault_reaches_the_callee_then_fails() {
     assert_eq!(received.len(), 1, "the callee was reached: {received:?}");
     assert_eq!(received[0]["target_service_name"], "movies");
 }
+
+// ----- the user's mistakes, said -----
+
+/// `users` with one RPC over an instrumented channel and one over a channel
+/// without the `ClientLayer`.
+#[derive(Clone)]
+struct HalfLayered {
+    layered: Movies,
+    plain: MoviesClient<tonic::transport::Channel>,
+}
+
+#[filibuster::handler(service = "users")]
+async fn half_layered(State(users): State<HalfLayered>) -> String {
+    let first = users.layered.clone().get_movie(MovieRequest { id: "x".into() }).await;
+    let second = users.plain.clone().get_movie(MovieRequest { id: "x".into() }).await;
+    format!("{} {}", first.is_ok(), second.is_ok())
+}
+
+/// A channel without the `ClientLayer`, to an instrumented server: its
+/// RPCs are never faulted, and the report says so, naming the service and
+/// the RPC; with only such RPCs, the run is untested.
+#[tokio::test]
+async fn an_rpc_without_the_client_layer_is_said() {
+    let explorer = Explorer::new();
+    let connection = explorer.connection();
+    let movies = OtherMovies { status: None, delay: Duration::ZERO };
+    let movies =
+        serve_grpc_as("movies", grpc_cinema::movies::movies_server::MoviesServer::new(movies), &connection)
+            .await;
+    let users =
+        HalfLayered { layered: movies_client(&movies), plain: MoviesClient::new(movies.connect_lazy()) };
+    let router = Router::new()
+        .route("/half", axum::routing::get(half_layered))
+        .with_state(users)
+        .layer(connection.layer());
+    let url = support::serve(router).await;
+    let report = explorer
+        .run(|ctx| {
+            let url = &url;
+            async move {
+                let answer = reqwest::get(format!("{url}/half"))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .text()
+                    .await
+                    .unwrap();
+                match (answer.as_str(), ctx.fault_injected()) {
+                    ("true true", false) | ("false true", true) => Ok(()),
+                    (answer, injected) => Err(format!("{answer} with a fault injected: {injected}")),
+                }
+            }
+        })
+        .await;
+    assert!(report.passed(), "{}", report.failure_message());
+    let summary = report.summary();
+    assert!(
+        summary.contains("without Filibuster headers") && summary.contains("grpc::ClientLayer"),
+        "{summary}"
+    );
+    assert_eq!(report.unmarked_requests.len(), 1, "{summary}");
+    assert_eq!(report.unmarked_requests[0].service, "movies", "{summary}");
+    assert!(report.unmarked_requests[0].route.contains("cinema.Movies"), "{summary}");
+}

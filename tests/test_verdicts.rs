@@ -507,7 +507,7 @@ async fn a_forgotten_call_attribute_is_said() {
     };
     assert_eq!(report.unmarked_requests, [expected]);
     let summary = report.summary();
-    assert!(summary.contains("without #[filibuster::call], so never faulted"), "{summary}");
+    assert!(summary.contains("without #[filibuster::call], or an RPC"), "{summary}");
     assert!(summary.contains(&format!("  b GET /b: {}", report.executions_run + 1)), "{summary}");
 
     // The functional test's own requests are not counted.

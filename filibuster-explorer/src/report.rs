@@ -725,9 +725,10 @@ impl Report {
             let _ = write!(
                 out,
                 "\nRequests without Filibuster headers reached instrumented handlers while others were \
-                 handled, most likely sent by a `.send()` in a fn without #[filibuster::call], so never \
-                 faulted (put the attribute on the fn that sends them; if the functional test sends \
-                 requests at once, those are its own):"
+                 handled, most likely sent by a `.send()` in a fn without #[filibuster::call], or an RPC \
+                 over a channel without `filibuster::grpc::ClientLayer`, so never faulted (put the \
+                 attribute on the fn that sends them, the layer over the channel; if the functional \
+                 test sends requests at once, those are its own):"
             );
             for unmarked in &self.unmarked_requests {
                 let _ = write!(out, "\n  {} {}: {}", unmarked.service, unmarked.route, unmarked.count);
