@@ -4,6 +4,8 @@
 //! the real failure (a closed port, a silent server, a pool with no
 //! connection left), checked here against that real failure.
 
+#[path = "support/scripted.rs"]
+mod scripted;
 #[path = "support/servers.rs"]
 mod servers;
 mod support;
@@ -16,6 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use filibuster::{Calls, Explorer, Fault, FaultModel, InjectFault};
+use scripted::Scripted;
 use sqlx::SqlitePool;
 
 /// Service `orders`: stores an order in SQLite, and writes down what the
@@ -655,47 +658,12 @@ fn the_built_in_model_names_the_faults_of_the_built_in_error_types() {
 
 // ----- on the wire, against a server of any kind -----
 
-/// A server that answers each `create` with the next of `answers` (its
-/// `generated_id` added), and records what it was sent.
-#[derive(Clone, Default)]
-struct Scripted {
-    answers: Arc<Mutex<Vec<serde_json::Value>>>,
-    records: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Scripted {
-    /// Serves a server answering `answers`, and `app` reporting to it, the
-    /// instrumentation on: the server, and the app's base URL.
-    async fn serve(answers: Vec<serde_json::Value>, app: Router) -> (Self, String) {
-        let server = Self { answers: Arc::new(Mutex::new(answers)), ..Self::default() };
-        let connection = filibuster::Connection::http(support::serve(server.router()).await);
-        filibuster::enable();
-        let url = support::serve(app.layer(connection.layer())).await;
-        (server, url)
-    }
-
-    fn router(&self) -> Router {
-        use axum::Json;
-        use axum::routing::{get, put};
-        let create = |State(s): State<Scripted>, Json(body): Json<serde_json::Value>| async move {
-            s.records.lock().unwrap().push(body);
-            let mut answer = s.answers.lock().unwrap().remove(0);
-            answer["generated_id"] = serde_json::json!(s.records.lock().unwrap().len());
-            Json(answer)
-        };
-        let update = |State(s): State<Scripted>, Json(body): Json<serde_json::Value>| async move {
-            s.records.lock().unwrap().push(body);
-            Json(serde_json::json!({}))
-        };
-        Router::new()
-            .route("/filibuster/create", put(create))
-            .route("/filibuster/update", post(update))
-            .route(
-                "/filibuster/new-test-execution/{service}",
-                get(|| async { Json(serde_json::json!({"new-test-execution": false})) }),
-            )
-            .with_state(self.clone())
-    }
+/// Serves `app` reporting to a scripted server answering `answers`, the
+/// instrumentation on: the server, and the app's base URL.
+async fn serve_scripted(answers: Vec<serde_json::Value>, app: Router) -> (Scripted, String) {
+    let (server, connection) = Scripted::connect(answers).await;
+    filibuster::enable();
+    (server, support::serve(app.layer(connection.layer())).await)
 }
 
 /// How often `append_line`'s body ran.
@@ -730,7 +698,7 @@ async fn dependency_calls_on_the_wire() {
         serde_json::json!({"forced_exception": {"name": "io.ConnectionReset", "metadata": {"abort": false}}}),
         serde_json::json!({"forced_exception": {"name": "io.TimedOut"}}),
     ];
-    let (server, url) = Scripted::serve(answers, Router::new().route("/journal", post(journal))).await;
+    let (server, url) = serve_scripted(answers, Router::new().route("/journal", post(journal))).await;
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for _ in 0..5 {
@@ -740,11 +708,9 @@ async fn dependency_calls_on_the_wire() {
     // The body ran but under the aborting fault.
     assert_eq!(APPENDED.load(std::sync::atomic::Ordering::SeqCst), 4);
 
-    let records = server.records.lock().unwrap().clone();
-    let creates: Vec<&serde_json::Value> =
-        records.iter().filter(|r| r["instrumentation_type"] == "invocation").collect();
+    let creates = server.records("invocation");
     assert_eq!(creates.len(), 5);
-    let first = creates[0];
+    let first = &creates[0];
     assert_eq!(
         (&first["module"], &first["method"], &first["args"]),
         (&"io".into(), &"append line".into(), &serde_json::json!(["disk"]))
@@ -754,8 +720,7 @@ async fn dependency_calls_on_the_wire() {
         first["metadata"]["faults"],
         serde_json::json!(["io.ConnectionRefused", "io.ConnectionReset", "io.TimedOut"])
     );
-    let completes: Vec<&serde_json::Value> =
-        records.iter().filter(|r| r["instrumentation_type"] == "invocation_complete").collect();
+    let completes = server.records("invocation_complete");
     assert_eq!(completes[0]["return_value"], serde_json::json!({"__class__": "Ok"}));
     assert_eq!(completes[3]["exception"]["name"], "io.ConnectionReset");
     assert_eq!(completes[4]["exception"]["name"], "io.TimedOut");
@@ -807,7 +772,7 @@ async fn a_broken_inject_fault_is_said() {
     let logs = support::Logs::of_target("filibuster");
     let _subscriber = support::set_default(tracing_subscriber::registry().with(logs.clone()));
     let answers = vec![serde_json::json!({"forced_exception": {"name": "liar.Down"}})];
-    let (_server, url) = Scripted::serve(answers, Router::new().route("/ask", post(ask))).await;
+    let (_server, url) = serve_scripted(answers, Router::new().route("/ask", post(ask))).await;
     let answer =
         reqwest::Client::new().post(format!("{url}/ask")).send().await.unwrap().text().await.unwrap();
     assert_eq!(answer, "ok");

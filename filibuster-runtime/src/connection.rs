@@ -248,18 +248,14 @@ impl Connection {
 
     /// Reports a `request_received` or `invocation_complete` record.
     pub async fn update(&self, update: &Update) {
-        let transport = &self.inner.transport;
-        let answer = match transport.update_now(update) {
-            Some(answer) => answer,
-            None => transport.update(update).await,
-        };
-        self.outcome(answer);
+        if !self.update_now(update) {
+            self.outcome(self.inner.transport.update(update).await);
+        }
     }
 
     /// Reports a `request_received` or `invocation_complete` record if the
     /// transport answers at once (the in-process server): `false` when it
     /// must be sent with [`Connection::update`].
-    #[cfg(feature = "tonic")]
     pub(crate) fn update_now(&self, update: &Update) -> bool {
         match self.inner.transport.update_now(update) {
             Some(answer) => {
